@@ -1,0 +1,16 @@
+"""gluon_resnest: ResNeSt (Split-Attention Networks) for MXNet Gluon.
+
+>>> import gluon_resnest
+>>> net = gluon_resnest.get_model("resnest50", pretrained=True)
+"""
+from . import gluoncv_registry, model_store, nn
+from .model_zoo import get_model, list_models, model_info
+from .nn import DropBlock, SplitAttentionConv, set_drop_prob
+from .resnest import Bottleneck, ResNeSt
+from .variants import VARIANTS
+
+__version__ = "0.1.0"
+__all__ = ["get_model", "list_models", "model_info", "ResNeSt", "Bottleneck", "SplitAttentionConv", "DropBlock",
+           "set_drop_prob", "VARIANTS", "model_store", "nn"]
+
+gluoncv_registry.register()

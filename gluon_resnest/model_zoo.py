@@ -1,0 +1,71 @@
+"""Build any ResNeSt variant by name, optionally with pretrained weights; list the available models."""
+import inspect
+import os
+import re
+
+import mxnet as mx
+
+from . import model_store
+from .resnest import ResNeSt
+from .variants import ARCH_FIELDS, VARIANTS, variant
+
+__all__ = ["get_model", "list_models", "model_info"]
+
+_OVERRIDES = (set(inspect.signature(ResNeSt.__init__).parameters) | set(ARCH_FIELDS)) - {"self", "kwargs", "classes"}
+
+
+def model_info(name):
+    """The variant-table row of ``name`` as a dict (architecture, eval transform, published accuracy, size, sha1)."""
+    row = variant(name)._asdict()
+    row["name"] = name.lower()
+    row["sha1"] = model_store.SHA1.get(name.lower())
+    return row
+
+
+def list_models(pattern=None, pretrained=False):
+    """Names of the ResNeSt variants, optionally filtered by a regular expression and by pretrained availability."""
+    names = [n for n in VARIANTS if pattern is None or re.search(pattern, n)]
+    return [n for n in names if not pretrained or n in model_store.SHA1]
+
+
+def _resolve_pretrained(name, pretrained, root):
+    if pretrained is True:
+        return model_store.get_model_file(name, root=root)
+    if isinstance(pretrained, (str, os.PathLike)):
+        path = os.path.expanduser(os.fspath(pretrained))
+        if os.path.isfile(path):
+            return path
+        return model_store.get_model_file(name, tag=path, root=root)
+    raise TypeError("pretrained must be False, True, a sha1 prefix or a file path, got %r" % (pretrained,))
+
+
+def get_model(name, pretrained=False, classes=1000, ctx=mx.cpu(), root=None, **overrides):
+    """Build the ResNeSt variant ``name``.
+
+    ``overrides`` replace any table column or :class:`ResNeSt` argument (``dropblock_prob``, ``final_drop``,
+    ``norm_layer``, ``norm_kwargs``, ``dilated``, ``dilation``, ``last_gamma``, ``return_stages``, ...).
+    ``pretrained``: ``True`` loads the published weights (downloaded and sha1-checked by
+    :func:`gluon_resnest.model_store.get_model_file`), a string loads a local file path or the file with that sha1
+    prefix. With ``classes != 1000`` the pretrained classifier is replaced by a freshly initialized one.
+    Without pretrained weights the parameters are left uninitialized, as in GluonCV (call ``initialize()``).
+    """
+    row = variant(name)
+    name = name.lower()
+    unknown = sorted(set(overrides) - _OVERRIDES - {"pretrained_base", "params"})
+    if unknown:
+        raise TypeError("%s got unknown argument(s) %s; accepted overrides: %s"
+                        % (name, ", ".join(unknown), ", ".join(sorted(_OVERRIDES))))
+    overrides.pop("pretrained_base", None)
+    kwargs = {field: getattr(row, field) for field in ARCH_FIELDS}
+    kwargs.update(overrides)
+    if not pretrained:
+        net = ResNeSt(classes=classes, **kwargs)
+        net.model_name = name
+    else:
+        path = _resolve_pretrained(name, pretrained, root)
+        net = ResNeSt(classes=1000, **kwargs)
+        net.model_name = name
+        net.load_parameters(path, ctx=ctx)
+        if classes != 1000:
+            net.reset_classifier(classes, ctx=ctx)
+    return net

@@ -1,0 +1,76 @@
+"""Split-Attention convolution (ResNeSt, arXiv 2004.08955, section 3)."""
+from mxnet.gluon import nn
+from mxnet.gluon.nn import HybridBlock
+
+__all__ = ["SplitAttentionConv", "attention_channels"]
+
+
+def attention_channels(channels, radix, reduction=4, minimum=32):
+    """Width of the attention bottleneck: ``max(channels * radix // reduction, minimum)``."""
+    return max(channels * radix // reduction, minimum)
+
+
+class SplitAttentionConv(HybridBlock):
+    """Grouped KxK convolution over ``radix * cardinality`` groups followed by split attention.
+
+    Input ``(N, in_channels, H, W)``; output ``(N, channels, H', W')``. The grouped convolution produces
+    ``radix * channels`` maps in radix-major order (channel ``r * channels + k * channels/K + j``); the attention
+    weights are computed from the radix sum, per cardinal group, and used to mix the ``radix`` splits back into
+    ``channels`` maps. ``radix == 1`` gives a sigmoid gate (squeeze-excitation with grouped fc layers).
+
+    Children are created in the enclosing name scope (no scope of their own) so the legacy prefixed parameter
+    names of the published Gluon files line up; attribute names give the structural names
+    ``conv``, ``bn``, ``fc1``, ``bn1``, ``fc2``.
+    """
+
+    def __init__(self, channels, kernel_size, strides=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, radix=2,
+                 in_channels=None, reduction_factor=4, norm_layer=nn.BatchNorm, norm_kwargs=None, drop_ratio=0.0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if radix < 1 or groups < 1:
+            raise ValueError("radix and groups (cardinality) must be >= 1, got radix=%r groups=%r" % (radix, groups))
+        if channels % groups:
+            raise ValueError("channels (%d) must be divisible by the cardinality (%d)" % (channels, groups))
+        in_channels = channels if in_channels is None else in_channels
+        norm_kwargs = {} if norm_kwargs is None else norm_kwargs
+        inter_channels = attention_channels(in_channels, radix, reduction_factor)
+        self.radix, self.cardinality, self.channels = radix, groups, channels
+        self.conv = nn.Conv2D(channels * radix, kernel_size, strides, padding, dilation, groups=groups * radix,
+                              use_bias=False, in_channels=in_channels)
+        self.bn = norm_layer(in_channels=channels * radix, **norm_kwargs) if norm_layer is not None else None
+        self.relu = nn.Activation("relu")
+        self.fc1 = nn.Conv2D(inter_channels, 1, in_channels=channels, groups=groups)
+        self.bn1 = norm_layer(in_channels=inter_channels, **norm_kwargs) if norm_layer is not None else None
+        self.relu1 = nn.Activation("relu")
+        self.drop = nn.Dropout(drop_ratio) if drop_ratio > 0 else None
+        self.fc2 = nn.Conv2D(channels * radix, 1, in_channels=inter_channels, groups=groups)
+
+    def hybrid_forward(self, F, x):
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        x = self.relu(x)
+        splits = F.split(x, num_outputs=self.radix, axis=1) if self.radix > 1 else [x]
+        gap = F.add_n(*splits) if self.radix > 1 else x
+        gap = F.Pooling(gap, kernel=(1, 1), global_pool=True, pool_type="avg")
+        gap = self.fc1(gap)
+        if self.bn1 is not None:
+            gap = self.bn1(gap)
+        gap = self.relu1(gap)
+        if self.drop is not None:
+            gap = self.drop(gap)
+        atten = self.fc2(gap)
+        if self.radix == 1:
+            return F.broadcast_mul(F.sigmoid(atten), x)
+        atten = self._radix_softmax(F, atten)
+        weights = F.split(atten, num_outputs=self.radix, axis=1)
+        return F.add_n(*[F.broadcast_mul(w, s) for w, s in zip(weights, splits)])
+
+    def _radix_softmax(self, F, atten):
+        """``(N, R*C, 1, 1)`` cardinal-major logits -> radix-major softmax weights of the same shape."""
+        if self.cardinality > 1:
+            atten = F.swapaxes(F.reshape(atten, (0, self.cardinality, self.radix, -1)), 1, 2)
+        else:
+            atten = F.reshape(atten, (0, self.radix, -1))
+        atten = F.softmax(atten, axis=1)
+        return F.reshape(atten, (0, -1, 1, 1))
