@@ -6,6 +6,7 @@ import re
 import mxnet as mx
 
 from . import model_store
+from .params_check import classifier_size
 from .resnest import ResNeSt
 from .variants import ARCH_FIELDS, VARIANTS, variant
 
@@ -46,7 +47,8 @@ def get_model(name, pretrained=False, classes=1000, ctx=mx.cpu(), root=None, **o
     ``norm_layer``, ``norm_kwargs``, ``dilated``, ``dilation``, ``last_gamma``, ``return_stages``, ...).
     ``pretrained``: ``True`` loads the published weights (downloaded and sha1-checked by
     :func:`gluon_resnest.model_store.get_model_file`), a string loads a local file path or the file with that sha1
-    prefix. With ``classes != 1000`` the pretrained classifier is replaced by a freshly initialized one.
+    prefix. With ``classes`` different from the file's classifier (1000 for the published files) everything but
+    the classifier is loaded and the classifier is freshly initialized (fine-tuning).
     Without pretrained weights the parameters are left uninitialized, as in GluonCV (call ``initialize()``).
     """
     row = variant(name)
@@ -63,9 +65,10 @@ def get_model(name, pretrained=False, classes=1000, ctx=mx.cpu(), root=None, **o
         net.model_name = name
     else:
         path = _resolve_pretrained(name, pretrained, root)
-        net = ResNeSt(classes=1000, **kwargs)
+        file_classes = classifier_size(path) or 1000
+        net = ResNeSt(classes=file_classes, **kwargs)
         net.model_name = name
         net.load_parameters(path, ctx=ctx)
-        if classes != 1000:
+        if classes != file_classes:
             net.reset_classifier(classes, ctx=ctx)
     return net

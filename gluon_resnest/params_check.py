@@ -3,7 +3,7 @@ import mxnet as mx
 
 from .variants import VARIANTS
 
-__all__ = ["ParamsMismatchError", "file_keys_match", "check_params_file", "count_trainable"]
+__all__ = ["ParamsMismatchError", "file_keys_match", "check_params_file", "count_trainable", "classifier_size"]
 
 
 class ParamsMismatchError(ValueError):
@@ -20,6 +20,14 @@ def count_trainable(shapes):
                 size *= dim
             total += size
     return total
+
+
+def classifier_size(filename):
+    """Number of classes of the classifier stored in a ResNeSt ``.params`` file (None if it has none)."""
+    for key, value in mx.nd.load(filename).items():
+        if key.endswith(("fc.weight", "dense0_weight")):
+            return value.shape[0]
+    return None
 
 
 def _guess_variant(file_shapes, classes):

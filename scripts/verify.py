@@ -1,0 +1,64 @@
+#!/usr/bin/env python
+"""ImageNet-style validation of a ResNeSt: top-1/top-5 from a RecordIO file or an image folder.
+
+    python scripts/verify.py --model resnest50 --pretrained --data val.rec
+    python scripts/verify.py --model resnest14 --params my.params --classes 10 --data toy_val.rec --size 64
+
+Each model is evaluated with its own transform (resize ceil(size/0.875) + center crop, bilinear, below 320 px;
+crop size/(size+32) of the short side + bicubic resize from 320 px) unless --size/--crop-pct override it.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import mxnet as mx
+
+from gluon_resnest import get_model, model_info
+from gluon_resnest.data import make_loader, open_image_dataset
+from gluon_resnest.evaluation import evaluate
+from gluon_resnest.transforms import EvalTransform, eval_transform_for
+from gluon_resnest.variants import VARIANTS
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, choices=sorted(VARIANTS))
+    parser.add_argument("--data", required=True, help="validation .rec (with .idx) or image folder")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--pretrained", action="store_true", help="published weights from the model store")
+    weights.add_argument("--params", help="a .params file of this variant")
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--size", type=int, help="eval resolution (default: the model's published one)")
+    parser.add_argument("--crop-pct", type=float, help="override the crop fraction")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
+    parser.add_argument("--json", help="write the result here as JSON")
+    args = parser.parse_args(argv)
+    if not (args.pretrained or args.params):
+        parser.error("give --pretrained or --params: random weights have nothing to verify")
+    ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
+    net = get_model(args.model, pretrained=args.params or True, classes=args.classes, ctx=ctx)
+    net.hybridize(static_alloc=True)
+    transform = eval_transform_for(args.model, args.size)
+    if args.crop_pct:
+        transform = EvalTransform(transform.size, args.crop_pct, model_info(args.model)["interpolation"])
+    loader = make_loader(open_image_dataset(args.data), transform, args.batch_size, num_workers=args.workers)
+    start = time.time()
+    sums = evaluate(net, loader, ctx, progress=True)
+    result = {"model": args.model, "data": args.data, "size": transform.size, "crop_pct": transform.crop_pct,
+              "images": sums["count"], "top1": 100.0 * sums["top1_correct"] / sums["count"],
+              "top5": 100.0 * sums["top5_correct"] / sums["count"], "seconds": round(time.time() - start, 2)}
+    print("%(model)s on %(images)d images at %(size)d px: top-1 %(top1).2f%%, top-5 %(top5).2f%%" % result)
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(result, handle, indent=2)
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
