@@ -69,6 +69,7 @@ class TrainConfig:
     workers: int = 2
     seed: int = 0
     resume: bool = False
+    stop_after_epochs: int = 0
     gpu: bool = False
     export: bool = True
 
@@ -84,6 +85,7 @@ class TrainConfig:
             (self.dtype in ("float32", "float16"), "dtype must be float32 or float16"),
             (self.optimizer in ("nag", "sgd"), "optimizer must be nag or sgd"),
             (0 < self.min_random_area <= 1, "min random area must be in (0, 1]"),
+            (self.stop_after_epochs >= 0, "stop-after-epochs must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -113,6 +115,26 @@ def _build_net(cfg, ctx):
                              "--dtype float32)")
         net.cast("float16")
     return net
+
+
+class _EvalTwin:
+    """A separate inference copy of the training network, refreshed from it before each evaluation.
+
+    Running inference on the training network itself lets oneDNN cache weight layouts that shift the numerics of
+    later training steps slightly, so an interrupted-and-resumed run would no longer match an uninterrupted one.
+    """
+
+    def __init__(self, cfg, ctx):
+        self.cfg, self.ctx, self.net = cfg, ctx, None
+
+    def __call__(self, source):
+        if self.net is None:
+            self.net = _build_net(self.cfg, self.ctx)
+            self.net.hybridize(static_alloc=True)
+        targets = self.net._collect_params_with_prefix()
+        for key, param in source._collect_params_with_prefix().items():
+            targets[key].set_data(param.data(self.ctx))
+        return self.net
 
 
 def _restore(cfg, dist, net, trainer, ctx):
@@ -161,7 +183,9 @@ def train(cfg, dist=None):
     net = _build_net(cfg, ctx)
     if cfg.no_wd:
         apply_no_wd(net)
-    net.hybridize(static_alloc=True, static_shape=True)
+    # No static_alloc: in MXNet 1.9 a static_alloc graph that alternates between inference (validation) and
+    # training gives run-to-run different updates afterwards, which would break exact resume.
+    net.hybridize()
     schedule = cosine_schedule(cfg.lr * dist.size, steps, cfg.epochs, cfg.warmup_epochs, cfg.warmup_lr)
     optimizer = mx.optimizer.create(cfg.optimizer, learning_rate=cfg.lr * dist.size, momentum=cfg.momentum,
                                     wd=cfg.wd, lr_scheduler=schedule, multi_precision=cfg.dtype == "float16")
@@ -175,9 +199,13 @@ def train(cfg, dist=None):
     if state and dist.is_root:
         logger.info("resumed from epoch %d of %d", start_epoch, cfg.epochs)
 
+    eval_twin = _EvalTwin(cfg, ctx)
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
     eta = cfg.label_smoothing
-    for epoch in range(start_epoch, cfg.epochs):
+    end_epoch = cfg.epochs
+    if cfg.stop_after_epochs:
+        end_epoch = min(cfg.epochs, start_epoch + cfg.stop_after_epochs)
+    for epoch in range(start_epoch, end_epoch):
         mx.random.seed(cfg.seed * 100003 + epoch * 1009 + dist.rank)
         if cfg.dropblock_prob > 0:
             set_drop_prob(net, dropblock_rate(epoch, cfg.epochs, cfg.dropblock_prob))
@@ -213,7 +241,7 @@ def train(cfg, dist=None):
                   "img_per_s": total[2] / (time.time() - tic), "val_top1": None, "val_top5": None}
         last = epoch == cfg.epochs - 1
         if val_loader is not None and (last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)):
-            val = evaluate(net, val_loader, ctx, dtype=cfg.dtype)
+            val = evaluate(eval_twin(net), val_loader, ctx, dtype=cfg.dtype)
             top1, top5, count = dist.allreduce_sum([val["top1_correct"], val["top5_correct"], val["count"]],
                                                    "val_%d" % epoch)
             record["val_top1"], record["val_top5"] = 100.0 * top1 / count, 100.0 * top5 / count
@@ -231,10 +259,10 @@ def train(cfg, dist=None):
                         record["img_per_s"])
             write_metrics(os.path.join(cfg.save_dir, "metrics.jsonl"), history)
             plot_curves(os.path.join(cfg.save_dir, "training_curve.png"), history, cfg.model)
-            if last or (cfg.save_every and (epoch + 1) % cfg.save_every == 0):
+            if last or epoch == end_epoch - 1 or (cfg.save_every and (epoch + 1) % cfg.save_every == 0):
                 save_checkpoint(cfg.save_dir, epoch, net, trainer, state)
     state = state or {"history": history, "best_top1": best}
-    if cfg.export and dist.is_root:
+    if cfg.export and dist.is_root and end_epoch == cfg.epochs:
         best_path = os.path.join(cfg.save_dir, "best.params")
         if os.path.isfile(best_path):
             net.load_parameters(best_path, ctx=ctx, cast_dtype=True)

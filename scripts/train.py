@@ -55,6 +55,8 @@ def parse_args(argv=None):
     a("--workers", type=int, default=d.workers, help="data-loading threads per process")
     a("--seed", type=int, default=d.seed)
     a("--resume", action="store_true", help="continue from the newest checkpoint in --save-dir")
+    a("--stop-after-epochs", type=int, default=d.stop_after_epochs,
+      help="checkpoint and stop after N epochs of this run (resume later with --resume)")
     a("--gpu", action="store_true", help="train on GPU local_rank")
     a("--no-export", dest="export", action="store_false", help="skip the final symbol/params export")
     return TrainConfig(**vars(p.parse_args(argv)))
