@@ -1,4 +1,5 @@
 """Export a ResNeSt network to MXNet symbol/params, optionally with the preprocessing baked into the graph."""
+import json
 import os
 import shutil
 import tempfile
@@ -9,7 +10,24 @@ from mxnet.gluon import HybridBlock
 from .nn import set_drop_prob
 from .variants import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["Preprocess", "WithPreprocess", "export_model", "load_exported", "symbol_paths"]
+__all__ = ["Preprocess", "WithPreprocess", "export_model", "load_exported", "symbol_paths", "meta_path", "read_meta",
+           "write_meta", "run_without_package"]
+
+#: Loads an export with plain MXNet (SymbolBlock and Module) in a fresh process: argv = prefix, input.npy, out prefix.
+_STANDALONE = """
+import sys, numpy as np, mxnet as mx
+prefix, inp, out = sys.argv[1:4]
+x = np.load(inp)
+block = mx.gluon.SymbolBlock.imports(prefix + '-symbol.json', ['data'], prefix + '-0000.params')
+np.save(out + '-symbolblock.npy', block(mx.nd.array(x, dtype=x.dtype)).asnumpy())
+sym, args, auxs = mx.model.load_checkpoint(prefix, 0)
+mod = mx.mod.Module(sym, data_names=['data'], label_names=None, context=mx.cpu())
+mod.bind(data_shapes=[mx.io.DataDesc('data', x.shape, x.dtype)], for_training=False)
+mod.set_params(args, auxs)
+mod.forward(mx.io.DataBatch([mx.nd.array(x, dtype=x.dtype)]), is_train=False)
+np.save(out + '-module.npy', mod.get_outputs()[0].asnumpy())
+assert 'gluon_resnest' not in sys.modules
+"""
 
 
 class Preprocess(HybridBlock):
@@ -45,12 +63,33 @@ def symbol_paths(prefix, epoch=0):
     return "%s-symbol.json" % prefix, "%s-%04d.params" % (prefix, epoch)
 
 
-def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu()):
+def meta_path(prefix):
+    return "%s-meta.json" % prefix
+
+
+def write_meta(prefix, meta):
+    """Write the export's description (input layout/shape/dtype, normalization, class names) atomically."""
+    tmp = meta_path(prefix) + ".tmp"
+    with open(tmp, "w") as handle:
+        json.dump(meta, handle, indent=2)
+    os.replace(tmp, meta_path(prefix))
+
+
+def read_meta(prefix):
+    """The export's metadata dict, or ``None`` when ``{prefix}-meta.json`` does not exist."""
+    if not os.path.isfile(meta_path(prefix)):
+        return None
+    with open(meta_path(prefix)) as handle:
+        return json.load(handle)
+
+
+def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None):
     """Trace ``net`` for inference and write ``{prefix}-symbol.json`` and ``{prefix}-0000.params`` atomically.
 
     DropBlock is switched off (it is inactive in inference anyway; this keeps its ops out of the graph).
     ``preprocess=True`` bakes :class:`Preprocess` in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images.
-    Returns ``(symbol path, params path, input shape)``.
+    Also writes ``{prefix}-meta.json`` (input layout, shape and dtype, normalization, class names) for
+    ``scripts/predict.py``. Returns ``(symbol path, params path, input shape)``.
     """
     if isinstance(input_size, int):
         input_size = (input_size, input_size)
@@ -77,6 +116,10 @@ def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
             os.replace(src, dst)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    write_meta(prefix, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
+                        "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
+                        "preprocessed": bool(preprocess), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+                        "classes": getattr(net, "classes", None), "class_names": class_names})
     return final[0], final[1], shape
 
 
@@ -92,3 +135,22 @@ def load_exported(prefix, ctx=mx.cpu(), input_name="data"):
     except (AssertionError, mx.base.MXNetError, ValueError) as err:
         raise ValueError("%s and %s are not a matching symbol/params pair: %s"
                          % (sym_path, params_path, str(err).strip().splitlines()[0])) from None
+
+
+def run_without_package(prefix, data, workdir):
+    """Outputs of the export on ``data`` from ``SymbolBlock.imports`` and ``mx.mod.Module`` in a fresh Python
+    process that never imports gluon_resnest; returns ``{"symbolblock": array, "module": array}``."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    inp = os.path.join(workdir, "standalone-input.npy")
+    out = os.path.join(workdir, "standalone")
+    np.save(inp, data)
+    env = dict(os.environ, PYTHONPATH="")
+    result = subprocess.run([sys.executable, "-c", _STANDALONE, os.path.abspath(prefix), inp, out], cwd=workdir,
+                            capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError("loading %s without gluon_resnest failed:\n%s" % (prefix, result.stderr[-3000:]))
+    return {kind: np.load("%s-%s.npy" % (out, kind)) for kind in ("symbolblock", "module")}

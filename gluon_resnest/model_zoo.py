@@ -40,15 +40,15 @@ def _resolve_pretrained(name, pretrained, root):
     raise TypeError("pretrained must be False, True, a sha1 prefix or a file path, got %r" % (pretrained,))
 
 
-def get_model(name, pretrained=False, classes=1000, ctx=mx.cpu(), root=None, **overrides):
+def get_model(name, pretrained=False, classes=None, ctx=mx.cpu(), root=None, **overrides):
     """Build the ResNeSt variant ``name``.
 
     ``overrides`` replace any table column or :class:`ResNeSt` argument (``dropblock_prob``, ``final_drop``,
     ``norm_layer``, ``norm_kwargs``, ``dilated``, ``dilation``, ``last_gamma``, ``return_stages``, ...).
     ``pretrained``: ``True`` loads the published weights (downloaded and sha1-checked by
     :func:`gluon_resnest.model_store.get_model_file`), a string loads a local file path or the file with that sha1
-    prefix. With ``classes`` different from the file's classifier (1000 for the published files) everything but
-    the classifier is loaded and the classifier is freshly initialized (fine-tuning).
+    prefix. ``classes`` defaults to the loaded file's classifier width (1000 without weights); a different value
+    loads everything but the classifier, which is freshly initialized (fine-tuning).
     Without pretrained weights the parameters are left uninitialized, as in GluonCV (call ``initialize()``).
     """
     row = variant(name)
@@ -61,7 +61,7 @@ def get_model(name, pretrained=False, classes=1000, ctx=mx.cpu(), root=None, **o
     kwargs = {field: getattr(row, field) for field in ARCH_FIELDS}
     kwargs.update(overrides)
     if not pretrained:
-        net = ResNeSt(classes=classes, **kwargs)
+        net = ResNeSt(classes=1000 if classes is None else classes, **kwargs)
         net.model_name = name
     else:
         path = _resolve_pretrained(name, pretrained, root)
@@ -69,6 +69,6 @@ def get_model(name, pretrained=False, classes=1000, ctx=mx.cpu(), root=None, **o
         net = ResNeSt(classes=file_classes, **kwargs)
         net.model_name = name
         net.load_parameters(path, ctx=ctx)
-        if classes != file_classes:
+        if classes is not None and classes != file_classes:
             net.reset_classifier(classes, ctx=ctx)
     return net

@@ -268,7 +268,8 @@ def train(cfg, dist=None):
             net.load_parameters(best_path, ctx=ctx, cast_dtype=True)
         if cfg.dtype != "float32":
             net.cast("float32")
-        sym, params, _ = export_model(net, os.path.join(cfg.save_dir, cfg.model), size, ctx=ctx)
+        sym, params, _ = export_model(net, os.path.join(cfg.save_dir, cfg.model), size, ctx=ctx,
+                                      class_names=list(TOY_CLASSES) if cfg.toy else None)
         state["export"] = [sym, params]
         logger.info("exported %s and %s (input 1x3x%dx%d)", sym, params, size, size)
     dist.barrier("done")

@@ -29,7 +29,7 @@ def main(argv=None):
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", action="store_true", help="published weights from the model store")
     weights.add_argument("--params", help="a .params file of this variant")
-    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--classes", type=int, help="classifier width (default: that of the weights)")
     parser.add_argument("--size", type=int, help="eval resolution (default: the model's published one)")
     parser.add_argument("--crop-pct", type=float, help="override the crop fraction")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -1,0 +1,80 @@
+"""Classify image files with an exported model: symbol/params (FP32 or INT8) or ONNX."""
+import os
+
+import mxnet as mx
+import numpy as np
+
+from .export import load_exported, meta_path, read_meta
+from .transforms import EvalTransform
+
+__all__ = ["ExportedClassifier", "class_names_for"]
+
+
+def class_names_for(meta, classes):
+    """Names from the export's metadata, ImageNet names for 1000 classes, else ``class N``."""
+    if meta and meta.get("class_names"):
+        return list(meta["class_names"])
+    if classes == 1000:
+        from .compat import import_gluoncv
+
+        import_gluoncv()
+        from gluoncv.data.imagenet.classification import ImageNet1kAttr
+
+        return list(ImageNet1kAttr().classes_long)
+    return ["class %d" % i for i in range(classes)]
+
+
+class ExportedClassifier:
+    """Load ``path`` (an export prefix or a ``.onnx`` file) and classify HWC uint8 images.
+
+    The input layout, size and dtype come from ``{prefix}-meta.json`` written at export time.
+    """
+
+    def __init__(self, path, ctx=mx.cpu()):
+        self.onnx = path.endswith(".onnx")
+        prefix = path[:-5] if self.onnx else path
+        self.meta = read_meta(prefix)
+        if self.meta is None:
+            raise FileNotFoundError("%s is missing: export with scripts/export.py, which writes it" % meta_path(prefix))
+        self.shape = tuple(self.meta["input_shape"])
+        self.preprocessed = self.meta["preprocessed"]
+        size = self.shape[1] if self.preprocessed else self.shape[2]
+        self.transform = EvalTransform(size, mean=self.meta["mean"], std=self.meta["std"])
+        if self.onnx:
+            if not os.path.isfile(path):
+                raise FileNotFoundError("ONNX file %s is missing" % path)
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3
+            self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        else:
+            self.block = load_exported(prefix, ctx)
+        self.ctx = ctx
+
+    def _batch(self, images):
+        if self.preprocessed:
+            size = self.shape[1]
+            crops = []
+            for img in images:
+                resized = mx.image.resize_short(img, int(np.ceil(size / 0.875)))
+                crops.append(mx.image.center_crop(resized, (size, size))[0].asnumpy())
+            return np.stack(crops).astype("uint8")
+        return np.stack([self.transform(img) for img in images]).astype("float32")
+
+    def logits(self, images):
+        """``(N, classes)`` logits for a list of HWC uint8 NDArrays (batch padded to a static export batch)."""
+        batch = self._batch(images)
+        fixed = self.shape[0]
+        outputs = []
+        for start in range(0, len(batch), fixed):
+            chunk = batch[start:start + fixed]
+            count = len(chunk)
+            if count < fixed and not self.onnx:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - count, axis=0)])
+            if self.onnx:
+                out = self.session.run(None, {self.session.get_inputs()[0].name: chunk})[0]
+            else:
+                out = self.block(mx.nd.array(chunk, ctx=self.ctx, dtype=chunk.dtype)).asnumpy()
+            outputs.append(out[:count])
+        return np.concatenate(outputs)

@@ -1,0 +1,63 @@
+#!/usr/bin/env python
+"""Classify images with an exported ResNeSt (symbol/params prefix, INT8 prefix, or .onnx); prints the top 5.
+
+    python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg
+    python scripts/predict.py deploy/resnest50.onnx cat.jpg
+    python scripts/predict.py runs/toy/resnest14 --rec runs/toy/toy_data/toy_val.rec --count 8
+"""
+import argparse
+import sys
+
+import mxnet as mx
+import numpy as np
+
+from gluon_resnest.predict import ExportedClassifier, class_names_for
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="export prefix (PREFIX-symbol.json/-0000.params) or PREFIX.onnx")
+    p.add_argument("images", nargs="*", help="image files")
+    p.add_argument("--rec", help="take images from this RecordIO file instead (labels are shown)")
+    p.add_argument("--count", type=int, default=8, help="how many RecordIO images")
+    p.add_argument("--topk", type=int, default=5)
+    args = p.parse_args(argv)
+    if not args.images and not args.rec:
+        p.error("give image files or --rec")
+    try:
+        clf = ExportedClassifier(args.model)
+    except (FileNotFoundError, ValueError) as err:
+        print("error: %s" % err, file=sys.stderr)
+        return 2
+    items = []
+    if args.rec:
+        from gluon_resnest.data import open_image_dataset
+
+        dataset = open_image_dataset(args.rec)
+        for i in range(min(args.count, len(dataset))):
+            img, label = dataset[i]
+            items.append(("%s[%d]" % (args.rec, i), img, int(label)))
+    for path in args.images:
+        try:
+            with open(path, "rb") as handle:
+                items.append((path, mx.image.imdecode(handle.read()), None))
+        except (OSError, mx.base.MXNetError) as err:
+            print("error: cannot read image %s: %s" % (path, str(err).splitlines()[0]), file=sys.stderr)
+            return 2
+    logits = clf.logits([img for _, img, _ in items])
+    names = class_names_for(clf.meta, logits.shape[1])
+    correct = 0
+    for (name, _, label), row in zip(items, logits):
+        prob = np.exp(row - row.max())
+        prob /= prob.sum()
+        top = np.argsort(-prob)[:args.topk]
+        truth = "" if label is None else " (label: %s)" % names[label]
+        correct += label is not None and top[0] == label
+        print("%s%s: %s" % (name, truth, ", ".join("%s %.1f%%" % (names[i], 100 * prob[i]) for i in top)))
+    if args.rec:
+        print("top-1 on these %d images: %d/%d" % (len(items), correct, len(items)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
