@@ -62,6 +62,16 @@ class ExportedClassifier:
             return np.stack(crops).astype("uint8")
         return np.stack([self.transform(img) for img in images]).astype("float32")
 
+    def run(self, batch):
+        """Raw outputs for an already preprocessed batch in the export's layout; checks the shape first."""
+        expected = self.shape[1:]
+        if tuple(batch.shape[1:]) != tuple(expected):
+            raise ValueError("this export takes input (N, %s) in %s layout, got shape %s"
+                             % (", ".join(map(str, expected)), self.meta["layout"], tuple(batch.shape)))
+        if self.onnx:
+            return self.session.run(None, {self.session.get_inputs()[0].name: batch})[0]
+        return self.block(mx.nd.array(batch, ctx=self.ctx, dtype=batch.dtype)).asnumpy()
+
     def logits(self, images):
         """``(N, classes)`` logits for a list of HWC uint8 NDArrays (batch padded to a static export batch)."""
         batch = self._batch(images)
@@ -72,9 +82,5 @@ class ExportedClassifier:
             count = len(chunk)
             if count < fixed and not self.onnx:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - count, axis=0)])
-            if self.onnx:
-                out = self.session.run(None, {self.session.get_inputs()[0].name: chunk})[0]
-            else:
-                out = self.block(mx.nd.array(chunk, ctx=self.ctx, dtype=chunk.dtype)).asnumpy()
-            outputs.append(out[:count])
+            outputs.append(self.run(chunk)[:count])
         return np.concatenate(outputs)

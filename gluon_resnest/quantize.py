@@ -58,6 +58,7 @@ def quantize_model(net, calib_loader, data_shape, calib_mode="naive", num_calib_
                                      calib_mode=calib_mode, num_calib_examples=len(calib._batches) * data_shape[0],
                                      ctx=mx.cpu())
     qnet.hybridize(static_alloc=True, static_shape=True)
+    qnet(mx.nd.zeros(data_shape))
     return qnet
 
 
