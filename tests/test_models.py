@@ -8,14 +8,11 @@ import pytest
 import gluon_resnest
 from gluon_resnest import get_model, list_models
 from gluon_resnest.compat import import_gluoncv
+from gluon_resnest.complexity import count_macs, count_parameters
 from gluon_resnest.params_check import ParamsMismatchError
 from gluon_resnest.variants import VARIANTS
 
 gcv = import_gluoncv()
-
-
-def _trainable(net):
-    return sum(int(np.prod(p.shape)) for p in net.collect_params().values() if p.grad_req != "null")
 
 
 def _random_bn_stats(net):
@@ -32,8 +29,12 @@ def test_all_thirteen_variants_listed():
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_parameter_count_matches_published(name):
-    assert _trainable(get_model(name)) == VARIANTS[name].params
+def test_parameter_count_and_macs_match_published(name):
+    net = get_model(name)
+    row = VARIANTS[name]
+    assert count_parameters(net) == row.params
+    assert round(count_macs(net, 224) / 1e9, 3) == row.gmacs_224
+    assert round(count_macs(net, row.eval_size) / 1e9, 3) == row.gmacs_eval
 
 
 @pytest.mark.parametrize("name", ["resnest14", "resnest26", "resnest50", "resnest101"])
