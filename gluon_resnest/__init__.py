@@ -3,11 +3,15 @@
 >>> import gluon_resnest
 >>> net = gluon_resnest.get_model("resnest50", pretrained=True)
 """
-from . import gluoncv_registry, model_store, nn
-from .model_zoo import get_model, list_models, model_info
-from .nn import DropBlock, SplitAttentionConv, set_drop_prob
-from .resnest import Bottleneck, ResNeSt
-from .variants import VARIANTS
+from .runtime import configure_threads
+
+configure_threads()
+
+from . import gluoncv_registry, model_store, nn  # noqa: E402
+from .model_zoo import get_model, list_models, model_info  # noqa: E402
+from .nn import DropBlock, SplitAttentionConv, set_drop_prob  # noqa: E402
+from .resnest import Bottleneck, ResNeSt  # noqa: E402
+from .variants import VARIANTS  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["get_model", "list_models", "model_info", "ResNeSt", "Bottleneck", "SplitAttentionConv", "DropBlock",

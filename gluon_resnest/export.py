@@ -83,13 +83,15 @@ def read_meta(prefix):
         return json.load(handle)
 
 
-def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None):
+def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
+                 fuse=False):
     """Trace ``net`` for inference and write ``{prefix}-symbol.json`` and ``{prefix}-0000.params`` atomically.
 
     DropBlock is switched off (it is inactive in inference anyway; this keeps its ops out of the graph).
     ``preprocess=True`` bakes :class:`Preprocess` in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images.
     Also writes ``{prefix}-meta.json`` (input layout, shape and dtype, normalization, class names) for
-    ``scripts/predict.py``. Returns ``(symbol path, params path, input shape)``.
+    ``scripts/predict.py``. ``fuse=True`` exports the oneDNN-fused CPU graph (see
+    :func:`gluon_resnest.inference.fuse_for_cpu`; not for ONNX). Returns ``(symbol path, params path, input shape)``.
     """
     if isinstance(input_size, int):
         input_size = (input_size, input_size)
@@ -103,7 +105,10 @@ def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
     else:
         shape = (batch_size, 3, input_size[0], input_size[1])
         data = mx.nd.zeros(shape, ctx=ctx)
-    block.hybridize(static_alloc=True, static_shape=True)
+    if fuse:
+        block.optimize_for(data, backend="MKLDNN", static_alloc=True, static_shape=True)
+    else:
+        block.hybridize(static_alloc=True, static_shape=True)
     block(data)
     directory = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(directory, exist_ok=True)
@@ -119,7 +124,7 @@ def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
     write_meta(prefix, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
                         "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
                         "preprocessed": bool(preprocess), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-                        "classes": getattr(net, "classes", None), "class_names": class_names})
+                        "classes": getattr(net, "classes", None), "class_names": class_names, "fused": bool(fuse)})
     return final[0], final[1], shape
 
 

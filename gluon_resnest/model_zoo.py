@@ -45,6 +45,8 @@ def get_model(name, pretrained=False, classes=None, ctx=mx.cpu(), root=None, **o
 
     ``overrides`` replace any table column or :class:`ResNeSt` argument (``dropblock_prob``, ``final_drop``,
     ``norm_layer``, ``norm_kwargs``, ``dilated``, ``dilation``, ``last_gamma``, ``return_stages``, ...).
+    DropBlock layers are built in stages 3-4 at rate 0, so inference graphs carry none of their ops; the recipe's
+    rate (table column ``dropblock_prob``) is what the trainer ramps to, or pass ``dropblock_prob=`` here.
     ``pretrained``: ``True`` loads the published weights (downloaded and sha1-checked by
     :func:`gluon_resnest.model_store.get_model_file`), a string loads a local file path or the file with that sha1
     prefix. ``classes`` defaults to the loaded file's classifier width (1000 without weights); a different value
@@ -59,6 +61,7 @@ def get_model(name, pretrained=False, classes=None, ctx=mx.cpu(), root=None, **o
                         % (name, ", ".join(unknown), ", ".join(sorted(_OVERRIDES))))
     overrides.pop("pretrained_base", None)
     kwargs = {field: getattr(row, field) for field in ARCH_FIELDS}
+    kwargs["dropblock_prob"] = 0.0
     kwargs.update(overrides)
     if not pretrained:
         net = ResNeSt(classes=1000 if classes is None else classes, **kwargs)

@@ -25,6 +25,7 @@ from .toy_data import CLASSES as TOY_CLASSES
 from .toy_data import ensure_toy_dataset
 from .training_log import plot_curves, write_metrics
 from .transforms import EvalTransform, TrainTransform
+from .variants import variant
 
 __all__ = ["TrainConfig", "train"]
 
@@ -60,7 +61,7 @@ class TrainConfig:
     auto_augment: bool = False
     jitter: float = 0.4
     lighting: float = 0.1
-    dropblock_prob: float = 0.0
+    dropblock_prob: float = -1.0
     final_drop: float = -1.0
     dtype: str = "float32"
     eval_every: int = 1
@@ -81,7 +82,7 @@ class TrainConfig:
             (self.toy or bool(self.rec_train), "give --rec-train (and --rec-val) or use --toy"),
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
             (self.mixup_alpha >= 0, "mixup alpha must be >= 0"),
-            (0 <= self.dropblock_prob < 1, "dropblock prob must be in [0, 1)"),
+            (self.dropblock_prob < 1, "dropblock prob must be below 1 (negative: the model's recipe rate)"),
             (self.dtype in ("float32", "float16"), "dtype must be float32 or float16"),
             (self.optimizer in ("nag", "sgd"), "optimizer must be nag or sgd"),
             (0 < self.min_random_area <= 1, "min random area must be in (0, 1]"),
@@ -167,6 +168,8 @@ def train(cfg, dist=None):
     if cfg.toy:
         cfg.classes, cfg.input_size = len(TOY_CLASSES), cfg.input_size or 64
     size = cfg.input_size or 224
+    if cfg.dropblock_prob < 0:
+        cfg.dropblock_prob = variant(cfg.model).dropblock_prob
     train_set, val_set = _datasets(cfg, dist)
     train_tf = TrainTransform(size, scale=(cfg.min_random_area, 1.0), jitter=cfg.jitter, lighting=cfg.lighting,
                               auto_augment=AutoAugment() if cfg.auto_augment else None)

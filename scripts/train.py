@@ -46,7 +46,7 @@ def parse_args(argv=None):
     a("--auto-augment", action="store_true", help="AutoAugment ImageNet policy")
     a("--jitter", type=float, default=d.jitter, help="brightness/contrast/saturation jitter")
     a("--lighting", type=float, default=d.lighting, help="PCA lighting noise std")
-    a("--dropblock-prob", type=float, default=d.dropblock_prob, help="final DropBlock rate (linear ramp from 0)")
+    a("--dropblock-prob", type=float, default=d.dropblock_prob, help="final DropBlock rate, linear ramp from 0 (default: the model's recipe rate, 0.1; 0 disables)")
     a("--final-drop", type=float, default=d.final_drop, help="dropout before the classifier (default: the model's)")
     a("--dtype", default=d.dtype, choices=["float32", "float16"], help="float16 needs --gpu")
     a("--eval-every", type=int, default=d.eval_every, help="validate every N epochs (and after the last)")

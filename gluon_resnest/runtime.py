@@ -1,0 +1,36 @@
+"""CPU runtime defaults, applied when gluon_resnest is imported before MXNet.
+
+MXNet 1.9 sizes its OpenMP pool from the physical-core count it detects; on VMs that expose hyper-threads or
+vCPUs it often uses a single thread, halving convolution speed on a 2-vCPU machine. Unless the user set
+``OMP_NUM_THREADS``, it is set to the number of CPUs this process may run on. The variable must be set before
+libmxnet loads, so an earlier ``import mxnet`` keeps MXNet's own choice (see :func:`threads_configured`);
+``GLUON_RESNEST_KEEP_THREADS=1`` also keeps it (the benchmark uses this to measure MXNet's defaults).
+"""
+import os
+import sys
+
+__all__ = ["configure_threads", "threads_configured", "available_cpus"]
+
+_CONFIGURED = {"value": None}
+
+
+def available_cpus():
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def configure_threads():
+    """Set ``OMP_NUM_THREADS`` to :func:`available_cpus` if unset and MXNet is not loaded yet; return the value."""
+    keep = os.environ.get("GLUON_RESNEST_KEEP_THREADS") == "1"
+    if not keep and "OMP_NUM_THREADS" not in os.environ and "mxnet" not in sys.modules:
+        os.environ["OMP_NUM_THREADS"] = str(available_cpus())
+        _CONFIGURED["value"] = os.environ["OMP_NUM_THREADS"]
+    return os.environ.get("OMP_NUM_THREADS")
+
+
+def threads_configured():
+    """True if this module chose ``OMP_NUM_THREADS`` (rather than the user or MXNet)."""
+    return _CONFIGURED["value"] is not None

@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""Benchmark ResNeSt inference (fp32, oneDNN-fused, INT8) and training steps against GluonCV and PyTorch.
+
+    python scripts/benchmark.py --models resnest50 --batches 1 8 16 --json bench.json --plot bench.png
+    python scripts/benchmark.py --smoke          (a few seconds; no timing claims)
+
+Import order matters: gluon_resnest is imported before MXNet so it can size MXNet's OpenMP pool.
+"""
+import argparse
+import json
+import os
+import sys
+
+import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
+from gluon_resnest.benchmark import benchmark
+from gluon_resnest.checkpoint import atomic_write
+from gluon_resnest.variants import VARIANTS
+
+
+def table(rows):
+    lines = ["| model | size | mode | batch | implementation | img/s | latency (ms) | peak RSS (MB) | vs gluoncv |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    base = {(r["model"], r["mode"], r["batch"], r["size"]): r["img_per_s"] for r in rows if r["impl"] == "gluoncv"}
+    for r in rows:
+        ref = base.get((r["model"], r["mode"], r["batch"], r["size"]))
+        lines.append("| %s | %d | %s | %d | %s | %.2f | %.1f | %.0f | %s |" % (
+            r["model"], r["size"], r["mode"], r["batch"], r["impl"], r["img_per_s"], r["latency_ms"],
+            r["peak_rss_mb"], "%.2fx" % (r["img_per_s"] / ref) if ref else "-"))
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key in sorted({(r["model"], r["impl"]) for r in rows if r["mode"] == "inference"}):
+        pts = sorted((r["batch"], r["img_per_s"]) for r in rows
+                     if (r["model"], r["impl"]) == key and r["mode"] == "inference")
+        if len(pts) > 1:
+            ax.plot(*zip(*pts), "o-", label="%s %s" % key)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("images / s")
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["resnest50"], choices=sorted(VARIANTS))
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--batches", nargs="+", type=int, default=[1, 8, 16])
+    p.add_argument("--train-batch", type=int, default=8)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--no-gluoncv", dest="gluoncv", action="store_false")
+    p.add_argument("--no-torch", dest="torch", action="store_false")
+    p.add_argument("--no-int8", dest="int8", action="store_false")
+    p.add_argument("--no-train", dest="train", action="store_false")
+    p.add_argument("--smoke", action="store_true", help="resnest14 at 64 px, batches 1 and 2, one run each")
+    p.add_argument("--json", help="write all rows as JSON")
+    p.add_argument("--plot", help="write a throughput-vs-batch PNG")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.models, args.size, args.batches, args.train_batch = ["resnest14"], 64, [1, 2], 2
+        args.warmup, args.repeat = 1, 1
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        args.torch = False
+    rows = []
+    for name in args.models:
+        rows += benchmark(name, args.size, args.batches, args.train_batch, args.warmup, args.repeat, args.gluoncv,
+                          args.torch, args.int8, args.train)
+    print("OMP_NUM_THREADS=%s, median of %d runs after %d warm-up" % (os.environ.get("OMP_NUM_THREADS"),
+                                                                      args.repeat, args.warmup))
+    print(table(rows))
+    if args.json:
+        atomic_write(args.json, lambda tmp: json.dump(rows, open(tmp, "w"), indent=2))
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
