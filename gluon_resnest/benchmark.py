@@ -97,7 +97,7 @@ def _int8(name, net, batch, size):
     return quantize_model(net, calib, (batch, 3, size, size), "naive", 2)
 
 
-def _child_worker(kind, name, batches, size, warmup, repeat):
+def _child_worker(kind, name, batches, size, warmup, repeat, train_batch=0):
     """Runs in a child process: measure ``kind`` ('torch' or 'gluoncv-default') and print JSON rows."""
     rows = []
     if kind == "torch":
@@ -119,13 +119,16 @@ def _child_worker(kind, name, batches, size, warmup, repeat):
         net.hybridize(static_alloc=True, static_shape=True)
         for batch in batches:
             rows.append(inference_row("gluoncv-default-threads", net, batch, size, warmup, repeat))
+        if train_batch:
+            rows.append(training_row("gluoncv-default-threads", _hybrid(_gluoncv_twin(name, _random_net(name))),
+                                     train_batch, size, warmup, repeat))
     print("ROWS " + json.dumps(rows))
 
 
-def measure_in_child(kind, name, batches, size, warmup, repeat, env=None):
+def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0):
     """Run :func:`_child_worker` in a fresh interpreter; returns its rows (empty with a note on failure)."""
-    code = "from gluon_resnest.benchmark import _child_worker; _child_worker(%r, %r, %r, %d, %d, %d)" % (
-        kind, name, list(batches), size, warmup, repeat)
+    code = "from gluon_resnest.benchmark import _child_worker; _child_worker(%r, %r, %r, %d, %d, %d, %d)" % (
+        kind, name, list(batches), size, warmup, repeat, train_batch)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env or dict(os.environ))
     for line in result.stdout.splitlines():
         if line.startswith("ROWS "):
@@ -166,7 +169,8 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
     if gluoncv and twin is not None:
         env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
         env["GLUON_RESNEST_KEEP_THREADS"] = "1"
-        rows += measure_in_child("gluoncv-default", name, batches, size, warmup, repeat, env)
+        rows += measure_in_child("gluoncv-default", name, batches, size, warmup, repeat, env,
+                                 train_batch if train else 0)
     for row in rows:
         row["model"] = name
     return rows

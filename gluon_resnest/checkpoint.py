@@ -6,23 +6,10 @@ writing never leaves a resumable but half-written checkpoint.
 """
 import json
 import os
-import tempfile
 
-__all__ = ["atomic_write", "save_checkpoint", "latest_checkpoint"]
+from .fileio import atomic_write
 
-
-def atomic_write(path, write):
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+__all__ = ["save_checkpoint", "latest_checkpoint"]
 
 
 def _write_json(obj):

@@ -4,12 +4,12 @@ Both PyTorch implementations share the Gluon module hierarchy and tensor layouts
 ones included; (out, in) dense), so conversion is a renaming: batch-norm ``weight/bias`` become ``gamma/beta``,
 the split-attention ``conv2.bn0`` becomes ``conv2.bn``, and ``num_batches_tracked`` is dropped.
 """
-import os
 import re
-import tempfile
 
 import mxnet as mx
 import numpy as np
+
+from .fileio import atomic_write
 
 __all__ = ["torch_to_gluon_names", "read_checkpoint", "convert_state_dict", "save_params_atomic", "convert_checkpoint",
            "compare_with_reference"]
@@ -65,16 +65,7 @@ def convert_state_dict(state, dtype=np.float32):
 
 def save_params_atomic(arrays, path):
     """``mx.nd.save`` to a temporary file beside ``path``, then rename it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".convert-", suffix=".params")
-    os.close(fd)
-    try:
-        mx.nd.save(tmp, arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    return atomic_write(path, lambda tmp: mx.nd.save(tmp, arrays))
 
 
 def convert_checkpoint(src, dst, name):
@@ -85,16 +76,13 @@ def convert_checkpoint(src, dst, name):
     from .model_zoo import get_model
 
     arrays = convert_state_dict(read_checkpoint(src))
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dst)) or ".", suffix=".params")
-    os.close(fd)
-    try:
+    net = get_model(name, classes=arrays["fc.weight"].shape[0] if "fc.weight" in arrays else 1000)
+
+    def write_checked(tmp):
         mx.nd.save(tmp, arrays)
-        net = get_model(name, classes=arrays["fc.weight"].shape[0] if "fc.weight" in arrays else 1000)
         net.load_parameters(tmp)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    atomic_write(dst, write_checked)
     return net
 
 

@@ -7,6 +7,7 @@ import tempfile
 import mxnet as mx
 from mxnet.gluon import HybridBlock
 
+from .fileio import atomic_write
 from .nn import set_drop_prob
 from .variants import IMAGENET_MEAN, IMAGENET_STD
 
@@ -69,10 +70,10 @@ def meta_path(prefix):
 
 def write_meta(prefix, meta):
     """Write the export's description (input layout/shape/dtype, normalization, class names) atomically."""
-    tmp = meta_path(prefix) + ".tmp"
-    with open(tmp, "w") as handle:
-        json.dump(meta, handle, indent=2)
-    os.replace(tmp, meta_path(prefix))
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            json.dump(meta, handle, indent=2)
+    atomic_write(meta_path(prefix), write)
 
 
 def read_meta(prefix):

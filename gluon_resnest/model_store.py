@@ -21,6 +21,8 @@ import zipfile
 
 import portalocker
 
+from .fileio import atomic_write
+
 __all__ = ["SHA1", "DEFAULT_REPO", "ModelFileError", "default_root", "repo_url", "short_hash", "file_url",
            "check_sha1", "get_model_file", "purge"]
 
@@ -131,14 +133,10 @@ def _extract_params(zip_path, member, dest):
                     raise ModelFileError("refusing zip %s: unsafe member path %r" % (zip_path, name))
             if member not in names:
                 raise ModelFileError("zip %s does not contain %s (members: %s)" % (zip_path, member, names))
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".extract-", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as out, archive.open(member) as src:
+            def write(tmp):
+                with open(tmp, "wb") as out, archive.open(member) as src:
                     shutil.copyfileobj(src, out, 1 << 20)
-                os.replace(tmp, dest)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
+            atomic_write(dest, write)
     except zipfile.BadZipFile as err:
         raise ModelFileError("downloaded file %s is not a valid zip: %s" % (zip_path, err)) from None
 

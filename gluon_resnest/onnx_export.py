@@ -1,11 +1,11 @@
 """ONNX export of an exported ResNeSt symbol/params pair, and a check with onnxruntime."""
 import contextlib
-import os
 import re
-import tempfile
 
 import mxnet as mx
 import numpy as np
+
+from .fileio import atomic_write
 
 __all__ = ["OnnxExportError", "export_onnx", "run_onnx"]
 
@@ -46,24 +46,19 @@ def _weights_out_of_inputs(path):
 def export_onnx(sym_path, params_path, onnx_path, input_shape, input_dtype=np.float32, dynamic_batch=True):
     """Convert ``sym_path``/``params_path`` to ``onnx_path`` (atomically); batch dimension dynamic by default."""
     dynamic_shapes = [(None,) + tuple(input_shape[1:])] if dynamic_batch else None
-    directory = os.path.dirname(os.path.abspath(onnx_path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".onnx-", suffix=".onnx")
-    os.close(fd)
-    try:
+
+    def write(tmp):
         with _pinned_opset(OPSET):
             mx.onnx.export_model(sym_path, params_path, [tuple(input_shape)], [input_dtype], tmp,
                                  dynamic=dynamic_batch, dynamic_input_shapes=dynamic_shapes)
         _weights_out_of_inputs(tmp)
-        os.replace(tmp, onnx_path)
+
+    try:
+        return atomic_write(onnx_path, write)
     except AttributeError as err:
         match = re.search(r"op type (\S+)", str(err))
         raise OnnxExportError("ONNX export of %s failed: operator %s has no converter in MXNet %s's ONNX exporter"
                               % (sym_path, match.group(1) if match else "?", mx.__version__)) from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return onnx_path
 
 
 def run_onnx(onnx_path, data):

@@ -13,11 +13,12 @@ import numpy as np
 from mxnet import autograd
 
 from .autoaugment import AutoAugment
-from .checkpoint import atomic_write, latest_checkpoint, save_checkpoint
+from .checkpoint import latest_checkpoint, save_checkpoint
 from .data import make_loader, open_image_dataset
 from .distributed import Distributed
 from .evaluation import count_correct, evaluate
 from .export import export_model
+from .fileio import atomic_write
 from .model_zoo import get_model
 from .nn import set_drop_prob
 from .recipe import apply_no_wd, cosine_schedule, dropblock_rate, mixup, smooth_one_hot

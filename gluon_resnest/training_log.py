@@ -1,7 +1,7 @@
 """Training outputs written by rank 0: a JSON-lines metrics file and a loss/accuracy curve PNG (both atomic)."""
 import json
 
-from .checkpoint import atomic_write
+from .fileio import atomic_write
 
 __all__ = ["write_metrics", "plot_curves"]
 

@@ -13,7 +13,7 @@ import sys
 
 import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 from gluon_resnest.benchmark import benchmark
-from gluon_resnest.checkpoint import atomic_write
+from gluon_resnest.fileio import atomic_write
 from gluon_resnest.variants import VARIANTS
 
 
@@ -26,6 +26,29 @@ def table(rows):
         lines.append("| %s | %d | %s | %d | %s | %.2f | %.1f | %.0f | %s |" % (
             r["model"], r["size"], r["mode"], r["batch"], r["impl"], r["img_per_s"], r["latency_ms"],
             r["peak_rss_mb"], "%.2fx" % (r["img_per_s"] / ref) if ref else "-"))
+    return "\n".join(lines)
+
+
+def summary(rows):
+    """One line per model/mode/batch: img/s of each implementation and the ratios of our best fp32 graph."""
+    impls = ["ours", "ours-fused", "ours-int8", "gluoncv", "gluoncv-default-threads"]
+    lines = ["| model | mode | batch | ours | ours fused | ours INT8 | GluonCV (same threads) | GluonCV (default) | "
+             "PyTorch | best fp32 / GluonCV | / GluonCV default | / PyTorch | INT8 / fused fp32 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(r["model"], r["mode"], r["batch"]) for r in rows}, key=lambda k: (k[0], k[1], k[2]))
+    for key in keys:
+        got = {r["impl"]: r["img_per_s"] for r in rows if (r["model"], r["mode"], r["batch"]) == key}
+        torch_rate = next((v for k, v in got.items() if k.startswith("pytorch")), None)
+        best = max(got.get("ours", 0), got.get("ours-fused", 0))
+
+        def ratio(a, b):
+            return "%.2fx" % (a / b) if a and b else "-"
+
+        cells = ["%.2f" % got[i] if i in got else "-" for i in impls]
+        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            key[0], key[1], key[2], " | ".join(cells), "%.2f" % torch_rate if torch_rate else "-",
+            ratio(best, got.get("gluoncv")), ratio(best, got.get("gluoncv-default-threads")),
+            ratio(best, torch_rate), ratio(got.get("ours-int8"), got.get("ours-fused"))))
     return "\n".join(lines)
 
 
@@ -65,10 +88,17 @@ def main(argv=None):
     p.add_argument("--smoke", action="store_true", help="resnest14 at 64 px, batches 1 and 2, one run each")
     p.add_argument("--json", help="write all rows as JSON")
     p.add_argument("--plot", help="write a throughput-vs-batch PNG")
+    p.add_argument("--from-json", nargs="+", help="print the tables of earlier --json files instead of measuring")
     args = p.parse_args(argv)
     if args.smoke:
         args.models, args.size, args.batches, args.train_batch = ["resnest14"], 64, [1, 2], 2
         args.warmup, args.repeat = 1, 1
+    if args.from_json:
+        rows = [row for path in args.from_json for row in json.load(open(path))]
+        print(table(rows) + "\n\n" + summary(rows))
+        if args.plot:
+            plot(rows, args.plot)
+        return 0
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -80,6 +110,8 @@ def main(argv=None):
     print("OMP_NUM_THREADS=%s, median of %d runs after %d warm-up" % (os.environ.get("OMP_NUM_THREADS"),
                                                                       args.repeat, args.warmup))
     print(table(rows))
+    print()
+    print(summary(rows))
     if args.json:
         atomic_write(args.json, lambda tmp: json.dump(rows, open(tmp, "w"), indent=2))
     if args.plot:

@@ -9,7 +9,6 @@ crop size/(size+32) of the short side + bicubic resize from 320 px) unless --siz
 """
 import argparse
 import json
-import os
 import sys
 import time
 
@@ -18,6 +17,7 @@ import mxnet as mx
 from gluon_resnest import get_model, model_info
 from gluon_resnest.data import make_loader, open_image_dataset
 from gluon_resnest.evaluation import evaluate
+from gluon_resnest.fileio import atomic_write
 from gluon_resnest.transforms import EvalTransform, eval_transform_for
 from gluon_resnest.variants import VARIANTS
 
@@ -53,10 +53,7 @@ def main(argv=None):
               "top5": 100.0 * sums["top5_correct"] / sums["count"], "seconds": round(time.time() - start, 2)}
     print("%(model)s on %(images)d images at %(size)d px: top-1 %(top1).2f%%, top-5 %(top5).2f%%" % result)
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(result, handle, indent=2)
-        os.replace(tmp, args.json)
+        atomic_write(args.json, lambda tmp: json.dump(result, open(tmp, "w"), indent=2))
     return 0
 
 

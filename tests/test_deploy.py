@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gluon_resnest import get_model
-from gluon_resnest.export import WithPreprocess, export_model, load_exported
+from gluon_resnest.export import export_model, load_exported
 from gluon_resnest.onnx_export import OnnxExportError, export_onnx, run_onnx
 from gluon_resnest.predict import ExportedClassifier
 
