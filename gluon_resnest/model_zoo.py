@@ -8,7 +8,7 @@ import mxnet as mx
 from . import model_store
 from .params_check import classifier_size
 from .resnest import ResNeSt
-from .variants import ARCH_FIELDS, VARIANTS, variant
+from .variants import ARCH_FIELDS, IMAGENET_MEAN, IMAGENET_STD, VARIANTS, variant
 
 __all__ = ["get_model", "list_models", "model_info"]
 
@@ -16,9 +16,10 @@ _OVERRIDES = (set(inspect.signature(ResNeSt.__init__).parameters) | set(ARCH_FIE
 
 
 def model_info(name):
-    """The variant-table row of ``name`` as a dict (architecture, eval transform, published accuracy, size, sha1)."""
+    """The variant-table row of ``name`` as a dict: architecture, eval transform (size, crop_pct, interpolation,
+    mean, std), published top-1/top-5, parameters, GMACs and the sha1 of the published file."""
     row = variant(name)._asdict()
-    row["name"] = name.lower()
+    row.update(name=name.lower(), mean=IMAGENET_MEAN, std=IMAGENET_STD)
     row["sha1"] = model_store.SHA1.get(name.lower())
     return row
 

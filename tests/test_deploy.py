@@ -118,3 +118,18 @@ def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_p
         assert "top-1 on these 4 images" in pred.stdout
     missing = _script("predict.py", str(tmp_path / "nothing"), "--rec", val)
     assert missing.returncode == 2 and "meta.json is missing" in missing.stderr
+
+
+def test_entropy_calibration_quantizes(trained_toy):
+    from gluon_resnest.data import make_loader, open_image_dataset
+    from gluon_resnest.quantize import compare_outputs, quantize_model
+    from gluon_resnest.transforms import EvalTransform
+
+    loader = make_loader(open_image_dataset(str(trained_toy / "toy_data" / "toy_val.rec")), EvalTransform(48), 16)
+    params = str(trained_toy / "best.params")
+    qnet = quantize_model(get_model("resnest14", pretrained=params), loader, (16, 3, 48, 48), "entropy", 2)
+    ref = get_model("resnest14", pretrained=params)
+    report = compare_outputs(ref, qnet, loader, batches=8)
+    assert report["images"] == 128 and report["top1_agreement"] >= 0.9
+    with pytest.raises(ValueError, match="calib_mode"):
+        quantize_model(ref, loader, (16, 3, 48, 48), "minmax")

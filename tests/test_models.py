@@ -22,6 +22,12 @@ def _random_bn_stats(net):
             param.set_data(mx.nd.random.uniform(low, low + 1.0, shape=param.shape))
 
 
+def test_model_info_metadata():
+    info = gluon_resnest.model_info("resnest200")
+    assert (info["eval_size"], info["interpolation"], info["top1"], info["params"]) == (320, "bicubic", 83.86, 70201544)
+    assert info["sha1"].startswith("0c5d117d") and info["mean"] == (0.485, 0.456, 0.406) and len(info["std"]) == 3
+
+
 def test_all_thirteen_variants_listed():
     assert len(list_models()) == 13
     assert list_models(pretrained=True) == list_models()

@@ -117,3 +117,11 @@ def test_horovodrun_two_processes_learn_the_toy_set(tmp_path):
     assert net(mx.nd.zeros((1, 3, 48, 48))).shape == (1, 10)
     assert sorted(f for f in os.listdir(save) if f.startswith("ckpt-")) == \
         ["ckpt-%04d.%s" % (e, s) for e in range(3) for s in ("json", "params", "states")]
+
+
+def test_sgd_and_mixup_off_epoch_run(small_toy):
+    state = train(_tiny_cfg(str(small_toy / "sgd"), 2, optimizer="sgd", mixup_off_epoch=1, eval_every=0,
+                            auto_augment=False))
+    history = state["history"]
+    assert [r["val_top1"] is None for r in history] == [True, False]
+    assert all(np.isfinite(r["train_loss"]) for r in history)
