@@ -9,7 +9,7 @@ libmxnet loads, so an earlier ``import mxnet`` keeps MXNet's own choice (see :fu
 import os
 import sys
 
-__all__ = ["configure_threads", "threads_configured", "available_cpus"]
+__all__ = ["configure_threads", "threads_configured", "available_cpus", "local_processes"]
 
 _CONFIGURED = {"value": None}
 
@@ -22,11 +22,20 @@ def available_cpus():
         return os.cpu_count() or 1
 
 
+def local_processes():
+    """Processes sharing this host's CPUs: Horovod's (Gloo or MPI) local size, else 1."""
+    for key in ("HOROVOD_LOCAL_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"):
+        if os.environ.get(key, "").isdigit():
+            return max(1, int(os.environ[key]))
+    return 1
+
+
 def configure_threads():
-    """Set ``OMP_NUM_THREADS`` to :func:`available_cpus` if unset and MXNet is not loaded yet; return the value."""
+    """Set ``OMP_NUM_THREADS`` to the CPUs available per local process (see :func:`local_processes`) if unset
+    and MXNet is not loaded yet; return the value in effect."""
     keep = os.environ.get("GLUON_RESNEST_KEEP_THREADS") == "1"
     if not keep and "OMP_NUM_THREADS" not in os.environ and "mxnet" not in sys.modules:
-        os.environ["OMP_NUM_THREADS"] = str(available_cpus())
+        os.environ["OMP_NUM_THREADS"] = str(max(1, available_cpus() // local_processes()))
         _CONFIGURED["value"] = os.environ["OMP_NUM_THREADS"]
     return os.environ.get("OMP_NUM_THREADS")
 

@@ -6,6 +6,7 @@ and the final symbol/params export; metrics are summed over ranks (so they are w
 import dataclasses
 import logging
 import os
+import tempfile
 import time
 
 import mxnet as mx
@@ -153,11 +154,11 @@ def _restore(cfg, dist, net, trainer, ctx):
     stem, state, states_bytes = payload
     if dist.is_root:
         net.load_parameters(stem + ".params", ctx=ctx, cast_dtype=True)
-    tmp = os.path.join(cfg.save_dir, ".resume-states-%d" % dist.rank) if dist.is_root else \
-        "/tmp/gluon_resnest-resume-%d-%d" % (os.getpid(), dist.rank)
-    atomic_write(tmp, lambda path: open(path, "wb").write(states_bytes))
-    trainer.load_states(tmp)
-    os.remove(tmp)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "trainer.states")
+        with open(path, "wb") as handle:
+            handle.write(states_bytes)
+        trainer.load_states(path)
     return state
 
 

@@ -53,24 +53,32 @@ def summary(rows):
 
 
 def plot(rows, path):
+    """Inference img/s against batch size: one panel per model, one color per implementation."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for key in sorted({(r["model"], r["impl"]) for r in rows if r["mode"] == "inference"}):
-        pts = sorted((r["batch"], r["img_per_s"]) for r in rows
-                     if (r["model"], r["impl"]) == key and r["mode"] == "inference")
-        if len(pts) > 1:
-            ax.plot(*zip(*pts), "o-", label="%s %s" % key)
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("images / s")
-    ax.set_xscale("log", base=2)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    infer = [r for r in rows if r["mode"] == "inference"]
+    models = sorted({r["model"] for r in infer})
+    impls = sorted({r["impl"] for r in infer})
+    colors = dict(zip(impls, plt.get_cmap("tab10").colors))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for impl in impls:
+            pts = sorted((r["batch"], r["img_per_s"]) for r in infer if (r["model"], r["impl"]) == (model, impl))
+            if pts:
+                ax.plot(*zip(*pts), "o-", color=colors[impl], label=impl)
+        ax.set_title(model)
+        ax.set_xlabel("batch size")
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("images / s")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(impls), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
 
 
 def main(argv=None):

@@ -153,3 +153,18 @@ def test_hybridize_export_import_round_trip(name, tmp_path):
     imported = mx.gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data"], prefix + "-0000.params")
     assert np.array_equal(imported(x).asnumpy(), expected)
     os.remove(prefix + "-0000.params")
+
+
+def test_thread_sizing_respects_horovod_local_size():
+    import subprocess
+    import sys
+
+    code = "import os, gluon_resnest; print(os.environ['OMP_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "GLUON_RESNEST_KEEP_THREADS")}
+    alone = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
+    env["HOROVOD_LOCAL_SIZE"] = "64"
+    shared = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
+    assert int(alone) == len(os.sched_getaffinity(0)) and shared == "1"
+    env["OMP_NUM_THREADS"] = "3"
+    user = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
+    assert user == "3"
