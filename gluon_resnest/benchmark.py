@@ -16,6 +16,7 @@ import mxnet as mx
 import numpy as np
 
 from .model_zoo import get_model
+from .params_check import copy_parameters
 
 __all__ = ["median_seconds", "inference_row", "training_row", "measure_in_child", "benchmark"]
 
@@ -44,11 +45,14 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _row(impl, mode, batch, size, seconds):
+    return {"impl": impl, "mode": mode, "batch": batch, "size": size, "img_per_s": batch / seconds,
+            "latency_ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
 def inference_row(impl, block, batch, size, warmup, repeat):
     x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
-    seconds = median_seconds(lambda: block(x).wait_to_read(), warmup, repeat)
-    return {"impl": impl, "mode": "inference", "batch": batch, "size": size, "img_per_s": batch / seconds,
-            "latency_ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()}
+    return _row(impl, "inference", batch, size, median_seconds(lambda: block(x).wait_to_read(), warmup, repeat))
 
 
 def training_row(impl, net, batch, size, warmup, repeat):
@@ -67,9 +71,7 @@ def training_row(impl, net, batch, size, warmup, repeat):
         trainer.step(batch)
         mx.nd.waitall()
 
-    seconds = median_seconds(step, warmup, repeat)
-    return {"impl": impl, "mode": "train", "batch": batch, "size": size, "img_per_s": batch / seconds,
-            "latency_ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()}
+    return _row(impl, "train", batch, size, median_seconds(step, warmup, repeat))
 
 
 def _gluoncv_twin(name, source):
@@ -78,10 +80,7 @@ def _gluoncv_twin(name, source):
     gcv = import_gluoncv()
     model = getattr(gcv.model_zoo, name)()
     model.initialize()
-    targets = model._collect_params_with_prefix()
-    for key, param in source._collect_params_with_prefix().items():
-        targets[key].set_data(param.data())
-    return model
+    return copy_parameters(source, model)
 
 
 def _random_net(name):
@@ -112,11 +111,9 @@ def _child_worker(kind, name, batches, size, warmup, repeat, train_batch=0):
             x = torch.randn(batch, 3, size, size)
             with torch.inference_mode():
                 seconds = median_seconds(lambda: model(x), warmup, repeat)
-            rows.append({"impl": "pytorch-" + source, "mode": "inference", "batch": batch, "size": size,
-                         "img_per_s": batch / seconds, "latency_ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()})
+            rows.append(_row("pytorch-" + source, "inference", batch, size, seconds))
     else:
-        net = _gluoncv_twin(name, _random_net(name))
-        net.hybridize(static_alloc=True, static_shape=True)
+        net = _hybrid(_gluoncv_twin(name, _random_net(name)))
         for batch in batches:
             rows.append(inference_row("gluoncv-default-threads", net, batch, size, warmup, repeat))
         if train_batch:
@@ -143,11 +140,11 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
     rows = []
     net = _random_net(name)
     twin = _gluoncv_twin(name, net) if gluoncv and hasattr(_import_gcv_zoo(), name) else None
-    net.hybridize(static_alloc=True, static_shape=True)
+    _hybrid(net)
     for batch in batches:
         rows.append(inference_row("ours", net, batch, size, warmup, repeat))
     if twin is not None:
-        twin.hybridize(static_alloc=True, static_shape=True)
+        _hybrid(twin)
         for batch in batches:
             rows.append(inference_row("gluoncv", twin, batch, size, warmup, repeat))
     from .inference import fuse_for_cpu

@@ -1,9 +1,11 @@
-"""Compare a ``.params`` file with a network before loading, so a mismatch gets a message that names it."""
+"""Parameter checks and copies: compare a ``.params`` file with a network before loading (so a mismatch gets a
+message that names it), and copy weights between networks with the same structure."""
 import mxnet as mx
 
 from .variants import VARIANTS
 
-__all__ = ["ParamsMismatchError", "file_keys_match", "check_params_file", "count_trainable", "classifier_size"]
+__all__ = ["ParamsMismatchError", "file_keys_match", "check_params_file", "count_trainable", "classifier_size",
+           "copy_parameters"]
 
 
 class ParamsMismatchError(ValueError):
@@ -20,6 +22,17 @@ def count_trainable(shapes):
                 size *= dim
             total += size
     return total
+
+
+def copy_parameters(source, target, ctx=None):
+    """Copy every parameter of ``source`` into ``target`` by structural name (``layer1.0.conv2.fc1.weight``).
+
+    Both networks must have the same attribute hierarchy (e.g. ours and GluonCV's ResNeSt); returns ``target``.
+    """
+    targets = target._collect_params_with_prefix()
+    for key, param in source._collect_params_with_prefix().items():
+        targets[key].set_data(param.data(ctx) if ctx is not None else param.data())
+    return target
 
 
 def classifier_size(filename):

@@ -5,7 +5,7 @@ import mxnet as mx
 import numpy as np
 
 from .export import load_exported, meta_path, read_meta
-from .transforms import EvalTransform
+from .transforms import eval_transform_at
 
 __all__ = ["ExportedClassifier", "class_names_for"]
 
@@ -39,7 +39,7 @@ class ExportedClassifier:
         self.shape = tuple(self.meta["input_shape"])
         self.preprocessed = self.meta["preprocessed"]
         size = self.shape[1] if self.preprocessed else self.shape[2]
-        self.transform = EvalTransform(size, mean=self.meta["mean"], std=self.meta["std"])
+        self.transform = eval_transform_at(size, self.meta["mean"], self.meta["std"])
         if self.onnx:
             if not os.path.isfile(path):
                 raise FileNotFoundError("ONNX file %s is missing" % path)
@@ -54,12 +54,7 @@ class ExportedClassifier:
 
     def _batch(self, images):
         if self.preprocessed:
-            size = self.shape[1]
-            crops = []
-            for img in images:
-                resized = mx.image.resize_short(img, int(np.ceil(size / 0.875)))
-                crops.append(mx.image.center_crop(resized, (size, size))[0].asnumpy())
-            return np.stack(crops).astype("uint8")
+            return np.stack([self.transform.crop(img).asnumpy() for img in images]).astype("uint8")
         return np.stack([self.transform(img) for img in images]).astype("float32")
 
     def run(self, batch):

@@ -22,6 +22,7 @@ from .export import export_model
 from .fileio import atomic_write
 from .model_zoo import get_model
 from .nn import set_drop_prob
+from .params_check import copy_parameters
 from .recipe import apply_no_wd, cosine_schedule, dropblock_rate, mixup, smooth_one_hot
 from .toy_data import CLASSES as TOY_CLASSES
 from .toy_data import ensure_toy_dataset
@@ -107,7 +108,7 @@ def _datasets(cfg, dist):
 
 
 def _build_net(cfg, ctx):
-    overrides = {"last_gamma": cfg.last_gamma, "dropblock_prob": 0.0}
+    overrides = {"last_gamma": cfg.last_gamma}
     if cfg.final_drop >= 0:
         overrides["final_drop"] = cfg.final_drop
     net = get_model(cfg.model, classes=cfg.classes, **overrides)
@@ -134,10 +135,7 @@ class _EvalTwin:
         if self.net is None:
             self.net = _build_net(self.cfg, self.ctx)
             self.net.hybridize(static_alloc=True)
-        targets = self.net._collect_params_with_prefix()
-        for key, param in source._collect_params_with_prefix().items():
-            targets[key].set_data(param.data(self.ctx))
-        return self.net
+        return copy_parameters(source, self.net, self.ctx)
 
 
 def _restore(cfg, dist, net, trainer, ctx):

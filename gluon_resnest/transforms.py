@@ -10,7 +10,7 @@ import numpy as np
 
 from .variants import IMAGENET_MEAN, IMAGENET_STD, variant
 
-__all__ = ["EvalTransform", "TrainTransform", "eval_transform_for", "INTERPOLATION"]
+__all__ = ["EvalTransform", "TrainTransform", "eval_transform_for", "eval_transform_at", "INTERPOLATION"]
 
 INTERPOLATION = {"nearest": 0, "bilinear": 1, "bicubic": 2, "area": 3}
 _EIGVAL = np.array([55.46, 4.794, 1.148], dtype=np.float32)
@@ -44,25 +44,33 @@ class EvalTransform:
         self.size, self.crop_pct, self.interp = size, crop_pct, _interp(interpolation)
         self.mean, self.std = mean, std
 
-    def __call__(self, img):
+    def crop(self, img):
+        """The resized center crop, HWC uint8 ``(size, size, 3)`` NDArray (no normalization)."""
         height, width = img.shape[:2]
         if self.size >= 320:
             side = int(round(min(height, width) * self.crop_pct))
             x0, y0 = (width - side) // 2, (height - side) // 2
-            out = mx.image.fixed_crop(img, x0, y0, side, side, (self.size, self.size), self.interp)
-        else:
-            img = mx.image.resize_short(img, int(math.ceil(self.size / self.crop_pct)), self.interp)
-            out, _ = mx.image.center_crop(img, (self.size, self.size), self.interp)
-        return _normalize(out.asnumpy(), self.mean, self.std)
+            return mx.image.fixed_crop(img, x0, y0, side, side, (self.size, self.size), self.interp)
+        img = mx.image.resize_short(img, int(math.ceil(self.size / self.crop_pct)), self.interp)
+        return mx.image.center_crop(img, (self.size, self.size), self.interp)[0]
+
+    def __call__(self, img):
+        return _normalize(self.crop(img).asnumpy(), self.mean, self.std)
+
+
+def eval_transform_at(size, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """The ResNeSt evaluation protocol at ``size``: crop 0.875 bilinear below 320 px, size/(size+32) bicubic from."""
+    if size >= 320:
+        return EvalTransform(size, size / (size + 32.0), "bicubic", mean, std)
+    return EvalTransform(size, 0.875, "bilinear", mean, std)
 
 
 def eval_transform_for(name, size=None):
     """The published evaluation transform of variant ``name`` (optionally at another ``size``)."""
     row = variant(name)
-    size = size or row.eval_size
-    crop_pct = row.crop_pct if size == row.eval_size else (size / (size + 32.0) if size >= 320 else 0.875)
-    return EvalTransform(size, crop_pct, row.interpolation if size == row.eval_size else
-                         ("bicubic" if size >= 320 else "bilinear"))
+    if size is None or size == row.eval_size:
+        return EvalTransform(row.eval_size, row.crop_pct, row.interpolation)
+    return eval_transform_at(size)
 
 
 class TrainTransform:

@@ -28,6 +28,7 @@ def test_fused_graph_matches_plain_graph():
 
     from gluon_resnest import get_model
     from gluon_resnest.inference import fuse_for_cpu
+    from gluon_resnest.params_check import copy_parameters
 
     net = get_model("resnest50_fast_4s2x40d")
     net.initialize(mx.init.Xavier())
@@ -35,7 +36,6 @@ def test_fused_graph_matches_plain_graph():
     ref = net(x).asnumpy()
     fused = get_model("resnest50_fast_4s2x40d")
     fused.initialize()
-    for key, param in fused._collect_params_with_prefix().items():
-        param.set_data(net._collect_params_with_prefix()[key].data())
+    copy_parameters(net, fused)
     got = fuse_for_cpu(fused, x.shape)(x).asnumpy()
     assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-5
