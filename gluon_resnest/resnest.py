@@ -25,6 +25,10 @@ class Bottleneck(HybridBlock):
     stride is taken by a 3x3 average pool (before the split-attention conv if ``avd_first``, after it otherwise)
     instead of by the convolution. ``dropblock_prob`` adds three :class:`DropBlock` layers (after bn1, after the
     split-attention conv, after bn3 on the main branch).
+
+    Downsampling after the split-attention conv pools the radix maps before the attention-weighted sum (equal by
+    linearity, four times fewer pixels to mix); while DropBlock is active it drops on the full-resolution sum
+    first, as the reference does.
     """
 
     expansion = 4
@@ -61,16 +65,24 @@ class Bottleneck(HybridBlock):
         out = self.relu1(out)
         if self.use_avd and self.avd_first:
             out = self.avd_layer(out)
-        out = self.conv2(out)
-        if self.dropblock2 is not None:
-            out = self.dropblock2(out)
-        if self.use_avd and not self.avd_first:
-            out = self.avd_layer(out)
+        if self.use_avd and not self.avd_first and not self._dropblock2_active():
+            maps, weights = self.conv2.maps_and_weights(F, out)
+            out = self.conv2.combine(F, self.avd_layer(maps), weights)
+        else:
+            out = self.conv2(out)
+            if self.dropblock2 is not None:
+                out = self.dropblock2(out)
+            if self.use_avd and not self.avd_first:
+                out = self.avd_layer(out)
         out = self.bn3(self.conv3(out))
         if self.dropblock3 is not None:
             out = self.dropblock3(out)
         residual = x if self.downsample is None else self.downsample(x)
         return self.relu3(out + residual)
+
+
+    def _dropblock2_active(self):
+        return self.dropblock2 is not None and self.dropblock2.drop_prob > 0
 
 
 def stage_plan(dilation):

@@ -112,3 +112,23 @@ def test_dropblock_gradients_and_float64():
     y.backward()
     assert y.dtype == np.float64
     assert np.array_equal((x.grad.asnumpy() == 0), (y.asnumpy() == 0))
+
+
+@pytest.mark.parametrize("drop_prob", [0.0, 0.2])
+def test_downsampling_block_pools_radix_maps_only_without_active_dropblock(drop_prob):
+    """Pooling the radix maps before the weighted sum equals pooling the sum; DropBlock keeps full resolution."""
+    net = get_model("resnest14", dropblock_prob=drop_prob)
+    net.initialize(mx.init.Xavier())
+    block = net.layer3[0]
+    assert block.use_avd and not block.avd_first
+    seen = []
+    block.dropblock2.register_forward_hook(lambda b, inputs, out: seen.append(inputs[0].shape))
+    x = mx.nd.random.uniform(shape=(2, 512, 16, 16), dtype="float64")
+    block.cast("float64")
+    out = block(x)
+    assert out.shape == (2, 1024, 8, 8)
+    assert seen == ([] if drop_prob == 0 else [(2, 256, 16, 16)])
+    h = block.relu1(block.bn1(block.conv1(x)))
+    main = block.bn3(block.conv3(block.avd_layer(block.conv2(h))))
+    expected = mx.nd.relu(main + block.downsample(x))
+    assert np.allclose(out.asnumpy(), expected.asnumpy(), rtol=1e-12, atol=1e-12)

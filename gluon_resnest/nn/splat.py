@@ -46,13 +46,21 @@ class SplitAttentionConv(HybridBlock):
         self.fc2 = nn.Conv2D(channels * radix, 1, in_channels=inter_channels, groups=groups)
 
     def hybrid_forward(self, F, x):
+        return self.combine(F, *self.maps_and_weights(F, x))
+
+    def maps_and_weights(self, F, x):
+        """Radix feature maps ``(N, R*C, H', W')`` and their attention weights ``(N, R*C, 1, 1)``.
+
+        The descriptor is the global average of the maps summed over the radix; pooling first and summing the
+        ``(N, R*C, 1, 1)`` means is the same number and never materializes the full-size radix sum.
+        """
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
         x = self.relu(x)
-        splits = F.split(x, num_outputs=self.radix, axis=1) if self.radix > 1 else [x]
-        gap = F.add_n(*splits) if self.radix > 1 else x
-        gap = F.Pooling(gap, kernel=(1, 1), global_pool=True, pool_type="avg")
+        gap = F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg")
+        if self.radix > 1:
+            gap = F.add_n(*F.split(gap, num_outputs=self.radix, axis=1))
         gap = self.fc1(gap)
         if self.bn1 is not None:
             gap = self.bn1(gap)
@@ -61,9 +69,20 @@ class SplitAttentionConv(HybridBlock):
             gap = self.drop(gap)
         atten = self.fc2(gap)
         if self.radix == 1:
-            return F.broadcast_mul(F.sigmoid(atten), x)
-        atten = self._radix_softmax(F, atten)
-        weights = F.split(atten, num_outputs=self.radix, axis=1)
+            return x, F.sigmoid(atten)
+        return x, self._radix_softmax(F, atten)
+
+    def combine(self, F, maps, weights):
+        """Attention-weighted sum over the radix: ``(N, R*C, H, W)`` maps -> ``(N, C, H, W)``.
+
+        Linear in ``maps`` with spatially constant weights, so it commutes with per-channel spatial averaging:
+        :class:`~gluon_resnest.resnest.Bottleneck` average-pools the maps first when it downsamples after this
+        layer, which mixes a quarter of the pixels.
+        """
+        if self.radix == 1:
+            return F.broadcast_mul(weights, maps)
+        splits = F.split(maps, num_outputs=self.radix, axis=1)
+        weights = F.split(weights, num_outputs=self.radix, axis=1)
         return F.add_n(*[F.broadcast_mul(w, s) for w, s in zip(weights, splits)])
 
     def _radix_softmax(self, F, atten):
