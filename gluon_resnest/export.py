@@ -8,7 +8,7 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 
 from .fileio import atomic_write
-from .nn import set_drop_prob
+from .inference import prepare_for_inference
 from .variants import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["Preprocess", "WithPreprocess", "export_model", "load_exported", "symbol_paths", "meta_path", "read_meta",
@@ -88,7 +88,7 @@ def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
                  fuse=False):
     """Trace ``net`` for inference and write ``{prefix}-symbol.json`` and ``{prefix}-0000.params`` atomically.
 
-    DropBlock is switched off (it is inactive in inference anyway; this keeps its ops out of the graph).
+    The network is switched to its inference graph first (:func:`gluon_resnest.inference.prepare_for_inference`).
     ``preprocess=True`` bakes :class:`Preprocess` in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images.
     Also writes ``{prefix}-meta.json`` (input layout, shape and dtype, normalization, class names) for
     ``scripts/predict.py``. ``fuse=True`` exports the oneDNN-fused CPU graph (see
@@ -96,7 +96,7 @@ def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
     """
     if isinstance(input_size, int):
         input_size = (input_size, input_size)
-    set_drop_prob(net, 0.0)
+    prepare_for_inference(net)
     block = net
     if preprocess:
         block = WithPreprocess(net)

@@ -4,6 +4,8 @@ import time
 import mxnet as mx
 import numpy as np
 
+from .inference import prepare_for_inference
+
 __all__ = ["CalibrationIter", "quantize_model", "compare_outputs", "CALIB_MODES"]
 
 CALIB_MODES = ("naive", "entropy")
@@ -47,6 +49,7 @@ def quantize_model(net, calib_loader, data_shape, calib_mode="naive", num_calib_
     from mxnet.contrib import quantization
 
     calib = CalibrationIter(calib_loader, num_calib_batches, data_shape)
+    prepare_for_inference(net)
     net.hybridize(static_alloc=True, static_shape=True)
     net(mx.nd.zeros(data_shape))
     exclude = None

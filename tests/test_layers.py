@@ -6,7 +6,9 @@ from mxnet import autograd
 
 from gluon_resnest import get_model
 from gluon_resnest.compat import import_gluoncv
-from gluon_resnest.nn import DropBlock, SplitAttentionConv, set_drop_prob
+from gluon_resnest.inference import prepare_for_inference
+from gluon_resnest.nn import DropBlock, SplitAttentionConv, iter_dropblocks, set_drop_prob, use_pooled_descriptor
+from gluon_resnest.nn.block_tree import iter_blocks
 
 gcv = import_gluoncv()
 import gluoncv.nn.splat  # noqa: E402,F401  (not re-exported by gluoncv.nn)
@@ -132,3 +134,21 @@ def test_downsampling_block_pools_radix_maps_only_without_active_dropblock(drop_
     main = block.bn3(block.conv3(block.avd_layer(block.conv2(h))))
     expected = mx.nd.relu(main + block.downsample(x))
     assert np.allclose(out.asnumpy(), expected.asnumpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["resnest14", "resnest50_fast_1s1x64d", "resnest50_fast_1s4x24d"])
+def test_pooled_descriptor_is_the_same_function(name):
+    """The inference graph's descriptor (pool, then sum over the radix) equals the default (sum, then pool)."""
+    net = get_model(name, dropblock_prob=0.1)
+    net.initialize(mx.init.Xavier())
+    net.cast("float64")
+    x = mx.nd.random.uniform(-1, 1, shape=(2, 3, 64, 64), dtype="float64")
+    net.hybridize()
+    expected = net(x).asnumpy()
+    assert prepare_for_inference(net) is net
+    layers = list(iter_blocks(net, SplitAttentionConv))
+    assert layers and all(layer.pooled_descriptor for layer in layers)
+    assert all(db.drop_prob == 0 for db in iter_dropblocks(net))
+    assert np.allclose(net(x).asnumpy(), expected, rtol=1e-12, atol=1e-12)
+    assert use_pooled_descriptor(net, False) == len(layers)
+    assert not any(layer.pooled_descriptor for layer in layers)

@@ -10,6 +10,8 @@ was traced first, and they fix the mask shape at construction. Here both decisio
 """
 from mxnet.gluon import HybridBlock
 
+from .block_tree import clear_cached_graphs, iter_blocks
+
 __all__ = ["DropBlock", "set_drop_prob", "iter_dropblocks"]
 
 
@@ -68,17 +70,7 @@ class DropBlock(HybridBlock):
 
 def iter_dropblocks(block):
     """Yield every :class:`DropBlock` inside ``block`` (depth first)."""
-    if isinstance(block, DropBlock):
-        yield block
-    for child in block._children.values():
-        yield from iter_dropblocks(child)
-
-
-def _clear_cached_graphs(block):
-    if isinstance(block, HybridBlock):
-        block._clear_cached_op()
-    for child in block._children.values():
-        _clear_cached_graphs(child)
+    return iter_blocks(block, DropBlock)
 
 
 def set_drop_prob(block, drop_prob):
@@ -90,5 +82,5 @@ def set_drop_prob(block, drop_prob):
     blocks = list(iter_dropblocks(block))
     for db in blocks:
         db.drop_prob = drop_prob
-    _clear_cached_graphs(block)
+    clear_cached_graphs(block)
     return len(blocks)
