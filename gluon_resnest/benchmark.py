@@ -8,8 +8,10 @@ Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import mxnet as mx
@@ -18,7 +20,11 @@ import numpy as np
 from .model_zoo import get_model
 from .params_check import copy_parameters
 
-__all__ = ["median_seconds", "inference_row", "training_row", "measure_in_child", "benchmark"]
+__all__ = ["median_seconds", "inference_row", "training_row", "measure_in_child", "benchmark", "compute_ceiling",
+           "operator_profile", "CEILING_CONVS"]
+
+#: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
+CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
 
 
 def median_seconds(fn, warmup=2, repeat=5):
@@ -72,6 +78,61 @@ def training_row(impl, net, batch, size, warmup, repeat):
         mx.nd.waitall()
 
     return _row(impl, "train", batch, size, median_seconds(step, warmup, repeat))
+
+
+def compute_ceiling(gemm_size=2048, convs=CEILING_CONVS, warmup=2, repeat=10):
+    """GFLOP/s this machine reaches with MXNet's own kernels: a float32 SGEMM and single oneDNN-fused
+    convolution + ReLU graphs (layout reorders included). The practical ceiling for a whole network."""
+    rows = []
+    a = mx.nd.random.uniform(shape=(gemm_size, gemm_size))
+    seconds = median_seconds(lambda: mx.nd.dot(a, a).wait_to_read(), warmup, repeat)
+    rows.append({"kernel": "sgemm %d^3" % gemm_size, "gflops": 2 * gemm_size ** 3 / seconds / 1e9})
+    for batch, cin, cout, size, kernel, groups in convs:
+        data = mx.sym.var("data", dtype="float32")
+        conv = mx.sym.Convolution(data, num_filter=cout, kernel=(kernel, kernel), pad=(kernel // 2, kernel // 2),
+                                  num_group=groups, no_bias=True)
+        block = mx.gluon.SymbolBlock(mx.sym.Activation(conv, act_type="relu"), [data])
+        block.initialize()
+        x = mx.nd.random.uniform(shape=(batch, cin, size, size))
+        block.optimize_for(x, backend="MKLDNN", static_alloc=True, static_shape=True)
+        seconds = median_seconds(lambda: block(x).wait_to_read(), warmup, repeat)
+        flops = 2 * batch * cout * size * size * (cin // groups) * kernel * kernel
+        rows.append({"kernel": "conv %dx%d %d->%d groups %d, %dx%d, batch %d" % (
+            kernel, kernel, cin, cout, groups, size, size, batch), "gflops": flops / seconds / 1e9})
+    return rows
+
+
+def operator_profile(name, batch=8, size=224, runs=3):
+    """MXNet profiler's per-operator totals (ms) for ``runs`` forwards of the oneDNN-fused inference graph.
+
+    Operators are timed one by one (inference bulking off while the graph is built), so the totals add up to
+    slightly more than a normal forward. Returns the profiler's aggregate table as text.
+    """
+    from .inference import fuse_for_cpu
+
+    previous = os.environ.get("MXNET_EXEC_BULK_EXEC_INFERENCE")
+    os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"] = "0"
+    try:
+        net = fuse_for_cpu(_random_net(name), (batch, 3, size, size))
+        x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
+        for _ in range(2):
+            net(x).wait_to_read()
+    finally:
+        if previous is None:
+            del os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"]
+        else:
+            os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"] = previous
+    trace_dir = tempfile.mkdtemp(prefix="resnest-profile-")
+    try:
+        mx.profiler.set_config(profile_imperative=True, profile_symbolic=True, aggregate_stats=True,
+                               filename=os.path.join(trace_dir, "trace.json"))
+        mx.profiler.set_state("run")
+        for _ in range(runs):
+            net(x).wait_to_read()
+        mx.profiler.set_state("stop")
+        return mx.profiler.dumps(reset=True)
+    finally:
+        shutil.rmtree(trace_dir, ignore_errors=True)
 
 
 def _gluoncv_twin(name, source):

@@ -3,6 +3,8 @@
 
     python scripts/benchmark.py --models resnest50 --batches 1 8 16 --json bench.json --plot bench.png
     python scripts/benchmark.py --smoke          (a few seconds; no timing claims)
+    python scripts/benchmark.py --ceiling        (GFLOP/s of an SGEMM and single convolutions on this machine)
+    python scripts/benchmark.py --models resnest50 --profile 8   (per-operator times of the fused graph)
 
 Import order matters: gluon_resnest is imported before MXNet so it can size MXNet's OpenMP pool.
 """
@@ -12,7 +14,7 @@ import os
 import sys
 
 import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
-from gluon_resnest.benchmark import benchmark
+from gluon_resnest.benchmark import benchmark, compute_ceiling, operator_profile
 from gluon_resnest.fileio import atomic_write
 from gluon_resnest.variants import VARIANTS
 
@@ -97,6 +99,9 @@ def main(argv=None):
     p.add_argument("--json", help="write all rows as JSON")
     p.add_argument("--plot", help="write a throughput-vs-batch PNG")
     p.add_argument("--from-json", nargs="+", help="print the tables of earlier --json files instead of measuring")
+    p.add_argument("--ceiling", action="store_true", help="only measure the GFLOP/s MXNet's kernels reach here")
+    p.add_argument("--profile", type=int, metavar="BATCH",
+                   help="only print MXNet profiler per-operator totals of the fused graph at this batch size")
     args = p.parse_args(argv)
     if args.smoke:
         args.models, args.size, args.batches, args.train_batch = ["resnest14"], 64, [1, 2], 2
@@ -106,6 +111,15 @@ def main(argv=None):
         print(table(rows) + "\n\n" + summary(rows))
         if args.plot:
             plot(rows, args.plot)
+        return 0
+    if args.ceiling:
+        for row in compute_ceiling(repeat=args.repeat):
+            print("%-45s %7.1f GFLOP/s" % (row["kernel"], row["gflops"]))
+        return 0
+    if args.profile:
+        for name in args.models:
+            print("%s, batch %d, %d px, fused graph, 3 forwards:\n%s" % (
+                name, args.profile, args.size, operator_profile(name, args.profile, args.size)))
         return 0
     try:
         import torch  # noqa: F401

@@ -39,3 +39,17 @@ def test_fused_graph_matches_plain_graph():
     copy_parameters(net, fused)
     got = fuse_for_cpu(fused, x.shape)(x).asnumpy()
     assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-5
+
+
+def test_ceiling_and_operator_profile_helpers():
+    import glob
+    import tempfile
+
+    from gluon_resnest.benchmark import compute_ceiling, operator_profile
+
+    rows = compute_ceiling(gemm_size=64, convs=((1, 16, 32, 8, 3, 2),), warmup=1, repeat=1)
+    assert [r["kernel"] for r in rows] == ["sgemm 64^3", "conv 3x3 16->32 groups 2, 8x8, batch 1"]
+    assert all(r["gflops"] > 0 for r in rows)
+    text = operator_profile("resnest14", batch=1, size=64, runs=1)
+    assert "_sg_mkldnn_conv" in text and "broadcast_mul" in text
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), "resnest-profile-*"))
