@@ -80,7 +80,6 @@ class Bottleneck(HybridBlock):
         residual = x if self.downsample is None else self.downsample(x)
         return self.relu3(out + residual)
 
-
     def _dropblock2_active(self):
         return self.dropblock2 is not None and self.dropblock2.drop_prob > 0
 
