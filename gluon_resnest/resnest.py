@@ -65,15 +65,16 @@ class Bottleneck(HybridBlock):
         out = self.relu1(out)
         if self.use_avd and self.avd_first:
             out = self.avd_layer(out)
-        if self.use_avd and not self.avd_first and not self._dropblock2_active():
+        pool_after = self.avd_layer if self.use_avd and not self.avd_first else None
+        if pool_after is not None and not self._dropblock2_active():
             maps, weights = self.conv2.maps_and_weights(F, out)
-            out = self.conv2.combine(F, self.avd_layer(maps), weights)
+            out = self.conv2.combine(F, pool_after(maps), weights)
         else:
             out = self.conv2(out)
             if self.dropblock2 is not None:
                 out = self.dropblock2(out)
-            if self.use_avd and not self.avd_first:
-                out = self.avd_layer(out)
+            if pool_after is not None:
+                out = pool_after(out)
         out = self.bn3(self.conv3(out))
         if self.dropblock3 is not None:
             out = self.dropblock3(out)

@@ -117,9 +117,10 @@ def main(argv=None):
             print("%-45s %7.1f GFLOP/s" % (row["kernel"], row["gflops"]))
         return 0
     if args.profile:
+        runs = 3
         for name in args.models:
-            print("%s, batch %d, %d px, fused graph, 3 forwards:\n%s" % (
-                name, args.profile, args.size, operator_profile(name, args.profile, args.size)))
+            print("%s, batch %d, %d px, fused graph, %d forwards:\n%s" % (
+                name, args.profile, args.size, runs, operator_profile(name, args.profile, args.size, runs)))
         return 0
     try:
         import torch  # noqa: F401

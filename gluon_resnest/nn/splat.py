@@ -63,12 +63,9 @@ class SplitAttentionConv(HybridBlock):
             x = self.bn(x)
         x = self.relu(x)
         if self.pooled_descriptor:
-            gap = F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg")
-            if self.radix > 1:
-                gap = F.add_n(*F.split(gap, num_outputs=self.radix, axis=1))
+            gap = self._radix_sum(F, F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg"))
         else:
-            gap = F.add_n(*F.split(x, num_outputs=self.radix, axis=1)) if self.radix > 1 else x
-            gap = F.Pooling(gap, kernel=(1, 1), global_pool=True, pool_type="avg")
+            gap = F.Pooling(self._radix_sum(F, x), kernel=(1, 1), global_pool=True, pool_type="avg")
         gap = self.fc1(gap)
         if self.bn1 is not None:
             gap = self.bn1(gap)
@@ -92,6 +89,10 @@ class SplitAttentionConv(HybridBlock):
         splits = F.split(maps, num_outputs=self.radix, axis=1)
         weights = F.split(weights, num_outputs=self.radix, axis=1)
         return F.add_n(*[F.broadcast_mul(w, s) for w, s in zip(weights, splits)])
+
+    def _radix_sum(self, F, x):
+        """``(N, R*C, H, W)`` -> ``(N, C, H, W)``: the sum of the ``radix`` channel splits."""
+        return F.add_n(*F.split(x, num_outputs=self.radix, axis=1)) if self.radix > 1 else x
 
     def _radix_softmax(self, F, atten):
         """``(N, R*C, 1, 1)`` cardinal-major logits -> radix-major softmax weights of the same shape."""
