@@ -2,19 +2,27 @@
 
 >>> import gluon_resnest
 >>> net = gluon_resnest.get_model("resnest50", pretrained=True)
+
+Subpackages: ``nn`` (layers), ``models`` (network, catalogue, factory, weight store), ``data``, ``train``,
+``deploy``, ``interop`` (PyTorch and GluonCV), ``utils``, ``benchmark``.
 """
-from .runtime import configure_threads
+import sys
+
+from .utils.threads import configure_threads
 
 configure_threads()
 
-from . import gluoncv_registry, model_store, nn  # noqa: E402
-from .model_zoo import get_model, list_models, model_info  # noqa: E402
+from . import nn  # noqa: E402
+from .models import Bottleneck, ResNeSt, get_model, list_models, model_info  # noqa: E402
+from .models import store as model_store  # noqa: E402
+from .models.catalogue import CATALOGUE as VARIANTS  # noqa: E402
+from .models.gluoncv_registry import register as _register_in_gluoncv  # noqa: E402
 from .nn import DropBlock, SplitAttentionConv, set_drop_prob  # noqa: E402
-from .resnest import Bottleneck, ResNeSt  # noqa: E402
-from .variants import VARIANTS  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["get_model", "list_models", "model_info", "ResNeSt", "Bottleneck", "SplitAttentionConv", "DropBlock",
            "set_drop_prob", "VARIANTS", "model_store", "nn"]
 
-gluoncv_registry.register()
+#: ``gluon_resnest.model_store`` (GluonCV's module name) is the store module itself, for imports and patches alike.
+sys.modules[__name__ + ".model_store"] = model_store
+_register_in_gluoncv()

@@ -11,38 +11,16 @@ pair in a separate process that does not import gluon_resnest (SymbolBlock.impor
 """
 import argparse
 import json
-import os
 import sys
-import tempfile
 
-import mxnet as mx
-import numpy as np
-
-from gluon_resnest import get_model
-from gluon_resnest.checkpoint import latest_checkpoint
-from gluon_resnest.export import (WithPreprocess, export_model, read_meta, run_without_package, symbol_paths,
-                                  write_meta)
-from gluon_resnest.variants import VARIANTS
-
-
-def resolve_weights(args):
-    """The params path to load: --params, a training --checkpoint dir (best.params, else newest), or pretrained."""
-    if args.params:
-        return args.params
-    if args.checkpoint:
-        best = os.path.join(args.checkpoint, "best.params")
-        if os.path.isfile(best):
-            return best
-        found = latest_checkpoint(args.checkpoint)
-        if found is None:
-            raise FileNotFoundError("no best.params or checkpoint in %s" % args.checkpoint)
-        return found[0] + ".params"
-    return True if args.pretrained else None
+from gluon_resnest import list_models
+from gluon_resnest.deploy.deployment import export_deployment
+from gluon_resnest.train.checkpoint import run_weights
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, choices=sorted(VARIANTS))
+    p.add_argument("--model", required=True, choices=list_models())
     src = p.add_mutually_exclusive_group()
     src.add_argument("--params", help="a .params file of this variant")
     src.add_argument("--checkpoint", help="a training --save-dir (uses best.params or the newest checkpoint)")
@@ -51,6 +29,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, help="input resolution (default: the model's eval size)")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--preprocess", action="store_true", help="bake in uint8 NHWC input and mean/std normalization")
+    p.add_argument("--fuse", action="store_true", help="export the oneDNN-fused CPU graph (conv+BN+ReLU+add)")
     p.add_argument("--onnx", action="store_true", help="also write PREFIX.onnx (dynamic batch)")
     p.add_argument("--int8", choices=["naive", "entropy"], help="also write an INT8 model calibrated this way")
     p.add_argument("--calib-data", help="RecordIO or image folder for INT8 calibration")
@@ -58,54 +37,17 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.int8 and not args.calib_data:
         p.error("--int8 needs --calib-data")
+    if args.fuse and args.onnx:
+        p.error("--onnx needs the plain graph; drop --fuse")
     if args.int8 and args.preprocess:
         p.error("--int8 exports NCHW float input; drop --preprocess")
-    weights = resolve_weights(args)
-    net = get_model(args.model, pretrained=weights or False)
+    weights = args.params or (run_weights(args.checkpoint) if args.checkpoint else args.pretrained)
     if not weights:
         print("warning: no weights given, exporting random initialization", file=sys.stderr)
-        net.initialize(mx.init.Xavier())
-    size = args.size or VARIANTS[args.model].eval_size
-    sym, params, shape = export_model(net, args.out, size, args.batch_size, args.preprocess)
-    rng = np.random.RandomState(0)
-    if args.preprocess:
-        x = rng.randint(0, 256, shape).astype("uint8")
-        expected = WithPreprocess(net)
-        expected.preprocess.initialize()
-        expected = expected(mx.nd.array(x, dtype="uint8")).asnumpy()
-    else:
-        x = rng.uniform(-2, 2, shape).astype("float32")
-        expected = net(mx.nd.array(x)).asnumpy()
-    with tempfile.TemporaryDirectory() as work:
-        outs = run_without_package(args.out, x, work)
-    report = {"symbol": sym, "params": params, "input_shape": list(shape)}
-    for kind, out in outs.items():
-        report["max_abs_diff_%s" % kind] = float(np.abs(out - expected).max())
-    if args.onnx:
-        from gluon_resnest.onnx_export import export_onnx, run_onnx
-
-        onnx_path = export_onnx(sym, params, args.out + ".onnx", shape, x.dtype.type)
-        got = run_onnx(onnx_path, x)
-        report["onnx"] = onnx_path
-        report["onnx_max_rel_diff"] = float(np.abs(got - expected).max() / np.abs(expected).max())
-    if args.int8:
-        from gluon_resnest.data import make_loader, open_image_dataset
-        from gluon_resnest.quantize import compare_outputs, quantize_model
-        from gluon_resnest.transforms import EvalTransform
-
-        loader = make_loader(open_image_dataset(args.calib_data), EvalTransform(size), max(args.batch_size, 8))
-        data_shape = (max(args.batch_size, 8), 3, size, size)
-        qnet = quantize_model(get_model(args.model, pretrained=weights or False) if weights else net, loader,
-                              data_shape, args.int8, args.calib_batches)
-        qprefix = args.out + "-int8"
-        qnet.export(qprefix)
-        write_meta(qprefix, dict(read_meta(args.out), input_shape=list(data_shape), int8=args.int8))
-        net.hybridize(static_alloc=True, static_shape=True)
-        report["int8"] = symbol_paths(qprefix)
-        report["int8_vs_fp32"] = compare_outputs(net, qnet, loader)
+    report = export_deployment(args.model, weights, args.out, args.size, args.batch_size, args.preprocess,
+                               args.onnx, args.int8, args.calib_data, args.calib_batches, args.fuse)
     print(json.dumps(report, indent=2))
-    tolerance = 1e-5 * max(1.0, float(np.abs(expected).max()))
-    if max(report["max_abs_diff_symbolblock"], report["max_abs_diff_module"]) > tolerance:
+    if not report["reload_ok"]:
         print("error: reloaded export differs from the source network", file=sys.stderr)
         return 1
     return 0

@@ -11,7 +11,7 @@ import sys
 import mxnet as mx
 import numpy as np
 
-from gluon_resnest.predict import ExportedClassifier, class_names_for
+from gluon_resnest.deploy.classifier import ExportedClassifier, class_names_for
 
 
 def main(argv=None):
@@ -31,7 +31,7 @@ def main(argv=None):
         return 2
     items = []
     if args.rec:
-        from gluon_resnest.data import open_image_dataset
+        from gluon_resnest.data.datasets import open_image_dataset
 
         dataset = open_image_dataset(args.rec)
         for i in range(min(args.count, len(dataset))):

@@ -27,5 +27,5 @@ if ! "$VENV/bin/python" -c "import horovod.mxnet" >/dev/null 2>&1; then
   HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_TENSORFLOW=1 \
   HOROVOD_WITHOUT_PYTORCH=1 "${PIP[@]}" install -q "${C[@]}" --no-build-isolation horovod
 fi
-"$VENV/bin/python" -c "import mxnet, torch, horovod.mxnet; from gluon_resnest.compat import import_gluoncv; import_gluoncv(); print('setup ok: mxnet', mxnet.__version__, 'torch', torch.__version__)"
+"$VENV/bin/python" -c "import mxnet, torch, horovod.mxnet; from gluon_resnest.interop.gluoncv import import_gluoncv; import_gluoncv(); print('setup ok: mxnet', mxnet.__version__, 'torch', torch.__version__)"
 echo "$WANT" > "$STAMP"

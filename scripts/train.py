@@ -11,16 +11,15 @@ import logging
 import os
 import sys
 
-from gluon_resnest.distributed import Distributed
-from gluon_resnest.training import TrainConfig, train
-from gluon_resnest.variants import VARIANTS
+from gluon_resnest import list_models
+from gluon_resnest.train import Distributed, TrainConfig, train
 
 
 def parse_args(argv=None):
-    d = TrainConfig()
+    d = argparse.Namespace(**TrainConfig().flat())
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
-    a("--model", default=d.model, choices=sorted(VARIANTS))
+    a("--model", default=d.model, choices=list_models())
     a("--save-dir", default=d.save_dir, help="checkpoints, logs, metrics.jsonl, training_curve.png, final export")
     a("--rec-train", default=d.rec_train, help="training RecordIO .rec (with .idx)")
     a("--rec-val", default=d.rec_val, help="validation RecordIO .rec (with .idx)")
@@ -46,7 +45,8 @@ def parse_args(argv=None):
     a("--auto-augment", action="store_true", help="AutoAugment ImageNet policy")
     a("--jitter", type=float, default=d.jitter, help="brightness/contrast/saturation jitter")
     a("--lighting", type=float, default=d.lighting, help="PCA lighting noise std")
-    a("--dropblock-prob", type=float, default=d.dropblock_prob, help="final DropBlock rate, linear ramp from 0 (default: the model's recipe rate, 0.1; 0 disables)")
+    a("--dropblock-prob", type=float, default=d.dropblock_prob,
+      help="final DropBlock rate, linear ramp from 0 (default: the model's recipe rate, 0.1; 0 disables)")
     a("--final-drop", type=float, default=d.final_drop, help="dropout before the classifier (default: the model's)")
     a("--dtype", default=d.dtype, choices=["float32", "float16"], help="float16 needs --gpu")
     a("--eval-every", type=int, default=d.eval_every, help="validate every N epochs (and after the last)")
@@ -59,7 +59,7 @@ def parse_args(argv=None):
       help="checkpoint and stop after N epochs of this run (resume later with --resume)")
     a("--gpu", action="store_true", help="train on GPU local_rank")
     a("--no-export", dest="export", action="store_false", help="skip the final symbol/params export")
-    return TrainConfig(**vars(p.parse_args(argv)))
+    return TrainConfig.from_flat(**vars(p.parse_args(argv)))
 
 
 def main(argv=None):
@@ -67,8 +67,8 @@ def main(argv=None):
     dist = Distributed()
     handlers = [logging.StreamHandler(sys.stdout)]
     if dist.is_root:
-        os.makedirs(cfg.save_dir, exist_ok=True)
-        handlers.append(logging.FileHandler(os.path.join(cfg.save_dir, "train.log")))
+        os.makedirs(cfg.run.save_dir, exist_ok=True)
+        handlers.append(logging.FileHandler(os.path.join(cfg.run.save_dir, "train.log")))
     logging.basicConfig(level=logging.INFO if dist.is_root else logging.WARNING, handlers=handlers,
                         format="%(asctime)s %(message)s")
     try:

@@ -8,23 +8,18 @@ Each model is evaluated with its own transform (resize ceil(size/0.875) + center
 crop size/(size+32) of the short side + bicubic resize from 320 px) unless --size/--crop-pct override it.
 """
 import argparse
-import json
 import sys
-import time
 
 import mxnet as mx
 
-from gluon_resnest import get_model, model_info
-from gluon_resnest.data import make_loader, open_image_dataset
-from gluon_resnest.evaluation import evaluate
-from gluon_resnest.fileio import atomic_write
-from gluon_resnest.transforms import EvalTransform, eval_transform_for
-from gluon_resnest.variants import VARIANTS
+from gluon_resnest import list_models
+from gluon_resnest.train.evaluation import evaluate_model
+from gluon_resnest.utils.fileio import atomic_write
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, choices=sorted(VARIANTS))
+    parser.add_argument("--model", required=True, choices=list_models())
     parser.add_argument("--data", required=True, help="validation .rec (with .idx) or image folder")
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--pretrained", action="store_true", help="published weights from the model store")
@@ -40,20 +35,11 @@ def main(argv=None):
     if not (args.pretrained or args.params):
         parser.error("give --pretrained or --params: random weights have nothing to verify")
     ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
-    net = get_model(args.model, pretrained=args.params or True, classes=args.classes, ctx=ctx)
-    net.hybridize(static_alloc=True)
-    transform = eval_transform_for(args.model, args.size)
-    if args.crop_pct:
-        transform = EvalTransform(transform.size, args.crop_pct, model_info(args.model)["interpolation"])
-    loader = make_loader(open_image_dataset(args.data), transform, args.batch_size, num_workers=args.workers)
-    start = time.time()
-    sums = evaluate(net, loader, ctx, progress=True)
-    result = {"model": args.model, "data": args.data, "size": transform.size, "crop_pct": transform.crop_pct,
-              "images": sums["count"], "top1": 100.0 * sums["top1_correct"] / sums["count"],
-              "top5": 100.0 * sums["top5_correct"] / sums["count"], "seconds": round(time.time() - start, 2)}
+    result = evaluate_model(args.model, args.params or True, args.data, args.classes, args.size, args.crop_pct,
+                            args.batch_size, args.workers, ctx, progress=True)
     print("%(model)s on %(images)d images at %(size)d px: top-1 %(top1).2f%%, top-5 %(top5).2f%%" % result)
     if args.json:
-        atomic_write(args.json, lambda tmp: json.dump(result, open(tmp, "w"), indent=2))
+        atomic_write(args.json, result)
     return 0
 
 

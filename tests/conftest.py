@@ -1,12 +1,7 @@
-"""Shared fixtures: deterministic seeds and a tmp model root."""
-import os
-import sys
-
+"""Shared fixtures: deterministic seeds. Helpers shared by several test folders live in ``tests.helpers``."""
 import mxnet as mx
 import numpy as np
 import pytest
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(autouse=True)

@@ -81,7 +81,7 @@ class SplitAttentionConv(HybridBlock):
         """Attention-weighted sum over the radix: ``(N, R*C, H, W)`` maps -> ``(N, C, H, W)``.
 
         Linear in ``maps`` with spatially constant weights, so it commutes with per-channel spatial averaging:
-        :class:`~gluon_resnest.resnest.Bottleneck` average-pools the maps first when it downsamples after this
+        :class:`~gluon_resnest.models.resnest.Bottleneck` average-pools the maps first when it downsamples after this
         layer, which mixes a quarter of the pixels.
         """
         if self.radix == 1:
@@ -108,9 +108,9 @@ def use_pooled_descriptor(block, enabled=True):
     """Switch every :class:`SplitAttentionConv` inside ``block`` to pooling its radix maps before summing them
     for the attention descriptor (``sum_r mean(x_r)`` instead of ``mean(sum_r x_r)``, equal up to rounding).
 
-    For inference graphs: oneDNN pools the convolution output in its own blocked layout, which makes the fused
-    resnest50 about 5% faster. Not for training: MXNet 1.9's gradient of that global pooling is several times
-    slower than the convolution's. Cached graphs are dropped; returns the number of layers switched.
+    For inference graphs, where oneDNN pools the convolution output in its own blocked layout; training graphs
+    keep the default order (the README's benchmark section has the measurements behind this choice). Cached
+    graphs are dropped; returns the number of layers switched.
     """
     layers = list(iter_blocks(block, SplitAttentionConv))
     for layer in layers:

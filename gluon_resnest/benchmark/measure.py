@@ -1,0 +1,212 @@
+"""Throughput, latency and memory of ResNeSt implementations, measured the same way in one run.
+
+Candidates: ours (hybridized with static memory), ours oneDNN-fused, ours INT8, GluonCV's implementation with the
+same weights (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch
+reference (timm, else the official package) and GluonCV as a user gets it (MXNet's default thread count).
+Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
+"""
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import mxnet as mx
+import numpy as np
+
+from ..deploy.inference_graph import fuse_for_cpu
+from ..interop.gluoncv import import_gluoncv
+from ..models.factory import get_model
+from ..nn import copy_parameters
+
+__all__ = ["median_seconds", "inference_row", "training_row", "measure_in_child", "benchmark", "compute_ceiling",
+           "operator_profile", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
+
+#: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
+CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
+
+
+def median_seconds(fn, warmup=2, repeat=5):
+    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        tic = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tic)
+    return float(np.median(times))
+
+
+def _peak_rss_mb():
+    """Peak resident memory of this process (VmHWM, which, unlike ru_maxrss, restarts at exec)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def result_row(impl, mode, batch, size, seconds):
+    return {"impl": impl, "mode": mode, "batch": batch, "size": size, "img_per_s": batch / seconds,
+            "latency_ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def inference_row(impl, block, batch, size, warmup, repeat):
+    x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
+    seconds = median_seconds(lambda: block(x).wait_to_read(), warmup, repeat)
+    return result_row(impl, "inference", batch, size, seconds)
+
+
+def training_row(impl, net, batch, size, warmup, repeat):
+    """Forward + backward + SGD update of a hybridized network on a random batch."""
+    from mxnet import autograd
+
+    x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
+    y = mx.nd.array(np.arange(batch) % 1000)
+    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = mx.gluon.Trainer(net.collect_params(), "nag", {"learning_rate": 1e-4, "momentum": 0.9})
+
+    def step():
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(batch)
+        mx.nd.waitall()
+
+    return result_row(impl, "train", batch, size, median_seconds(step, warmup, repeat))
+
+
+def compute_ceiling(gemm_size=2048, convs=CEILING_CONVS, warmup=2, repeat=10):
+    """GFLOP/s this machine reaches with MXNet's own kernels: a float32 SGEMM and single oneDNN-fused
+    convolution + ReLU graphs (layout reorders included). The practical ceiling for a whole network."""
+    rows = []
+    a = mx.nd.random.uniform(shape=(gemm_size, gemm_size))
+    seconds = median_seconds(lambda: mx.nd.dot(a, a).wait_to_read(), warmup, repeat)
+    rows.append({"kernel": "sgemm %d^3" % gemm_size, "gflops": 2 * gemm_size ** 3 / seconds / 1e9})
+    for batch, cin, cout, size, kernel, groups in convs:
+        data = mx.sym.var("data", dtype="float32")
+        conv = mx.sym.Convolution(data, num_filter=cout, kernel=(kernel, kernel), pad=(kernel // 2, kernel // 2),
+                                  num_group=groups, no_bias=True)
+        block = mx.gluon.SymbolBlock(mx.sym.Activation(conv, act_type="relu"), [data])
+        block.initialize()
+        x = mx.nd.random.uniform(shape=(batch, cin, size, size))
+        block.optimize_for(x, backend="MKLDNN", static_alloc=True, static_shape=True)
+        seconds = median_seconds(lambda: block(x).wait_to_read(), warmup, repeat)
+        flops = 2 * batch * cout * size * size * (cin // groups) * kernel * kernel
+        rows.append({"kernel": "conv %dx%d %d->%d groups %d, %dx%d, batch %d" % (
+            kernel, kernel, cin, cout, groups, size, size, batch), "gflops": flops / seconds / 1e9})
+    return rows
+
+
+def operator_profile(name, batch=8, size=224, runs=3):
+    """MXNet profiler's per-operator totals (ms) for ``runs`` forwards of the oneDNN-fused inference graph.
+
+    Operators are timed one by one (inference bulking off while the graph is built), so the totals add up to
+    slightly more than a normal forward. Returns the profiler's aggregate table as text.
+    """
+    previous = os.environ.get("MXNET_EXEC_BULK_EXEC_INFERENCE")
+    os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"] = "0"
+    try:
+        net = fuse_for_cpu(random_net(name), (batch, 3, size, size))
+        x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
+        for _ in range(2):
+            net(x).wait_to_read()
+    finally:
+        if previous is None:
+            del os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"]
+        else:
+            os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"] = previous
+    trace_dir = tempfile.mkdtemp(prefix="resnest-profile-")
+    try:
+        mx.profiler.set_config(profile_imperative=True, profile_symbolic=True, aggregate_stats=True,
+                               filename=os.path.join(trace_dir, "trace.json"))
+        mx.profiler.set_state("run")
+        for _ in range(runs):
+            net(x).wait_to_read()
+        mx.profiler.set_state("stop")
+        return mx.profiler.dumps(reset=True)
+    finally:
+        shutil.rmtree(trace_dir, ignore_errors=True)
+
+
+def gluoncv_twin(name, source):
+    gcv = import_gluoncv()
+    model = getattr(gcv.model_zoo, name)()
+    model.initialize()
+    return copy_parameters(source, model)
+
+
+def random_net(name):
+    net = get_model(name)
+    net.initialize(mx.init.Xavier())
+    return net
+
+
+def _int8(name, net, batch, size):
+    from ..deploy.int8 import quantize_model
+
+    calib = [(mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size)), None) for _ in range(2)]
+    return quantize_model(net, calib, (batch, 3, size, size), "naive", 2)
+
+
+def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0):
+    """Run :mod:`gluon_resnest.benchmark.child` in a fresh interpreter; returns its rows (empty with a note on
+    failure)."""
+    args = [sys.executable, "-m", "gluon_resnest.benchmark.child", kind, name, "--batches"] + \
+        [str(b) for b in batches] + ["--size", str(size), "--warmup", str(warmup), "--repeat", str(repeat),
+                                     "--train-batch", str(train_batch)]
+    result = subprocess.run(args, capture_output=True, text=True, env=env or dict(os.environ))
+    for line in result.stdout.splitlines():
+        if line.startswith("ROWS "):
+            return json.loads(line[5:])
+    sys.stderr.write("benchmark child %s failed:\n%s\n" % (kind, result.stderr[-2000:]))
+    return []
+
+
+def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5, gluoncv=True, torch=True,
+              int8=True, train=True):
+    """All measurements for one variant; returns a list of row dicts (see the module docstring)."""
+    rows = []
+    net = random_net(name)
+    twin = gluoncv_twin(name, net) if gluoncv and hasattr(import_gluoncv().model_zoo, name) else None
+    hybrid(net)
+    for batch in batches:
+        rows.append(inference_row("ours", net, batch, size, warmup, repeat))
+    if twin is not None:
+        hybrid(twin)
+        for batch in batches:
+            rows.append(inference_row("gluoncv", twin, batch, size, warmup, repeat))
+    for batch in batches:
+        fused = random_net(name)
+        rows.append(inference_row("ours-fused", fuse_for_cpu(fused, (batch, 3, size, size)), batch, size, warmup,
+                                  repeat))
+        if int8:
+            rows.append(inference_row("ours-int8", _int8(name, random_net(name), batch, size), batch, size, warmup,
+                                      repeat))
+    if train:
+        rows.append(training_row("ours", hybrid(random_net(name)), train_batch, size, warmup, repeat))
+        if twin is not None:
+            rows.append(training_row("gluoncv", hybrid(gluoncv_twin(name, random_net(name))), train_batch, size,
+                                     warmup, repeat))
+    if torch:
+        rows += measure_in_child("torch", name, batches, size, warmup, repeat)
+    if gluoncv and twin is not None:
+        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+        env["GLUON_RESNEST_KEEP_THREADS"] = "1"
+        rows += measure_in_child("gluoncv-default", name, batches, size, warmup, repeat, env,
+                                 train_batch if train else 0)
+    for row in rows:
+        row["model"] = name
+    return rows
+
+
+def hybrid(net):
+    net.hybridize(static_alloc=True, static_shape=True)
+    return net

@@ -1,0 +1,137 @@
+"""Image transforms for evaluation and training, on HWC uint8 ``mx.nd.NDArray`` images.
+
+Every random transform takes an explicit ``numpy.random.Generator`` so a sample's augmentation is a pure
+function of (seed, epoch, index): data loading is reproducible across workers, processes and resumed runs.
+"""
+import math
+
+import mxnet as mx
+import numpy as np
+
+from .constants import IMAGENET_MEAN, IMAGENET_STD
+
+__all__ = ["EvalTransform", "TrainTransform", "eval_settings", "eval_transform_at", "eval_transform_for",
+           "INTERPOLATION", "CROP_THEN_RESIZE_FROM"]
+
+INTERPOLATION = {"nearest": 0, "bilinear": 1, "bicubic": 2, "area": 3}
+#: The ResNeSt evaluation protocol changes at this size: below it, resize then center-crop 0.875 (bilinear); from
+#: it, center-crop ``size / (size + 32)`` of the short side then resize (bicubic), as for ResNeSt-200/269.
+CROP_THEN_RESIZE_FROM = 320
+_EIGVAL = np.array([55.46, 4.794, 1.148], dtype=np.float32)
+_EIGVEC = np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]],
+                   dtype=np.float32)
+
+
+def _normalize(img, mean, std):
+    """HWC float 0..255 numpy -> CHW float32 normalized numpy."""
+    img = np.asarray(img, dtype=np.float32) / 255.0
+    img = (img - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(img.transpose(2, 0, 1))
+
+
+def _interp(name):
+    if name not in INTERPOLATION:
+        raise ValueError("interpolation must be one of %s, got %r" % (", ".join(INTERPOLATION), name))
+    return INTERPOLATION[name]
+
+
+class EvalTransform:
+    """Deterministic evaluation transform; output CHW float32 ``(3, size, size)``.
+
+    Below :data:`CROP_THEN_RESIZE_FROM` px: resize the short side to ``ceil(size / crop_pct)`` and center-crop
+    ``size``. From there: center-crop ``crop_pct`` of the short side and resize it to ``size``.
+    """
+
+    def __init__(self, size, crop_pct=0.875, interpolation="bilinear", mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        if not 0 < crop_pct <= 1:
+            raise ValueError("crop_pct must be in (0, 1], got %r" % (crop_pct,))
+        self.size, self.crop_pct, self.interp = size, crop_pct, _interp(interpolation)
+        self.mean, self.std = mean, std
+
+    def crop(self, img):
+        """The resized center crop, HWC uint8 ``(size, size, 3)`` NDArray (no normalization)."""
+        height, width = img.shape[:2]
+        if self.size >= CROP_THEN_RESIZE_FROM:
+            side = int(round(min(height, width) * self.crop_pct))
+            x0, y0 = (width - side) // 2, (height - side) // 2
+            return mx.image.fixed_crop(img, x0, y0, side, side, (self.size, self.size), self.interp)
+        img = mx.image.resize_short(img, int(math.ceil(self.size / self.crop_pct)), self.interp)
+        return mx.image.center_crop(img, (self.size, self.size), self.interp)[0]
+
+    def __call__(self, img):
+        return _normalize(self.crop(img).asnumpy(), self.mean, self.std)
+
+
+def eval_settings(size):
+    """``(crop_pct, interpolation)`` of the ResNeSt evaluation protocol at ``size`` (:data:`CROP_THEN_RESIZE_FROM`)."""
+    if size >= CROP_THEN_RESIZE_FROM:
+        return size / (size + 32.0), "bicubic"
+    return 0.875, "bilinear"
+
+
+def eval_transform_at(size, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """The ResNeSt evaluation transform at ``size`` (:func:`eval_settings`)."""
+    return EvalTransform(size, *eval_settings(size), mean=mean, std=std)
+
+
+def eval_transform_for(pretrained, size=None):
+    """The published evaluation transform of a pretrained record (``eval_size``, ``crop_pct``,
+    ``interpolation``, ``mean``, ``std``), or the protocol's transform at another ``size``."""
+    if size is None or size == pretrained.eval_size:
+        return EvalTransform(pretrained.eval_size, pretrained.crop_pct, pretrained.interpolation, pretrained.mean,
+                             pretrained.std)
+    return eval_transform_at(size, pretrained.mean, pretrained.std)
+
+
+class TrainTransform:
+    """ImageNet training augmentation: random-resized crop, flip, color jitter, PCA lighting (optional AutoAugment).
+
+    ``__call__(img, rng)`` with ``rng`` a ``numpy.random.Generator``; output CHW float32 ``(3, size, size)``.
+    """
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), jitter=0.4, lighting=0.1, auto_augment=None,
+                 interpolation="bilinear", mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        self.size, self.scale, self.ratio = size, scale, ratio
+        self.jitter, self.lighting, self.auto_augment = jitter, lighting, auto_augment
+        self.interp, self.mean, self.std = _interp(interpolation), mean, std
+
+    def _crop_box(self, height, width, rng):
+        area = height * width
+        for _ in range(10):
+            target = area * rng.uniform(*self.scale)
+            aspect = math.exp(rng.uniform(math.log(self.ratio[0]), math.log(self.ratio[1])))
+            w = int(round(math.sqrt(target * aspect)))
+            h = int(round(math.sqrt(target / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                return int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1)), w, h
+        side = min(height, width)
+        return (width - side) // 2, (height - side) // 2, side, side
+
+    def _color(self, img, rng):
+        gray_weights = np.array([0.299, 0.587, 0.114], np.float32)
+        for op in rng.permutation(3):
+            alpha = 1.0 + rng.uniform(-self.jitter, self.jitter)
+            if op == 0:
+                img = img * alpha
+            elif op == 1:
+                gray = (img @ gray_weights).mean()
+                img = img * alpha + gray * (1 - alpha)
+            else:
+                gray = (img @ gray_weights)[..., None]
+                img = img * alpha + gray * (1 - alpha)
+        return img
+
+    def __call__(self, img, rng):
+        x0, y0, w, h = self._crop_box(img.shape[0], img.shape[1], rng)
+        img = mx.image.fixed_crop(img, x0, y0, w, h, (self.size, self.size), self.interp)
+        if rng.random() < 0.5:
+            img = mx.nd.flip(img, axis=1)
+        if self.auto_augment is not None:
+            img = self.auto_augment(img, rng)
+        out = img.asnumpy().astype(np.float32)
+        if self.jitter > 0:
+            out = self._color(out, rng)
+        if self.lighting > 0:
+            alpha = rng.normal(0, self.lighting, size=3).astype(np.float32)
+            out = out + _EIGVEC @ (alpha * _EIGVAL)
+        return _normalize(np.clip(out, 0, 255), self.mean, self.std)

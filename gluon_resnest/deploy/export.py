@@ -1,0 +1,146 @@
+"""Export a ResNeSt network to MXNet symbol/params, optionally with the preprocessing baked into the graph."""
+import json
+import os
+import shutil
+import tempfile
+
+import mxnet as mx
+from mxnet.gluon import HybridBlock
+
+from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
+from ..utils.fileio import atomic_write
+from .inference_graph import prepare_for_inference
+
+__all__ = ["Preprocess", "WithPreprocess", "export_model", "load_exported", "symbol_paths", "meta_path", "read_meta",
+           "write_meta", "run_without_package"]
+
+class Preprocess(HybridBlock):
+    """uint8/float ``(N, H, W, 3)`` RGB in 0..255 -> normalized float32 ``(N, 3, H, W)``."""
+
+    def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            scale = [1.0 / (255.0 * s) for s in std]
+            shift = [-m / s for m, s in zip(mean, std)]
+            self.scale = self.params.get_constant("scale", mx.nd.array(scale).reshape((1, 3, 1, 1)))
+            self.shift = self.params.get_constant("shift", mx.nd.array(shift).reshape((1, 3, 1, 1)))
+
+    def hybrid_forward(self, F, x, scale, shift):
+        x = F.transpose(F.cast(x, "float32"), axes=(0, 3, 1, 2))
+        return F.broadcast_add(F.broadcast_mul(x, scale), shift)
+
+
+class WithPreprocess(HybridBlock):
+    """``net`` preceded by :class:`Preprocess`: input ``(N, H, W, 3)`` 0..255, output as ``net``."""
+
+    def __init__(self, net, mean=IMAGENET_MEAN, std=IMAGENET_STD, **kwargs):
+        super().__init__(prefix="", **kwargs)
+        self.preprocess = Preprocess(mean, std, prefix="preprocess_")
+        self.net = net
+
+    def hybrid_forward(self, F, x):
+        return self.net(self.preprocess(x))
+
+
+def symbol_paths(prefix, epoch=0):
+    """``(prefix-symbol.json, prefix-NNNN.params)``."""
+    return "%s-symbol.json" % prefix, "%s-%04d.params" % (prefix, epoch)
+
+
+def meta_path(prefix):
+    return "%s-meta.json" % prefix
+
+
+def write_meta(prefix, meta):
+    """Write the export's description (input layout/shape/dtype, normalization, class names) atomically."""
+    atomic_write(meta_path(prefix), meta)
+
+
+def read_meta(prefix):
+    """The export's metadata dict, or ``None`` when ``{prefix}-meta.json`` does not exist."""
+    if not os.path.isfile(meta_path(prefix)):
+        return None
+    with open(meta_path(prefix)) as handle:
+        return json.load(handle)
+
+
+def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
+                 fuse=False):
+    """Trace ``net`` for inference and write ``{prefix}-symbol.json`` and ``{prefix}-0000.params`` atomically.
+
+    The network is switched to its inference graph first
+    (:func:`~gluon_resnest.deploy.inference_graph.prepare_for_inference`). ``preprocess=True`` bakes
+    :class:`Preprocess` in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images. Also writes
+    ``{prefix}-meta.json`` (input layout, shape and dtype, normalization, class names) for ``scripts/predict.py``.
+    ``fuse=True`` exports the oneDNN-fused CPU graph (see :func:`~gluon_resnest.deploy.inference_graph.fuse_for_cpu`;
+    not for ONNX). Returns ``(symbol path, params path, input shape)``.
+    """
+    if isinstance(input_size, int):
+        input_size = (input_size, input_size)
+    prepare_for_inference(net)
+    block = net
+    if preprocess:
+        block = WithPreprocess(net)
+        block.preprocess.initialize(ctx=ctx)
+        shape = (batch_size, input_size[0], input_size[1], 3)
+        data = mx.nd.zeros(shape, ctx=ctx, dtype="uint8")
+    else:
+        shape = (batch_size, 3, input_size[0], input_size[1])
+        data = mx.nd.zeros(shape, ctx=ctx)
+    if fuse:
+        block.optimize_for(data, backend="MKLDNN", static_alloc=True, static_shape=True)
+    else:
+        block.hybridize(static_alloc=True, static_shape=True)
+    block(data)
+    directory = os.path.dirname(os.path.abspath(prefix))
+    os.makedirs(directory, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=directory, prefix=".export-")
+    try:
+        base = os.path.join(staging, os.path.basename(prefix))
+        block.export(base)
+        final = symbol_paths(prefix)
+        for src, dst in zip(symbol_paths(base), final):
+            os.replace(src, dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_meta(prefix, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
+                        "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
+                        "preprocessed": bool(preprocess), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+                        "classes": getattr(net, "classes", None), "class_names": class_names, "fused": bool(fuse)})
+    return final[0], final[1], shape
+
+
+def load_exported(prefix, ctx=mx.cpu(), input_name="data"):
+    """Load ``{prefix}-symbol.json``/``-0000.params`` as a ``SymbolBlock`` with clear errors for a bad pair."""
+    sym_path, params_path = symbol_paths(prefix)
+    for path in (sym_path, params_path):
+        if not os.path.isfile(path):
+            raise FileNotFoundError("exported model file %s is missing (expected %s and %s)"
+                                    % (path, sym_path, params_path))
+    try:
+        return mx.gluon.SymbolBlock.imports(sym_path, [input_name], params_path, ctx=ctx)
+    except (AssertionError, mx.base.MXNetError, ValueError) as err:
+        raise ValueError("%s and %s are not a matching symbol/params pair: %s"
+                         % (sym_path, params_path, str(err).strip().splitlines()[0])) from None
+
+
+def run_without_package(prefix, data, workdir):
+    """Outputs of the export on ``data`` from ``SymbolBlock.imports`` and ``mx.mod.Module`` in a fresh Python
+    process that never imports gluon_resnest (:mod:`gluon_resnest.deploy.standalone_reload`, run as a script);
+    returns ``{"symbolblock": array, "module": array}``."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from . import standalone_reload
+
+    inp = os.path.join(workdir, "standalone-input.npy")
+    out = os.path.join(workdir, "standalone")
+    np.save(inp, data)
+    env = dict(os.environ, PYTHONPATH="")
+    result = subprocess.run([sys.executable, "-P", standalone_reload.__file__, os.path.abspath(prefix), inp, out],
+                            cwd=workdir, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError("loading %s without gluon_resnest failed:\n%s" % (prefix, result.stderr[-3000:]))
+    return {kind: np.load("%s-%s.npy" % (out, kind)) for kind in ("symbolblock", "module")}

@@ -1,0 +1,110 @@
+"""Convert PyTorch ResNeSt checkpoints (official ``resnest`` or timm) into Gluon ``.params`` files.
+
+Both PyTorch implementations share the Gluon module hierarchy and tensor layouts (OIHW convolutions, grouped
+ones included; (out, in) dense), so conversion is a renaming: batch-norm ``weight/bias`` become ``gamma/beta``,
+the split-attention ``conv2.bn0`` becomes ``conv2.bn``, and ``num_batches_tracked`` is dropped.
+"""
+import re
+
+import mxnet as mx
+import numpy as np
+
+from ..utils.fileio import atomic_write
+
+__all__ = ["torch_to_gluon_names", "read_checkpoint", "convert_state_dict", "save_params_atomic", "convert_checkpoint",
+           "compare_with_reference"]
+
+
+def _unwrap(state):
+    for key in ("state_dict", "model", "state_dict_ema"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    return {re.sub(r"^module\.", "", k): v for k, v in state.items()}
+
+
+def read_checkpoint(path):
+    """``{name: numpy array}`` from a ``.pth``/``.pt`` (needs torch) or ``.safetensors`` (no torch needed) file."""
+    if path.endswith(".safetensors"):
+        from safetensors.numpy import load_file
+
+        return _unwrap(load_file(path))
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("reading %s needs torch; install it (pip install torch==2.13.0) or convert the checkpoint "
+                          "to .safetensors" % path) from None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v.detach().cpu().numpy() for k, v in _unwrap(state).items() if hasattr(v, "detach")}
+
+
+def torch_to_gluon_names(keys):
+    """Map PyTorch state-dict keys to Gluon structural keys; keys mapped to ``None`` are dropped."""
+    keys = list(keys)
+    norm_modules = {k.rpartition(".")[0] for k in keys if k.endswith((".running_mean", ".running_var"))}
+    mapping = {}
+    for key in keys:
+        module, _, leaf = key.rpartition(".")
+        if leaf == "num_batches_tracked":
+            mapping[key] = None
+            continue
+        if module in norm_modules:
+            leaf = {"weight": "gamma", "bias": "beta"}.get(leaf, leaf)
+        module = re.sub(r"(^|\.)conv2\.bn0$", r"\1conv2.bn", module)
+        mapping[key] = "%s.%s" % (module, leaf) if module else leaf
+    return mapping
+
+
+def convert_state_dict(state, dtype=np.float32):
+    """Convert a ``{torch key: array}`` dict to ``{gluon key: mx.nd.NDArray}``."""
+    out = {}
+    for key, name in torch_to_gluon_names(state).items():
+        if name is not None:
+            out[name] = mx.nd.array(np.asarray(state[key]), dtype=dtype)
+    return out
+
+
+def save_params_atomic(arrays, path):
+    """``mx.nd.save`` to a temporary file beside ``path``, then rename it into place."""
+    return atomic_write(path, lambda tmp: mx.nd.save(tmp, arrays))
+
+
+def convert_checkpoint(src, dst, name):
+    """Convert checkpoint ``src`` for variant ``name`` into ``dst`` after strictly loading it into our network.
+
+    Returns the loaded Gluon network. Raises ``ParamsMismatchError`` (and writes nothing) if the checkpoint is not
+    of ``name``.
+    """
+    from ..models.factory import get_model
+    from ..models.params import load_params
+
+    arrays = convert_state_dict(read_checkpoint(src))
+    net = get_model(name, classes=arrays["fc.weight"].shape[0] if "fc.weight" in arrays else 1000)
+    load_params(net, arrays, src)
+    save_params_atomic(arrays, dst)
+    return net
+
+
+def compare_with_reference(net, name, src, source=None, shape=(2, 3, 224, 224), seed=0):
+    """Max relative logit difference between ``net`` and the PyTorch reference loaded with checkpoint ``src``."""
+    import torch
+
+    from .torch_reference import available_references, reference_model
+
+    sources = [source] if source else list(available_references(name))
+    state = {k: torch.from_numpy(np.array(v)) for k, v in read_checkpoint(src).items()}
+    last_error = None
+    for candidate in sources:
+        model = reference_model(name, candidate)
+        if state.get("fc.weight") is not None and state["fc.weight"].shape[0] != model.fc.out_features:
+            model.fc = torch.nn.Linear(model.fc.in_features, state["fc.weight"].shape[0])
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            last_error = err
+            continue
+        x = np.random.RandomState(seed).standard_normal(shape).astype("float32")
+        with torch.no_grad():
+            expected = model.eval()(torch.from_numpy(x)).numpy()
+        got = net(mx.nd.array(x)).asnumpy()
+        return candidate, float(np.abs(got - expected).max() / max(np.abs(expected).max(), 1e-12))
+    raise ValueError("checkpoint %s does not load into any PyTorch reference of %s: %s" % (src, name, last_error))

@@ -1,0 +1,92 @@
+"""Build any ResNeSt variant by name, optionally with pretrained or given weights; list and describe the models."""
+import dataclasses
+import inspect
+import os
+import re
+
+import mxnet as mx
+
+from . import store
+from .catalogue import ARCH_FIELDS, CATALOGUE
+from .params import classifier_size, load_params, read_params
+from .resnest import ResNeSt
+
+__all__ = ["get_model", "list_models", "model_info", "model_record"]
+
+_OVERRIDES = (set(inspect.signature(ResNeSt.__init__).parameters) | set(ARCH_FIELDS)) - {"self", "kwargs", "classes"}
+
+
+def model_record(name):
+    """The catalogue record of ``name``; ``ValueError`` listing the valid names otherwise."""
+    try:
+        return CATALOGUE[name.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError("unknown ResNeSt model %r; valid names: %s" % (name, ", ".join(CATALOGUE))) from None
+
+
+def model_info(name):
+    """The catalogue record of ``name`` as one flat dict: architecture, pretrained record (sha1, store, eval size,
+    crop_pct, interpolation, mean, std, classes, top1, top5), params, GMACs and the reference names."""
+    rec = model_record(name)
+    info = {"name": rec.name}
+    info.update(dataclasses.asdict(rec.arch))
+    info.update(dataclasses.asdict(rec.pretrained))
+    info.update(params=rec.params, gmacs_224=rec.gmacs_224, gmacs_eval=rec.gmacs_eval, timm=rec.timm,
+                official=rec.official)
+    return info
+
+
+def list_models(pattern=None, pretrained=False):
+    """Names of the ResNeSt variants, optionally filtered by a regular expression and by pretrained availability."""
+    names = [n for n in CATALOGUE if pattern is None or re.search(pattern, n)]
+    return [n for n in names if not pretrained or CATALOGUE[n].pretrained is not None]
+
+
+def _read_weights(name, pretrained, root):
+    """``(source name, bytes or None)``: the published file (bytes already read and sha1-checked) or a path."""
+    if pretrained is True:
+        return store.read_model_file(name, root=root)
+    if isinstance(pretrained, (str, os.PathLike)):
+        path = os.path.expanduser(os.fspath(pretrained))
+        if os.path.isfile(path):
+            return path, None
+        return store.read_model_file(name, tag=path, root=root)
+    raise TypeError("pretrained must be False, True, a sha1 prefix or a file path, got %r" % (pretrained,))
+
+
+def get_model(name, pretrained=False, classes=None, ctx=mx.cpu(), root=None, **overrides):
+    """Build the ResNeSt variant ``name``.
+
+    ``overrides`` replace any architecture field of the catalogue or :class:`ResNeSt` argument
+    (``dropblock_prob``, ``final_drop``, ``norm_layer``, ``norm_kwargs``, ``dilated``, ``dilation``,
+    ``last_gamma``, ``return_stages``, ...). DropBlock layers are built in stages 3-4 at rate 0, so inference
+    graphs carry none of their ops; the recipe's rate (catalogue field ``dropblock_prob``) is what the trainer
+    ramps to, or pass ``dropblock_prob=`` here.
+    ``pretrained``: ``True`` loads the published weights (downloaded and sha1-checked by
+    :mod:`gluon_resnest.models.store`), a string loads a local file path or the file with that sha1 prefix. The
+    file is read once. ``classes`` defaults to the loaded file's classifier width (1000 without weights); a
+    different value loads everything but the classifier, which is freshly initialized (fine-tuning).
+    Without weights the parameters are left uninitialized, as in GluonCV (call ``initialize()``).
+    """
+    rec = model_record(name)
+    unknown = sorted(set(overrides) - _OVERRIDES - {"pretrained_base", "params"})
+    if unknown:
+        raise TypeError("%s got unknown argument(s) %s; accepted overrides: %s"
+                        % (rec.name, ", ".join(unknown), ", ".join(sorted(_OVERRIDES))))
+    overrides.pop("pretrained_base", None)
+    kwargs = dataclasses.asdict(rec.arch)
+    kwargs["dropblock_prob"] = 0.0
+    kwargs.update(overrides)
+    if not pretrained:
+        net = ResNeSt(classes=1000 if classes is None else classes, **kwargs)
+        net.model_name = rec.name
+        return net
+    source, data = _read_weights(rec.name, pretrained, root)
+    arrays = read_params(source, data)
+    file_classes = classifier_size(arrays) or 1000
+    net = ResNeSt(classes=file_classes, **kwargs)
+    net.model_name = rec.name
+    load_params(net, arrays, source, ctx=ctx)
+    if classes is not None and classes != file_classes:
+        net.reset_classifier(classes, ctx=ctx)
+    return net

@@ -1,0 +1,91 @@
+"""Parameter files: read once, check against a network (a mismatch gets a message that names it), load.
+
+Two key schemes are read: structural keys (``layer1.0.conv2.fc1.weight``, written by ``save_parameters``) and
+legacy prefixed keys (``resnest_layers1_conv2_weight`` with the model prefix stripped, or ``arg:``/``aux:`` keys of
+an ``export``).
+"""
+import mxnet as mx
+
+from .catalogue import CATALOGUE
+from .complexity import count_trainable
+
+__all__ = ["ParamsMismatchError", "read_params", "classifier_size", "check_params", "load_params"]
+
+_CLASSIFIER_KEYS = ("fc.weight", "dense0_weight")
+
+
+class ParamsMismatchError(ValueError):
+    """A parameter file does not fit the network it is loaded into."""
+
+
+def read_params(path, data=None):
+    """``{key: NDArray}`` of the ``.params`` file ``path``, or of its bytes ``data`` when already read."""
+    try:
+        loaded = mx.nd.load_frombuffer(data) if data is not None else mx.nd.load(path)
+    except mx.base.MXNetError as err:
+        raise ParamsMismatchError("%s is not a readable MXNet .params file: %s"
+                                  % (path, str(err).strip().splitlines()[0])) from None
+    if not isinstance(loaded, dict):
+        raise ParamsMismatchError("%s holds an unnamed list of arrays, not a parameter dict" % path)
+    return loaded
+
+
+def classifier_size(arrays):
+    """Number of classes of the ResNeSt classifier in ``arrays`` (None if there is none)."""
+    for key, value in arrays.items():
+        if key.endswith(_CLASSIFIER_KEYS):
+            return value.shape[0]
+    return None
+
+
+def _by_full_name(net, arrays):
+    """``arrays`` re-keyed by the full parameter names of ``net`` (keys that match no parameter are kept)."""
+    stripped = {k[4:] if k.startswith(("arg:", "aux:")) else k: v for k, v in arrays.items()}
+    if any("." in key for key in stripped):
+        structural = net._collect_params_with_prefix()
+        return {structural[k].name if k in structural else k: v for k, v in stripped.items()}
+    prefix = net.prefix
+    return {k if k.startswith(prefix) else prefix + k: v for k, v in stripped.items()}
+
+
+def _guess_variant(shapes):
+    """Names of catalogue variants whose trainable count equals that of ``shapes`` (1000-class head assumed)."""
+    count = count_trainable(shapes)
+    head = [s for k, s in shapes.items() if k.endswith(_CLASSIFIER_KEYS)]
+    if head and head[0][0] != 1000:
+        count += (1000 - head[0][0]) * (head[0][1] + 1)
+    return [name for name, rec in CATALOGUE.items() if rec.params == count]
+
+
+def check_params(net, arrays, source, model_name="this network", allow_missing=False, ignore_extra=False):
+    """Raise :class:`ParamsMismatchError` naming the missing, unexpected and differently shaped arrays."""
+    found = {k: v.shape for k, v in _by_full_name(net, arrays).items()}
+    expected = {p.name: p.shape for p in net.collect_params().values()}
+    missing = [] if allow_missing else sorted(set(expected) - set(found))
+    extra = [] if ignore_extra else sorted(set(found) - set(expected))
+    shapes = sorted(k for k in set(expected) & set(found)
+                    if expected[k] and 0 not in expected[k] and tuple(expected[k]) != tuple(found[k]))
+    if not (missing or extra or shapes):
+        return
+    parts = []
+    if missing:
+        parts.append("%d arrays missing from the file (e.g. %s)" % (len(missing), ", ".join(missing[:3])))
+    if extra:
+        parts.append("%d unexpected arrays in the file (e.g. %s)" % (len(extra), ", ".join(extra[:3])))
+    if shapes:
+        parts.append("%d shape mismatches (e.g. %s)" % (len(shapes), ", ".join(
+            "%s: file %s vs model %s" % (k, tuple(found[k]), tuple(expected[k])) for k in shapes[:3])))
+    guess = _guess_variant(found)
+    hint = (" The file's parameter count matches %s." % " / ".join(guess)) if guess else ""
+    raise ParamsMismatchError("parameter file %s does not fit %s: %s.%s"
+                              % (source, model_name, "; ".join(parts), hint))
+
+
+def load_params(net, arrays, source, ctx=None, model_name=None, allow_missing=False, ignore_extra=False,
+                cast_dtype=False):
+    """Check ``arrays`` (from :func:`read_params`) against ``net`` and load them; ``source`` names them in errors."""
+    model_name = model_name or getattr(net, "model_name", "this ResNeSt")
+    check_params(net, arrays, source, model_name, allow_missing, ignore_extra)
+    net.collect_params().load_dict(_by_full_name(net, arrays), ctx, allow_missing, ignore_extra=True,
+                                   filename=source, cast_dtype=cast_dtype)
+    return net

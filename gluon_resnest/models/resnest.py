@@ -1,0 +1,222 @@
+"""The ResNeSt network: deep stem, split-attention bottlenecks, avg-down shortcuts, optional dilation.
+
+Module hierarchy and creation order reproduce the published Gluon files exactly, in both naming schemes:
+structural keys (``layer1.0.conv2.fc1.weight``, written by ``save_parameters``) come from attribute names and
+Sequential indices; legacy prefixed keys (``resnest_layers1_conv2_weight``) come from MXNet's per-scope name
+counters, so bottleneck and split-attention children are created in the stage scope in the published order.
+"""
+import mxnet as mx
+from mxnet.gluon import nn
+from mxnet.gluon.nn import HybridBlock
+
+from ..nn import DropBlock, SplitAttentionConv
+
+__all__ = ["Bottleneck", "ResNeSt", "MIN_INPUT_SIZE", "stage_plan"]
+
+#: The network downsamples by 32; smaller inputs leave no spatial extent for the last stage.
+MIN_INPUT_SIZE = 32
+
+
+class Bottleneck(HybridBlock):
+    """ResNeSt bottleneck: 1x1 reduce -> split-attention 3x3 -> 1x1 expand (x4), plus the shortcut.
+
+    Input ``(N, inplanes, H, W)``; output ``(N, 4 * planes, H / strides, W / strides)``. With ``avd`` the
+    stride is taken by a 3x3 average pool (before the split-attention conv if ``avd_first``, after it otherwise)
+    instead of by the convolution. ``dropblock_prob`` adds three :class:`DropBlock` layers (after bn1, after the
+    split-attention conv, after bn3 on the main branch).
+
+    Downsampling after the split-attention conv pools the radix maps before the attention-weighted sum (equal by
+    linearity, four times fewer pixels to mix); while DropBlock is active it drops on the full-resolution sum
+    first, as the reference does.
+    """
+
+    expansion = 4
+
+    def __init__(self, inplanes, planes, strides=1, dilation=1, previous_dilation=1, downsample=None, radix=2,
+                 cardinality=1, bottleneck_width=64, avd=True, avd_first=False, dropblock=False, dropblock_prob=0.0,
+                 last_gamma=False, norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        norm_kwargs = {} if norm_kwargs is None else norm_kwargs
+        group_width = int(planes * (bottleneck_width / 64.0)) * cardinality
+        self.use_avd = avd and (strides > 1 or previous_dilation != dilation)
+        self.avd_first = avd_first
+        self.conv1 = nn.Conv2D(group_width, 1, use_bias=False, in_channels=inplanes)
+        self.bn1 = norm_layer(in_channels=group_width, **norm_kwargs)
+        self.dropblock1 = DropBlock(dropblock_prob) if dropblock else None
+        self.relu1 = nn.Activation("relu")
+        conv_stride = 1 if self.use_avd else strides
+        self.conv2 = SplitAttentionConv(group_width, 3, conv_stride, dilation, dilation, groups=cardinality,
+                                        radix=radix, in_channels=group_width, norm_layer=norm_layer,
+                                        norm_kwargs=norm_kwargs)
+        self.dropblock2 = DropBlock(dropblock_prob) if dropblock else None
+        self.avd_layer = nn.AvgPool2D(3, strides, padding=1) if self.use_avd else None
+        self.conv3 = nn.Conv2D(planes * self.expansion, 1, use_bias=False, in_channels=group_width)
+        bn3_kwargs = dict(norm_kwargs, gamma_initializer="zeros") if last_gamma else norm_kwargs
+        self.bn3 = norm_layer(in_channels=planes * self.expansion, **bn3_kwargs)
+        self.dropblock3 = DropBlock(dropblock_prob) if dropblock else None
+        self.relu3 = nn.Activation("relu")
+        self.downsample = downsample
+
+    def hybrid_forward(self, F, x):
+        out = self.bn1(self.conv1(x))
+        if self.dropblock1 is not None:
+            out = self.dropblock1(out)
+        out = self.relu1(out)
+        if self.use_avd and self.avd_first:
+            out = self.avd_layer(out)
+        pool_after = self.avd_layer if self.use_avd and not self.avd_first else None
+        if pool_after is not None and not self._dropblock2_active():
+            maps, weights = self.conv2.maps_and_weights(F, out)
+            out = self.conv2.combine(F, pool_after(maps), weights)
+        else:
+            out = self.conv2(out)
+            if self.dropblock2 is not None:
+                out = self.dropblock2(out)
+            if pool_after is not None:
+                out = pool_after(out)
+        out = self.bn3(self.conv3(out))
+        if self.dropblock3 is not None:
+            out = self.dropblock3(out)
+        residual = x if self.downsample is None else self.downsample(x)
+        return self.relu3(out + residual)
+
+    def _dropblock2_active(self):
+        return self.dropblock2 is not None and self.dropblock2.drop_prob > 0
+
+
+def stage_plan(dilation):
+    """Per-stage ``(strides, dilation, first_block_dilation)`` for an output stride given by ``dilation``.
+
+    ``dilation`` 1: output stride 32; 2: stage 4 dilated (output stride 16); 4: stages 3-4 dilated (output
+    stride 8, the segmentation setting); 3: stage 3 dilated and stage 4 strided with dilation 2.
+    """
+    plans = {
+        1: [(1, 1, 1), (2, 1, 1), (2, 1, 1), (2, 1, 1)],
+        2: [(1, 1, 1), (2, 1, 1), (2, 1, 1), (1, 2, 1)],
+        3: [(1, 1, 1), (2, 1, 1), (1, 2, 1), (2, 2, 2)],
+        4: [(1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 4, 2)],
+    }
+    if dilation not in plans:
+        raise ValueError("dilation must be 1, 2, 3 or 4 (output stride 32, 16, 8/16, 8), got %r" % (dilation,))
+    return plans[dilation]
+
+
+class ResNeSt(HybridBlock):
+    """ResNeSt for image classification.
+
+    Input ``(N, 3, H, W)`` with ``H, W >= 32``, normalized RGB; output ``(N, classes)`` logits, or with
+    ``return_stages=True`` the tuple of the four stage outputs ``(N, 256, H/4, W/4) ... (N, 2048, H/32, W/32)``
+    (strides 8/16 in the dilated modes) for detection and segmentation backbones.
+
+    Parameters mirror the published Gluon models: ``layers`` blocks per stage, ``radix``, ``cardinality``,
+    ``bottleneck_width``, ``stem_width`` (deep stem of three 3x3 convs), ``avd``/``avd_first``, ``avg_down``,
+    ``last_gamma`` (zero-init of each block's last BN), ``final_drop`` (dropout before the classifier),
+    ``dropblock_prob`` (DropBlock in stages 3-4, training only), ``dilated`` (output stride 8) or ``dilation``
+    (see :func:`stage_plan`), ``norm_layer``/``norm_kwargs`` (e.g. SyncBatchNorm).
+    """
+
+    def __init__(self, layers, radix=2, cardinality=1, bottleneck_width=64, stem_width=32, avd=True,
+                 avd_first=False, avg_down=True, classes=1000, dilated=False, dilation=1, last_gamma=False,
+                 final_drop=0.0, dropblock_prob=0.0, norm_layer=nn.BatchNorm, norm_kwargs=None,
+                 return_stages=False, in_channels=3, name_prefix="resnest_", **kwargs):
+        super().__init__(prefix=name_prefix, **kwargs)
+        if len(layers) != 4 or min(layers) < 1:
+            raise ValueError("layers must list four positive block counts, got %r" % (layers,))
+        norm_kwargs = {} if norm_kwargs is None else dict(norm_kwargs)
+        plan = stage_plan(4 if dilated else dilation)
+        self.classes, self.in_channels, self.return_stages = classes, in_channels, return_stages
+        block_args = dict(radix=radix, cardinality=cardinality, bottleneck_width=bottleneck_width, avd=avd,
+                          avd_first=avd_first, last_gamma=last_gamma, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+        with self.name_scope():
+            self.conv1 = nn.HybridSequential(prefix="conv1")
+            self.conv1.add(nn.Conv2D(stem_width, 3, 2, 1, use_bias=False, in_channels=in_channels),
+                           norm_layer(in_channels=stem_width, **norm_kwargs), nn.Activation("relu"),
+                           nn.Conv2D(stem_width, 3, 1, 1, use_bias=False, in_channels=stem_width),
+                           norm_layer(in_channels=stem_width, **norm_kwargs), nn.Activation("relu"),
+                           nn.Conv2D(stem_width * 2, 3, 1, 1, use_bias=False, in_channels=stem_width))
+            self.bn1 = norm_layer(in_channels=stem_width * 2, **norm_kwargs)
+            self.relu = nn.Activation("relu")
+            self.maxpool = nn.MaxPool2D(3, 2, 1)
+            inplanes = stem_width * 2
+            for index, ((strides, dil, first_dil), planes, blocks) in enumerate(
+                    zip(plan, (64, 128, 256, 512), layers), start=1):
+                stage = self._make_stage(index, inplanes, planes, blocks, strides, dil, first_dil, avg_down,
+                                         dropblock=index >= 3, dropblock_prob=dropblock_prob, **block_args)
+                setattr(self, "layer%d" % index, stage)
+                inplanes = planes * Bottleneck.expansion
+            self.avgpool = nn.GlobalAvgPool2D()
+            self.flat = nn.Flatten()
+            self.drop = nn.Dropout(final_drop) if final_drop > 0 else None
+            self.fc = nn.Dense(classes, in_units=inplanes)
+
+    def _make_stage(self, index, inplanes, planes, blocks, strides, dilation, first_dilation, avg_down,
+                    norm_layer, norm_kwargs, **block_args):
+        outplanes = planes * Bottleneck.expansion
+        downsample = None
+        if strides != 1 or inplanes != outplanes:
+            downsample = nn.HybridSequential(prefix="down%d_" % index)
+            with downsample.name_scope():
+                if avg_down:
+                    if first_dilation == 1:
+                        pool = nn.AvgPool2D(strides, strides, ceil_mode=True, count_include_pad=False)
+                    elif strides == 1:
+                        pool = nn.AvgPool2D(1, 1, ceil_mode=True, count_include_pad=False)
+                    else:
+                        pool = nn.AvgPool2D(first_dilation * strides, strides, padding=1, ceil_mode=True,
+                                            count_include_pad=False)
+                    downsample.add(pool, nn.Conv2D(outplanes, 1, 1, use_bias=False, in_channels=inplanes))
+                else:
+                    downsample.add(nn.Conv2D(outplanes, 1, strides, use_bias=False, in_channels=inplanes))
+                downsample.add(norm_layer(in_channels=outplanes, **norm_kwargs))
+        stage = nn.HybridSequential(prefix="layers%d_" % index)
+        with stage.name_scope():
+            stage.add(Bottleneck(inplanes, planes, strides, first_dilation, dilation, downsample,
+                                 norm_layer=norm_layer, norm_kwargs=norm_kwargs, **block_args))
+            for _ in range(1, blocks):
+                stage.add(Bottleneck(outplanes, planes, 1, dilation, dilation, norm_layer=norm_layer,
+                                     norm_kwargs=norm_kwargs, **block_args))
+        return stage
+
+    def forward(self, x, *args):
+        if isinstance(x, mx.nd.NDArray):
+            self.check_input_shape(x.shape)
+        return super().forward(x, *args)
+
+    def check_input_shape(self, shape):
+        """Raise ``ValueError`` unless ``shape`` is ``(N, in_channels, H, W)`` with ``H, W >= 32``."""
+        if len(shape) != 4:
+            raise ValueError("ResNeSt expects a 4-D NCHW batch (N, %d, H, W), got shape %s"
+                             % (self.in_channels, tuple(shape)))
+        if shape[1] != self.in_channels:
+            raise ValueError("ResNeSt expects %d input channels (NCHW layout), got %d in shape %s"
+                             % (self.in_channels, shape[1], tuple(shape)))
+        if min(shape[2], shape[3]) < MIN_INPUT_SIZE:
+            raise ValueError("input %dx%d is too small: ResNeSt downsamples by 32, so height and width must be "
+                             "at least %d pixels" % (shape[2], shape[3], MIN_INPUT_SIZE))
+
+    def stages(self, F, x):
+        """The four stage outputs for an input batch (see the class docstring for shapes)."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        c1 = self.layer1(x)
+        c2 = self.layer2(c1)
+        c3 = self.layer3(c2)
+        return c1, c2, c3, self.layer4(c3)
+
+    def hybrid_forward(self, F, x):
+        stages = self.stages(F, x)
+        if self.return_stages:
+            return stages
+        x = self.flat(self.avgpool(stages[-1]))
+        if self.drop is not None:
+            x = self.drop(x)
+        return self.fc(x)
+
+    def reset_classifier(self, classes, ctx=None, init=None):
+        """Replace the classifier by a freshly initialized ``Dense(classes)`` (for fine-tuning)."""
+        if classes < 1:
+            raise ValueError("classes must be positive, got %r" % (classes,))
+        with self.name_scope():
+            self.fc = nn.Dense(classes, in_units=self.fc._in_units)
+        self.fc.initialize(init or mx.init.Xavier(), ctx=ctx)
+        self.classes = classes
+        self._clear_cached_op()

@@ -1,0 +1,234 @@
+"""Pretrained-weight store: locate, download, verify and cache the published ResNeSt ``.params`` files.
+
+Layout and URLs follow GluonCV: files ``{root}/{name}-{sha1[:8]}.params`` where ``root`` is
+``$MXNET_HOME/models`` (default ``~/.mxnet/models``), fetched as
+``{MXNET_GLUON_REPO}gluon/models/{name}-{sha1[:8]}.zip``. On top of that: a per-file lock so that many processes
+on one host (Horovod ranks) download once, a progress bar, retries with exponential backoff, a socket timeout,
+download to a temporary file then rename, a sha1 check before use (a corrupt file is fetched again once), zip
+members checked against path traversal, and errors that name the URL tried and the path to place a file by hand.
+The sha1 of each published file is written in :mod:`gluon_resnest.models.catalogue`; :data:`SHA1` is a read-only
+view of it.
+"""
+import collections.abc
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+
+import portalocker
+
+from ..utils.fileio import atomic_write
+from .catalogue import CATALOGUE
+
+__all__ = ["SHA1", "DEFAULT_REPO", "ModelFileError", "default_root", "repo_url", "file_url", "check_sha1",
+           "get_model_file", "read_model_file", "purge"]
+
+logger = logging.getLogger(__name__)
+
+class _Sha1View(collections.abc.Mapping):
+    """``{name: sha1}`` of the published files, read from the catalogue on every access."""
+
+    def __getitem__(self, name):
+        return CATALOGUE[name].pretrained.sha1
+
+    def __iter__(self):
+        return iter(CATALOGUE)
+
+    def __len__(self):
+        return len(CATALOGUE)
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
+#: sha1 of each published file (a read-only view of the catalogue).
+SHA1 = _Sha1View()
+
+DEFAULT_REPO = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/"
+_HEX = re.compile(r"^[0-9a-f]{8,40}$")
+
+
+class ModelFileError(OSError):
+    """A pretrained file could not be obtained or failed verification."""
+
+
+def default_root():
+    """``$MXNET_HOME/models``, or ``~/.mxnet/models`` when MXNET_HOME is unset."""
+    return os.path.join(os.path.expanduser(os.environ.get("MXNET_HOME", os.path.join("~", ".mxnet"))), "models")
+
+
+def repo_url():
+    """The download repository: ``$MXNET_GLUON_REPO`` (with a trailing '/') or GluonCV's default."""
+    url = os.environ.get("MXNET_GLUON_REPO", DEFAULT_REPO)
+    return url if url.endswith("/") else url + "/"
+
+
+def file_url(file_stem):
+    """URL of the zip holding ``{file_stem}.params``."""
+    return "%sgluon/models/%s.zip" % (repo_url(), file_stem)
+
+
+def _sha1_matches(digest, sha1):
+    return digest.hexdigest().startswith(sha1.lower())
+
+
+def check_sha1(path, sha1):
+    """True if the file's sha1 starts with ``sha1`` (a full digest or a prefix of at least 8 digits)."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return _sha1_matches(digest, sha1)
+
+
+def _read_verified(path, sha1):
+    """The bytes of ``path`` if their sha1 starts with ``sha1``, else ``None`` (one read of the file)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return data if _sha1_matches(hashlib.sha1(data), sha1) else None
+
+
+def _download(url, dest, timeout, retries, backoff):
+    """Fetch ``url`` into ``dest`` (complete or not at all), retrying transient failures."""
+    from tqdm import tqdm
+
+    last_error = None
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        tmp = None
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                expected = response.headers.get("Content-Length")
+                expected = int(expected) if expected is not None else None
+                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".download-", suffix=".part")
+                received = 0
+                with os.fdopen(fd, "wb") as out, tqdm(total=expected, unit="B", unit_scale=True, file=sys.stderr,
+                                                      desc=os.path.basename(url), leave=False) as bar:
+                    for chunk in iter(lambda: response.read(1 << 16), b""):
+                        out.write(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+            if expected is not None and received != expected:
+                raise ModelFileError("truncated transfer from %s: got %d of %d bytes" % (url, received, expected))
+            os.replace(tmp, dest)
+            return
+        except urllib.error.HTTPError as err:
+            last_error = err
+            if err.code in (400, 401, 403, 404):
+                break
+        except (urllib.error.URLError, OSError) as err:
+            last_error = err
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.remove(tmp)
+        logger.warning("download of %s failed (attempt %d of %d): %s", url, attempt + 1, retries + 1, last_error)
+    raise ModelFileError("could not download %s: %s" % (url, last_error))
+
+
+def _extract_params(zip_path, member, dest):
+    """Extract the single expected member of ``zip_path`` to ``dest`` atomically, refusing any other layout."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            names = archive.namelist()
+            for name in names:
+                if name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", name) or ":" in name:
+                    raise ModelFileError("refusing zip %s: unsafe member path %r" % (zip_path, name))
+            if member not in names:
+                raise ModelFileError("zip %s does not contain %s (members: %s)" % (zip_path, member, names))
+            def write(tmp):
+                with open(tmp, "wb") as out, archive.open(member) as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            atomic_write(dest, write)
+    except zipfile.BadZipFile as err:
+        raise ModelFileError("downloaded file %s is not a valid zip: %s" % (zip_path, err)) from None
+
+
+def _resolve_sha1(name, tag):
+    if tag is None:
+        if name not in SHA1:
+            raise ValueError("no pretrained weights for %r; available: %s" % (name, ", ".join(SHA1)))
+        return SHA1[name]
+    sha1 = tag.lower()
+    if not _HEX.match(sha1):
+        raise ValueError("tag must be a sha1 or a prefix of at least 8 hex digits, got %r" % (tag,))
+    if name in SHA1 and SHA1[name].startswith(sha1):
+        return SHA1[name]
+    return sha1
+
+
+def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout):
+    """``(path, verify(path, sha1))`` of the cached or freshly downloaded file, downloading while ``verify``
+    returns a falsy value (at most twice)."""
+    sha1 = _resolve_sha1(name, tag)
+    root = os.path.expanduser(root) if root is not None else default_root()
+    stem = "%s-%s" % (name, sha1[:8])
+    path = os.path.join(root, stem + ".params")
+    url = file_url(stem)
+    os.makedirs(root, exist_ok=True)
+    if lock_timeout is None:
+        lock_timeout = float(os.environ.get("GLUON_MODEL_LOCK_TIMEOUT", 300))
+    with portalocker.Lock(path + ".lock", timeout=lock_timeout):
+        if os.path.exists(path):
+            verified = verify(path, sha1)
+            if verified:
+                return path, verified
+            logger.warning("cached %s does not match sha1 %s; downloading it again", path, sha1)
+        for attempt in range(2):
+            zip_path = os.path.join(root, ".%s.zip" % stem)
+            try:
+                _download(url, zip_path, timeout, retries, backoff)
+                _extract_params(zip_path, stem + ".params", path)
+            except ModelFileError as err:
+                raise ModelFileError(
+                    "%s\nTo use %s offline, download %s yourself and place %s.params (sha1 %s) at %s, or set "
+                    "MXNET_GLUON_REPO to a mirror (it must serve gluon/models/%s.zip)."
+                    % (err, name, url, stem, sha1, path, stem)) from None
+            finally:
+                if os.path.exists(zip_path):
+                    os.remove(zip_path)
+            verified = verify(path, sha1)
+            if verified:
+                return path, verified
+            os.remove(path)
+            logger.warning("downloaded %s does not match sha1 %s (attempt %d of 2)", url, sha1, attempt + 1)
+        raise ModelFileError("file downloaded from %s failed its sha1 check twice (expected %s); the server's copy "
+                             "is corrupt or not the published file. Place a verified %s.params at %s by hand."
+                             % (url, sha1, stem, path))
+
+
+def get_model_file(name, tag=None, root=None, timeout=60.0, retries=3, backoff=1.0, lock_timeout=None):
+    """Path of the verified ``.params`` file of ``name``, downloading it if needed.
+
+    ``tag`` selects a file other than the published one by its sha1 (prefix of at least 8 hex digits); by default
+    the published sha1 of ``name`` is used. ``root`` defaults to :func:`default_root`. Raises
+    :class:`ModelFileError` (naming the URL tried and where to place the file by hand) when it cannot be obtained.
+    """
+    return _obtain(name, tag, root, check_sha1, timeout, retries, backoff, lock_timeout)[0]
+
+
+def read_model_file(name, tag=None, root=None, timeout=60.0, retries=3, backoff=1.0, lock_timeout=None):
+    """``(path, bytes)`` of the verified file, as :func:`get_model_file`, reading the file once: the bytes whose
+    sha1 was checked are the bytes returned."""
+    return _obtain(name, tag, root, _read_verified, timeout, retries, backoff, lock_timeout)
+
+
+def purge(root=None):
+    """Delete the cached ResNeSt files (and their lock files) under ``root``; returns the paths removed."""
+    root = os.path.expanduser(root) if root is not None else default_root()
+    if not os.path.isdir(root):
+        return []
+    pattern = re.compile(r"^(%s)-[0-9a-f]{8}\.params(\.lock)?$" % "|".join(map(re.escape, SHA1)))
+    removed = []
+    for entry in sorted(os.listdir(root)):
+        if pattern.match(entry):
+            os.remove(os.path.join(root, entry))
+            removed.append(os.path.join(root, entry))
+    return removed

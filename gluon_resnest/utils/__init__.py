@@ -1,0 +1,5 @@
+"""Utilities shared by every layer: atomic file writing and CPU thread sizing."""
+from .fileio import atomic_write
+from .threads import available_cpus, configure_threads, local_processes
+
+__all__ = ["atomic_write", "configure_threads", "available_cpus", "local_processes"]

@@ -1,0 +1,52 @@
+"""scripts/benchmark.py in smoke mode: runs every candidate and writes its outputs (no timing assertions)."""
+import json
+import os
+
+from tests.helpers.scripts import run_script
+
+
+def test_benchmark_smoke(tmp_path):
+    out, png = str(tmp_path / "b.json"), str(tmp_path / "b.png")
+    result = run_script("benchmark.py", "--smoke", "--json", out, "--plot", png, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.load(open(out))
+    impls = {r["impl"] for r in rows}
+    assert {"ours", "ours-fused", "ours-int8", "gluoncv", "gluoncv-default-threads"} <= impls
+    assert any(i.startswith("pytorch") for i in impls)
+    assert {r["mode"] for r in rows} == {"inference", "train"}
+    assert all(r["img_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
+    assert "| resnest14 | 64 | inference | 1 | ours |" in result.stdout
+    assert os.path.getsize(png) > 1000
+
+
+def test_fused_graph_matches_plain_graph():
+    import mxnet as mx
+    import numpy as np
+
+    from gluon_resnest import get_model
+    from gluon_resnest.deploy.inference_graph import fuse_for_cpu
+    from gluon_resnest.nn import copy_parameters
+
+    net = get_model("resnest50_fast_4s2x40d")
+    net.initialize(mx.init.Xavier())
+    x = mx.nd.random.uniform(-1, 1, shape=(2, 3, 64, 64))
+    ref = net(x).asnumpy()
+    fused = get_model("resnest50_fast_4s2x40d")
+    fused.initialize()
+    copy_parameters(net, fused)
+    got = fuse_for_cpu(fused, x.shape)(x).asnumpy()
+    assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-5
+
+
+def test_ceiling_and_operator_profile_helpers():
+    import glob
+    import tempfile
+
+    from gluon_resnest.benchmark.measure import compute_ceiling, operator_profile
+
+    rows = compute_ceiling(gemm_size=64, convs=((1, 16, 32, 8, 3, 2),), warmup=1, repeat=1)
+    assert [r["kernel"] for r in rows] == ["sgemm 64^3", "conv 3x3 16->32 groups 2, 8x8, batch 1"]
+    assert all(r["gflops"] > 0 for r in rows)
+    text = operator_profile("resnest14", batch=1, size=64, runs=1)
+    assert "_sg_mkldnn_conv" in text and "broadcast_mul" in text
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), "resnest-profile-*"))

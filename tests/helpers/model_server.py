@@ -1,0 +1,69 @@
+"""A loopback HTTP server that serves zipped .params files built by the tests, with fault injection."""
+import hashlib
+import http.server
+import io
+import threading
+import time
+import zipfile
+
+
+def make_zip(stem, payload, member=None):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr(member or stem + ".params", payload)
+    return buf.getvalue()
+
+
+def sha1_of(data):
+    return hashlib.sha1(data).hexdigest()
+
+
+class ModelServer:
+    """Serves ``files`` ({url path: bytes}); ``mode`` 'ok' | 'truncate'; ``delay`` seconds before each body."""
+
+    def __init__(self):
+        self.files, self.requests, self.mode, self.delay = {}, [], "ok", 0.0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                time.sleep(server.delay)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if server.mode == "truncate":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.close_connection = True
+                else:
+                    self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, stem, payload, member=None):
+        self.files["/gluon/models/%s.zip" % stem] = make_zip(stem, payload, member)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def publish(monkeypatch, name, sha1):
+    """Make ``sha1`` the published sha1 of ``name`` for one test (the catalogue record is swapped back after)."""
+    import dataclasses
+
+    from gluon_resnest.models.catalogue import CATALOGUE
+
+    record = CATALOGUE[name]
+    monkeypatch.setitem(CATALOGUE, name, dataclasses.replace(
+        record, pretrained=dataclasses.replace(record.pretrained, sha1=sha1)))

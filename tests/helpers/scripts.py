@@ -1,0 +1,16 @@
+"""The repository root and a runner for ``scripts/NAME.py`` in a subprocess with this interpreter."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def script_path(name):
+    return os.path.join(ROOT, "scripts", name)
+
+
+def run_script(name, *args, timeout=900):
+    """``subprocess.run`` of ``scripts/name`` with ``args``; output captured as text."""
+    return subprocess.run([sys.executable, script_path(name)] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=timeout)

@@ -1,0 +1,115 @@
+"""The package layout and the facts it keeps in one place; the README's script flags; no history in docstrings."""
+import ast
+import io
+import os
+import re
+import subprocess
+import sys
+import tokenize
+
+import pytest
+
+from gluon_resnest.models.catalogue import CATALOGUE
+from tests.helpers.scripts import ROOT, script_path
+
+PACKAGE = os.path.join(ROOT, "gluon_resnest")
+
+
+def _package_files():
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.join(folder, name)
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_top_level_holds_few_modules():
+    modules = [f for f in os.listdir(PACKAGE) if f.endswith(".py") and f != "__init__.py"]
+    assert len(modules) <= 6, modules
+
+
+@pytest.mark.parametrize("fact", [r.pretrained.sha1 for r in CATALOGUE.values()] +
+                         [r.pretrained.sha1[:8] for r in CATALOGUE.values()] +
+                         [n for n in CATALOGUE if "fast" in n])
+def test_each_variant_fact_is_written_in_one_package_file(fact):
+    holders = [os.path.relpath(p, ROOT) for p in _package_files() if fact in _read(p)]
+    assert holders == ["gluon_resnest/models/catalogue.py"], holders
+
+
+def _comments_and_docstrings(source):
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            yield tok.string
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node)
+            if doc:
+                yield doc
+
+
+_HISTORY = [
+    (re.compile(r"\bcommit\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b"), "a commit hash"),
+    (re.compile(r"\d\s*%\s*(faster|slower)|\d(\.\d+)?x (faster|slower)|\d(\.\d+)?\s*(img/s|GFLOP/s)|"
+                r"\b(faster|slower) than\b", re.I), "a measured speed"),
+]
+
+
+def test_no_docstring_or_comment_quotes_history_or_speed():
+    found = []
+    for path in list(_package_files()) + [script_path(f) for f in os.listdir(os.path.join(ROOT, "scripts"))
+                                          if f.endswith(".py")]:
+        for text in _comments_and_docstrings(_read(path)):
+            for pattern, what in _HISTORY:
+                match = pattern.search(text)
+                if match:
+                    found.append("%s quotes %s: %r" % (os.path.relpath(path, ROOT), what, match.group(0)))
+    assert not found, "\n".join(found)
+
+
+def _readme_script_flags():
+    """``{script name: {flags}}`` for every ``scripts/NAME.py`` command written in README.md: in inline code up to
+    the closing backtick, in a code block up to the end of the line and its backslash continuations."""
+    text = _read(os.path.join(ROOT, "README.md"))
+    flags = {}
+    for match in re.finditer(r"scripts/(\w+\.py)", text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        rest = text[match.end():]
+        if text.count("`", line_start, match.start()) % 2:
+            command = rest.split("`", 1)[0]
+        else:
+            command = re.split(r"(?<!\\)\n", rest, maxsplit=1)[0]
+        flags.setdefault(match.group(1), set()).update(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command))
+    return flags
+
+
+@pytest.mark.parametrize("script,flags", sorted(_readme_script_flags().items()))
+def test_readme_flags_exist_in_script_parsers(script, flags):
+    result = subprocess.run([sys.executable, script_path(script), "--help"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    documented = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", result.stdout))
+    assert flags <= documented, "README uses %s flags the parser lacks: %s" % (script, sorted(flags - documented))
+
+
+LAYERS = ["utils", "nn", "data", "models", "interop", "deploy", "train", "benchmark"]
+
+
+def test_layers_import_only_from_layers_above():
+    """The README's module map order: a subpackage never imports from one listed after it."""
+    found = []
+    for path in _package_files():
+        parts = os.path.relpath(path, PACKAGE).split(os.sep)
+        if len(parts) < 2:
+            continue
+        for node in ast.walk(ast.parse(_read(path))):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2 and node.module:
+                other = node.module.split(".")[0]
+                if other in LAYERS and LAYERS.index(other) > LAYERS.index(parts[0]):
+                    found.append("%s imports %s" % (os.path.relpath(path, ROOT), node.module))
+    assert set(LAYERS) == {p for p in os.listdir(PACKAGE) if os.path.isdir(os.path.join(PACKAGE, p, ""))
+                           and p != "__pycache__"}
+    assert not found, found

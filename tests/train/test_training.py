@@ -1,0 +1,129 @@
+"""Training recipe units, resume == uninterrupted, and a 2-process horovodrun toy training that learns."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_resnest import get_model
+from gluon_resnest.deploy.export import load_exported
+from gluon_resnest.data.targets import mixup, smooth_one_hot
+from gluon_resnest.train.optimizer import apply_no_wd
+from gluon_resnest.train.schedule import cosine_schedule, dropblock_rate
+from gluon_resnest.train import TrainConfig, train
+
+from tests.helpers.scripts import script_path
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+def test_cosine_schedule_with_linear_warmup():
+    sched = cosine_schedule(0.4, steps_per_epoch=10, epochs=5, warmup_epochs=1, warmup_lr=0.0)
+    lrs = [sched(i) for i in range(50)]
+    assert lrs[0] == 0.0 and abs(lrs[5] - 0.2) < 1e-9 and abs(lrs[10] - 0.4) < 1e-9
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert abs(lrs[30] - 0.2) < 1e-9 and lrs[49] < 0.001 and sched(50) == 0.0
+
+
+def test_no_wd_selects_bn_and_bias_only():
+    net = get_model("resnest14")
+    names = apply_no_wd(net)
+    params = net.collect_params()
+    assert names and all(n.endswith(("gamma", "beta", "bias")) for n in names)
+    assert all(params[n].wd_mult == 0 for n in names)
+    weights = [n for n in params if n.endswith("weight")]
+    assert all(params[n].wd_mult == 1 for n in weights)
+    assert "resnest_layers1_conv2_bias" in names and "resnest_dense0_bias" in names
+
+
+def test_label_smoothing_and_mixup_targets():
+    t = smooth_one_hot([0, 2], 4, eta=0.1)
+    assert np.allclose(t, [[0.925, 0.025, 0.025, 0.025], [0.025, 0.025, 0.925, 0.025]])
+    assert np.allclose(t.sum(1), 1)
+    assert np.array_equal(smooth_one_hot([1], 3), [[0, 1, 0]])
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    mixed, targets = mixup(x, np.eye(3, dtype=np.float32), 0.75)
+    assert np.allclose(mixed[0], 0.75 * x[0] + 0.25 * x[2])
+    assert np.allclose(targets[0], [0.75, 0, 0.25]) and np.allclose(targets.sum(1), 1)
+    nd_mixed, _ = mixup(mx.nd.array(x), mx.nd.array(np.eye(3)), 0.75)
+    assert np.allclose(nd_mixed.asnumpy(), mixed)
+    with pytest.raises(ValueError):
+        smooth_one_hot([5], 3)
+
+
+def test_dropblock_ramp():
+    assert [round(dropblock_rate(e, 4, 0.1), 3) for e in range(4)] == [0.025, 0.05, 0.075, 0.1]
+
+
+def _tiny_cfg(save_dir, epochs, **kw):
+    base = dict(model="resnest14", toy=True, toy_dir=os.path.join(os.path.dirname(save_dir), "toy"),
+                save_dir=save_dir, epochs=epochs, batch_size=16, lr=0.02, input_size=32, log_interval=0, workers=0,
+                warmup_epochs=1, no_wd=True, last_gamma=True, label_smoothing=0.1, mixup_alpha=0.2,
+                auto_augment=True, dropblock_prob=0.1, export=False)
+    base.update(kw)
+    return TrainConfig.from_flat(**base)
+
+
+@pytest.fixture(scope="module")
+def small_toy(tmp_path_factory):
+    from gluon_resnest.data.toy import ensure_toy_dataset
+    root = tmp_path_factory.mktemp("resume")
+    ensure_toy_dataset(str(root / "toy"), train_count=96, val_count=40, size=48)
+    return root
+
+
+def test_resume_ends_with_the_same_parameters(small_toy):
+    full = str(small_toy / "full")
+    train(_tiny_cfg(full, 3))
+    part = str(small_toy / "part")
+    train(_tiny_cfg(part, 3, save_every=0, stop_after_epochs=2))
+    stopped = os.listdir(part)
+    assert "ckpt-0001.states" in stopped and "ckpt-0000.params" not in stopped and "ckpt-0002.params" not in stopped
+    resumed = train(_tiny_cfg(part, 3, resume=True))
+    a, b = mx.nd.load(os.path.join(full, "ckpt-0002.params")), mx.nd.load(os.path.join(part, "ckpt-0002.params"))
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k].asnumpy(), b[k].asnumpy()) for k in a)
+    assert [r["epoch"] for r in resumed["history"]] == [0, 1, 2]
+    lines = open(os.path.join(part, "metrics.jsonl")).read().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [0, 1, 2]
+    assert os.path.getsize(os.path.join(part, "training_curve.png")) > 1000
+
+
+def test_bad_training_options_are_clear(small_toy):
+    with pytest.raises(ValueError, match="rec-train"):
+        train(TrainConfig.from_flat(save_dir=str(small_toy / "x")))
+    with pytest.raises(ValueError, match="float16 training needs a GPU"):
+        train(_tiny_cfg(str(small_toy / "fp16"), 1, dtype="float16"))
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train(_tiny_cfg(str(small_toy / "big"), 1, batch_size=4096))
+
+
+@pytest.mark.skipif(shutil.which("horovodrun", path=VENV_BIN) is None, reason="horovod not installed")
+def test_horovodrun_two_processes_learn_the_toy_set(tmp_path):
+    save = str(tmp_path / "hvd")
+    cmd = [os.path.join(VENV_BIN, "horovodrun"), "--gloo", "-np", "2", "-H", "localhost:2", sys.executable,
+           script_path("train.py"), "--toy", "--model", "resnest14", "--epochs", "3",
+           "--batch-size", "32", "--lr", "0.02", "--warmup-epochs", "1", "--min-random-area", "0.3",
+           "--input-size", "48", "--last-gamma", "--no-wd", "--log-interval", "0", "--workers", "1",
+           "--save-dir", save]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    history = [json.loads(line) for line in open(os.path.join(save, "metrics.jsonl"))]
+    assert len(history) == 3 and history[-1]["images"] == 2 * (1000 // 32) * 32
+    best = max(r["val_top1"] for r in history)
+    assert best > 20.0, history
+    net = load_exported(os.path.join(save, "resnest14"))
+    assert net(mx.nd.zeros((1, 3, 48, 48))).shape == (1, 10)
+    assert sorted(f for f in os.listdir(save) if f.startswith("ckpt-")) == \
+        ["ckpt-%04d.%s" % (e, s) for e in range(3) for s in ("json", "params", "states")]
+
+
+def test_sgd_and_mixup_off_epoch_run(small_toy):
+    state = train(_tiny_cfg(str(small_toy / "sgd"), 2, optimizer="sgd", mixup_off_epoch=1, eval_every=0,
+                            auto_augment=False))
+    history = state["history"]
+    assert [r["val_top1"] is None for r in history] == [True, False]
+    assert all(np.isfinite(r["train_loss"]) for r in history)
