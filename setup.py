@@ -3,10 +3,9 @@ from setuptools import find_packages, setup
 
 setup(
     name="gluon_resnest",
-    version="0.1.0",
+    version="0.2.0",
     description="ResNeSt (Split-Attention Networks) for MXNet Gluon: models, pretrained weights, training, export",
     packages=find_packages(include=["gluon_resnest", "gluon_resnest.*"]),
-    package_data={"gluon_resnest": ["data/*.txt"]},
     python_requires=">=3.8",
     install_requires=["numpy<1.24", "gluoncv==0.10.5.post0", "tqdm", "portalocker", "matplotlib", "Pillow"],
     extras_require={
