@@ -8,15 +8,16 @@ Subpackages: ``nn`` (layers), ``models`` (network, catalogue, factory, weight st
 """
 import sys
 
-from .utils.threads import configure_threads
+from .utils.threads import configure_threads, warn_if_mxnet_threads_fixed
 
+warn_if_mxnet_threads_fixed()
 configure_threads()
 
 from . import nn  # noqa: E402
 from .models import Bottleneck, ResNeSt, get_model, list_models, model_info  # noqa: E402
 from .models import store as model_store  # noqa: E402
 from .models.catalogue import CATALOGUE as VARIANTS  # noqa: E402
-from .models.gluoncv_registry import register as _register_in_gluoncv  # noqa: E402
+from .interop.gluoncv import install as _install_gluoncv  # noqa: E402
 from .nn import DropBlock, SplitAttentionConv, set_drop_prob  # noqa: E402
 
 __version__ = "0.2.0"
@@ -25,4 +26,4 @@ __all__ = ["get_model", "list_models", "model_info", "ResNeSt", "Bottleneck", "S
 
 #: ``gluon_resnest.model_store`` (GluonCV's module name) is the store module itself, for imports and patches alike.
 sys.modules[__name__ + ".model_store"] = model_store
-_register_in_gluoncv()
+_install_gluoncv()

@@ -5,6 +5,7 @@
     python scripts/benchmark.py --smoke          (a few seconds; no timing claims)
     python scripts/benchmark.py --ceiling        (GFLOP/s of an SGEMM and single convolutions on this machine)
     python scripts/benchmark.py --models resnest50 --profile 8   (per-operator times of the fused graph)
+    python scripts/benchmark.py --models resnest50 --import-order 8   (mxnet imported before/after gluon_resnest)
 
 Import order matters: gluon_resnest is imported before MXNet so it can size MXNet's OpenMP pool.
 """
@@ -14,8 +15,9 @@ import os
 import sys
 
 import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
-from gluon_resnest.benchmark.measure import benchmark, compute_ceiling, operator_profile
+from gluon_resnest.benchmark.measure import benchmark, compute_ceiling, import_order_rows, operator_profile
 from gluon_resnest.benchmark.report import plot, summary, table
+from gluon_resnest.interop.torch_reference import reference_python
 from gluon_resnest.utils.fileio import atomic_write
 
 PROFILE_RUNS = 3
@@ -40,6 +42,8 @@ def main(argv=None):
     p.add_argument("--ceiling", action="store_true", help="only measure the GFLOP/s MXNet's kernels reach here")
     p.add_argument("--profile", type=int, metavar="BATCH",
                    help="only print MXNet profiler per-operator totals of the fused graph at this batch size")
+    p.add_argument("--import-order", type=int, metavar="BATCH",
+                   help="only measure inference at this batch size with mxnet imported before / after us")
     args = p.parse_args(argv)
     if args.smoke:
         args.models, args.size, args.batches, args.train_batch = ["resnest14"], 64, [1, 2], 2
@@ -63,10 +67,14 @@ def main(argv=None):
                 name, args.profile, args.size, PROFILE_RUNS,
                 operator_profile(name, args.profile, args.size, PROFILE_RUNS)))
         return 0
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        args.torch = False
+    if args.import_order:
+        rows = [row for name in args.models for row in import_order_rows(name, args.import_order, args.size,
+                                                                          args.repeat)]
+        for row in rows:
+            print("%s batch %d: %-18s %6.2f img/s (MXNet OpenMP threads: %s)" % (
+                row["model"], row["batch"], row["impl"], row["img_per_s"], row["omp_threads"]))
+        return 0
+    args.torch = args.torch and reference_python() is not None
     rows = []
     for name in args.models:
         rows += benchmark(name, args.size, args.batches, args.train_batch, args.warmup, args.repeat, args.gluoncv,

@@ -8,6 +8,7 @@
 import argparse
 import sys
 
+import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet loads)
 import mxnet as mx
 import numpy as np
 

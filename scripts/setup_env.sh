@@ -1,31 +1,57 @@
 #!/usr/bin/env bash
-# Idempotent environment setup: .venv in the repo root with MXNet, GluonCV, Horovod (MXNet + Gloo) and the test references.
-# Usage: bash scripts/setup_env.sh            (everything, including the PyTorch references used by the tests)
-# A stamp file keyed on setup.py/constraints.txt/this script makes a second run take a second.
+# Idempotent environment setup.
+#   bash scripts/setup_env.sh                    .venv: the user's environment (MXNet, GluonCV, Horovod with MXNet +
+#                                                Gloo, ONNX, pytest), the one the README's commands run in
+#   bash scripts/setup_env.sh --with-references  also .venv-ref: MXNet with the PyTorch references (torch, timm,
+#                                                the official resnest package) for the parity tests; no GluonCV
+# A stamp file per environment, keyed on setup.py/constraints.txt/this script, makes a second run take a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VENV="$ROOT/.venv"
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
-STAMP="$VENV/.setup-stamp"
 WANT=$(cat setup.py constraints.txt scripts/setup_env.sh | sha1sum | cut -c1-40)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-  exit 0
-fi
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip)
 C=(-c "$ROOT/constraints.txt")
-"${PIP[@]}" install -q --upgrade pip "setuptools<70" wheel "${C[@]}"
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then FLAVOR=gpu; else FLAVOR=cpu; fi
-"${PIP[@]}" install -q "${C[@]}" -e ".[$FLAVOR,test,onnx]"
-# The official ResNeSt package: only its torch models are used, which need nothing but torch.
-"${PIP[@]}" install -q "${C[@]}" --no-deps resnest
-# Horovod compiles against the installed MXNet; pip caches the built wheel so a second setup takes seconds.
-if ! "$VENV/bin/python" -c "import horovod.mxnet" >/dev/null 2>&1; then
-  "${PIP[@]}" install -q "${C[@]}" packaging psutil cloudpickle pyyaml cffi
-  HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_TENSORFLOW=1 \
-  HOROVOD_WITHOUT_PYTORCH=1 "${PIP[@]}" install -q "${C[@]}" --no-build-isolation horovod
+
+fresh() {  # fresh VENV: true when VENV must be (re)built
+  [ ! -f "$1/.setup-stamp" ] || [ "$(cat "$1/.setup-stamp")" != "$WANT" ]
+}
+
+base() {  # base VENV: the venv with pip tooling
+  [ -x "$1/bin/python" ] || "$PY" -m venv "$1"
+  "$1/bin/python" -m pip install -q --upgrade pip "setuptools<70" wheel "${C[@]}"
+}
+
+VENV="$ROOT/.venv"
+if fresh "$VENV"; then
+  base "$VENV"
+  PIP=("$VENV/bin/python" -m pip)
+  # torch is a test reference only: it lives in .venv-ref (gluoncv 0.10.5 refuses to import next to torch >= 2)
+  if "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+    "${PIP[@]}" uninstall -q -y torch torchvision timm resnest safetensors
+  fi
+  "${PIP[@]}" install -q "${C[@]}" -e ".[$FLAVOR,onnx,test]"
+  # Horovod compiles against the installed MXNet; pip caches the built wheel so a second setup takes seconds.
+  if ! "$VENV/bin/python" -c "import horovod.mxnet" >/dev/null 2>&1; then
+    "${PIP[@]}" install -q "${C[@]}" packaging psutil cloudpickle pyyaml cffi
+    HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_TENSORFLOW=1 \
+    HOROVOD_WITHOUT_PYTORCH=1 "${PIP[@]}" install -q "${C[@]}" --no-build-isolation horovod
+  fi
+  "$VENV/bin/python" -c "import gluon_resnest, gluoncv, horovod.mxnet, mxnet; print('setup ok: .venv, mxnet', mxnet.__version__, 'gluoncv', gluoncv.__version__)"
+  echo "$WANT" > "$VENV/.setup-stamp"
 fi
-"$VENV/bin/python" -c "import mxnet, torch, horovod.mxnet; from gluon_resnest.interop.gluoncv import import_gluoncv; import_gluoncv(); print('setup ok: mxnet', mxnet.__version__, 'torch', torch.__version__)"
-echo "$WANT" > "$STAMP"
+
+if [ "${1:-}" = "--with-references" ]; then
+  REF="$ROOT/.venv-ref"
+  if fresh "$REF"; then
+    base "$REF"
+    "$REF/bin/python" -m pip install -q "${C[@]}" "mxnet==1.9.1" "numpy<1.24" tqdm portalocker Pillow matplotlib pytest \
+      torch torchvision timm safetensors
+    # The official ResNeSt package: only its torch models are used, which need nothing but torch.
+    "$REF/bin/python" -m pip install -q "${C[@]}" --no-deps resnest
+    "$REF/bin/python" -m pip install -q --no-deps -e .
+    "$REF/bin/python" -c "import gluon_resnest, torch, mxnet; print('setup ok: .venv-ref, torch', torch.__version__)"
+    echo "$WANT" > "$REF/.setup-stamp"
+  fi
+fi

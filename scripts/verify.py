@@ -10,9 +10,8 @@ crop size/(size+32) of the short side + bicubic resize from 320 px) unless --siz
 import argparse
 import sys
 
-import mxnet as mx
-
-from gluon_resnest import list_models
+from gluon_resnest import list_models  # first: it sizes MXNet's CPU threads before MXNet loads
+import mxnet as mx  # noqa: I100
 from gluon_resnest.train.evaluation import evaluate_model
 from gluon_resnest.utils.fileio import atomic_write
 

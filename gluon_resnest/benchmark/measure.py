@@ -18,12 +18,13 @@ import mxnet as mx
 import numpy as np
 
 from ..deploy.inference_graph import fuse_for_cpu
-from ..interop.gluoncv import import_gluoncv
+from ..interop.gluoncv import GLUONCV_NAMES, gluoncv_original
+from ..interop.torch_reference import reference_python
 from ..models.factory import get_model
 from ..nn import copy_parameters
 
 __all__ = ["median_seconds", "inference_row", "training_row", "measure_in_child", "benchmark", "compute_ceiling",
-           "operator_profile", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
+           "operator_profile", "import_order_rows", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
 
 #: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
 CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
@@ -137,8 +138,7 @@ def operator_profile(name, batch=8, size=224, runs=3):
 
 
 def gluoncv_twin(name, source):
-    gcv = import_gluoncv()
-    model = getattr(gcv.model_zoo, name)()
+    model = gluoncv_original(name)()
     model.initialize()
     return copy_parameters(source, model)
 
@@ -157,17 +157,38 @@ def _int8(name, net, batch, size):
 
 
 def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0):
-    """Run :mod:`gluon_resnest.benchmark.child` in a fresh interpreter; returns its rows (empty with a note on
-    failure)."""
-    args = [sys.executable, "-m", "gluon_resnest.benchmark.child", kind, name, "--batches"] + \
+    """Run :mod:`gluon_resnest.benchmark.child` in a fresh interpreter (for ``torch``, the one with the PyTorch
+    references, :func:`~gluon_resnest.interop.torch_reference.reference_python`); returns its rows (empty with a
+    note on failure)."""
+    python = reference_python() if kind == "torch" else sys.executable
+    args = [python, "-m", "gluon_resnest.benchmark.child", kind, name, "--batches"] + \
         [str(b) for b in batches] + ["--size", str(size), "--warmup", str(warmup), "--repeat", str(repeat),
                                      "--train-batch", str(train_batch)]
     result = subprocess.run(args, capture_output=True, text=True, env=env or dict(os.environ))
+    return _rows_from_output(result, kind)
+
+
+def _rows_from_output(result, what):
+    """The rows a child printed as ``ROWS <json>``; an empty list with a note on stderr if it printed none."""
     for line in result.stdout.splitlines():
         if line.startswith("ROWS "):
             return json.loads(line[5:])
-    sys.stderr.write("benchmark child %s failed:\n%s\n" % (kind, result.stderr[-2000:]))
+    sys.stderr.write("benchmark child %s failed:\n%s\n" % (what, result.stderr[-2000:]))
     return []
+
+
+def import_order_rows(name, batch=8, size=224, repeat=5):
+    """Inference rows of ``name`` with ``mxnet`` imported before and after gluon_resnest, each in a fresh
+    interpreter without ``OMP_NUM_THREADS`` (:mod:`gluon_resnest.benchmark.import_order`)."""
+    from . import import_order
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "GLUON_RESNEST_KEEP_THREADS")}
+    rows = []
+    for order in ("mxnet-first", "ours-first"):
+        result = subprocess.run([sys.executable, "-P", import_order.__file__, order, name, str(batch), str(size),
+                                 str(repeat)], capture_output=True, text=True, env=env)
+        rows += _rows_from_output(result, "import order " + order)
+    return rows
 
 
 def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5, gluoncv=True, torch=True,
@@ -175,7 +196,7 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
     """All measurements for one variant; returns a list of row dicts (see the module docstring)."""
     rows = []
     net = random_net(name)
-    twin = gluoncv_twin(name, net) if gluoncv and hasattr(import_gluoncv().model_zoo, name) else None
+    twin = gluoncv_twin(name, net) if gluoncv and name in GLUONCV_NAMES else None
     hybrid(net)
     for batch in batches:
         rows.append(inference_row("ours", net, batch, size, warmup, repeat))

@@ -4,6 +4,7 @@ import os
 import mxnet as mx
 import numpy as np
 
+from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from ..data.transforms import eval_transform_at
 from .export import load_exported, meta_path, read_meta
 from .onnx_export import onnx_session, run_onnx
@@ -15,13 +16,8 @@ def class_names_for(meta, classes):
     """Names from the export's metadata, ImageNet names for 1000 classes, else ``class N``."""
     if meta and meta.get("class_names"):
         return list(meta["class_names"])
-    if classes == 1000:
-        from ..interop.gluoncv import import_gluoncv
-
-        import_gluoncv()
-        from gluoncv.data.imagenet.classification import ImageNet1kAttr
-
-        return list(ImageNet1kAttr().classes_long)
+    if classes == IMAGENET1K_CLASSES:
+        return list(imagenet1k_names()["classes_long"])
     return ["class %d" % i for i in range(classes)]
 
 

@@ -106,7 +106,8 @@ def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
     write_meta(prefix, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
                         "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
                         "preprocessed": bool(preprocess), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-                        "classes": getattr(net, "classes", None), "class_names": class_names, "fused": bool(fuse)})
+                        "num_classes": getattr(net, "num_classes", None),
+                        "class_names": class_names or getattr(net, "classes", None), "fused": bool(fuse)})
     return final[0], final[1], shape
 
 

@@ -7,10 +7,16 @@ timm imports torchvision; PyPI's torchvision build may fail to load next to a CP
 operator schemas first when they are missing, which is all that timm's import needs.
 """
 import importlib
+import importlib.util
+import os
+import sys
 
 from ..models.factory import model_record
 
-__all__ = ["import_timm", "reference_model", "available_references"]
+__all__ = ["import_timm", "reference_model", "available_references", "reference_python", "REFERENCE_PYTHON_ENV"]
+
+#: An interpreter with torch (and timm / the official resnest package) for the references.
+REFERENCE_PYTHON_ENV = "GLUON_RESNEST_TORCH_PYTHON"
 
 _TORCHVISION_SCHEMAS = (
     "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
@@ -36,6 +42,18 @@ def import_timm():
     for mod in [m for m in list(importlib.sys.modules) if m == "torchvision" or m.startswith(("torchvision.", "timm"))]:
         del importlib.sys.modules[mod]
     return importlib.import_module("timm")
+
+
+def reference_python():
+    """The interpreter that runs the PyTorch references: ``$GLUON_RESNEST_TORCH_PYTHON``, else the checkout's
+    ``.venv-ref`` (``scripts/setup_env.sh --with-references``), else this one if it has torch; None otherwise."""
+    candidates = [os.environ.get(REFERENCE_PYTHON_ENV),
+                  os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                               ".venv-ref", "bin", "python")]
+    for path in candidates:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return sys.executable if importlib.util.find_spec("torch") is not None else None
 
 
 def available_references(name):

@@ -6,6 +6,7 @@ import re
 
 import mxnet as mx
 
+from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from . import store
 from .catalogue import ARCH_FIELDS, CATALOGUE
 from .params import classifier_size, load_params, read_params
@@ -43,7 +44,8 @@ def list_models(pattern=None, pretrained=False):
 
 
 def _read_weights(name, pretrained, root):
-    """``(source name, bytes or None)``: the published file (bytes already read and sha1-checked) or a path."""
+    """``(source name, bytes or None)``: a file of the store (bytes already read and sha1-checked; the bytes are
+    not None) or a local path."""
     if pretrained is True:
         return store.read_model_file(name, root=root)
     if isinstance(pretrained, (str, os.PathLike)):
@@ -67,6 +69,8 @@ def get_model(name, pretrained=False, classes=None, ctx=mx.cpu(), root=None, **o
     file is read once. ``classes`` defaults to the loaded file's classifier width (1000 without weights); a
     different value loads everything but the classifier, which is freshly initialized (fine-tuning).
     Without weights the parameters are left uninitialized, as in GluonCV (call ``initialize()``).
+    Networks with the store's ImageNet weights and their 1000-class classifier carry GluonCV's name attributes:
+    ``classes`` (the 1000 short names), ``synset`` and ``classes_long``; ``num_classes`` is the classifier width.
     """
     rec = model_record(name)
     unknown = sorted(set(overrides) - _OVERRIDES - {"pretrained_base", "params"})
@@ -89,4 +93,7 @@ def get_model(name, pretrained=False, classes=None, ctx=mx.cpu(), root=None, **o
     load_params(net, arrays, source, ctx=ctx)
     if classes is not None and classes != file_classes:
         net.reset_classifier(classes, ctx=ctx)
+    elif data is not None and file_classes == IMAGENET1K_CLASSES:
+        names = imagenet1k_names()
+        net.classes, net.synset, net.classes_long = list(names["classes"]), names["synset"], names["classes_long"]
     return net

@@ -23,7 +23,8 @@ class Bottleneck(HybridBlock):
     Input ``(N, inplanes, H, W)``; output ``(N, 4 * planes, H / strides, W / strides)``. With ``avd`` the
     stride is taken by a 3x3 average pool (before the split-attention conv if ``avd_first``, after it otherwise)
     instead of by the convolution. ``dropblock_prob`` adds three :class:`DropBlock` layers (after bn1, after the
-    split-attention conv, after bn3 on the main branch).
+    split-attention conv, after bn3 on the main branch); ``split_drop_ratio`` is the dropout rate inside the
+    attention branch.
 
     Downsampling after the split-attention conv pools the radix maps before the attention-weighted sum (equal by
     linearity, four times fewer pixels to mix); while DropBlock is active it drops on the full-resolution sum
@@ -34,7 +35,7 @@ class Bottleneck(HybridBlock):
 
     def __init__(self, inplanes, planes, strides=1, dilation=1, previous_dilation=1, downsample=None, radix=2,
                  cardinality=1, bottleneck_width=64, avd=True, avd_first=False, dropblock=False, dropblock_prob=0.0,
-                 last_gamma=False, norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
+                 last_gamma=False, norm_layer=nn.BatchNorm, norm_kwargs=None, split_drop_ratio=0.0, **kwargs):
         super().__init__(**kwargs)
         norm_kwargs = {} if norm_kwargs is None else norm_kwargs
         group_width = int(planes * (bottleneck_width / 64.0)) * cardinality
@@ -47,7 +48,7 @@ class Bottleneck(HybridBlock):
         conv_stride = 1 if self.use_avd else strides
         self.conv2 = SplitAttentionConv(group_width, 3, conv_stride, dilation, dilation, groups=cardinality,
                                         radix=radix, in_channels=group_width, norm_layer=norm_layer,
-                                        norm_kwargs=norm_kwargs)
+                                        norm_kwargs=norm_kwargs, drop_ratio=split_drop_ratio)
         self.dropblock2 = DropBlock(dropblock_prob) if dropblock else None
         self.avd_layer = nn.AvgPool2D(3, strides, padding=1) if self.use_avd else None
         self.conv3 = nn.Conv2D(planes * self.expansion, 1, use_bias=False, in_channels=group_width)
@@ -104,40 +105,54 @@ def stage_plan(dilation):
 class ResNeSt(HybridBlock):
     """ResNeSt for image classification.
 
-    Input ``(N, 3, H, W)`` with ``H, W >= 32``, normalized RGB; output ``(N, classes)`` logits, or with
+    Input ``(N, 3, H, W)`` with ``H, W >= 32``, normalized RGB; output ``(N, num_classes)`` logits, or with
     ``return_stages=True`` the tuple of the four stage outputs ``(N, 256, H/4, W/4) ... (N, 2048, H/32, W/32)``
     (strides 8/16 in the dilated modes) for detection and segmentation backbones.
 
     Parameters mirror the published Gluon models: ``layers`` blocks per stage, ``radix``, ``cardinality``,
-    ``bottleneck_width``, ``stem_width`` (deep stem of three 3x3 convs), ``avd``/``avd_first``, ``avg_down``,
-    ``last_gamma`` (zero-init of each block's last BN), ``final_drop`` (dropout before the classifier),
-    ``dropblock_prob`` (DropBlock in stages 3-4, training only), ``dilated`` (output stride 8) or ``dilation``
-    (see :func:`stage_plan`), ``norm_layer``/``norm_kwargs`` (e.g. SyncBatchNorm).
+    ``bottleneck_width``, ``stem_width`` (deep stem of three 3x3 convs; ``deep_stem=False`` gives one 7x7 conv
+    of 64 channels), ``avd``/``avd_first``, ``avg_down``, ``last_gamma`` (zero-init of each block's last BN),
+    ``final_drop`` (dropout before the classifier), ``dropblock_prob`` (DropBlock in stages 3-4, training only),
+    ``split_drop_ratio`` (dropout in each attention branch), ``dilated`` (output stride 8) or ``dilation`` (see
+    :func:`stage_plan`), ``norm_layer``/``norm_kwargs`` (e.g. SyncBatchNorm), ``use_global_stats`` (BatchNorm
+    uses its running statistics in training too, for fine-tuning). ``input_size`` is accepted for GluonCV's
+    callers and recorded; it changes nothing, as DropBlock sizes itself from the live feature map.
+
+    ``num_classes`` is the classifier width; ``classes`` holds class names when known (the ImageNet names of
+    the published weights, or those given), else ``None``.
     """
 
     def __init__(self, layers, radix=2, cardinality=1, bottleneck_width=64, stem_width=32, avd=True,
                  avd_first=False, avg_down=True, classes=1000, dilated=False, dilation=1, last_gamma=False,
                  final_drop=0.0, dropblock_prob=0.0, norm_layer=nn.BatchNorm, norm_kwargs=None,
-                 return_stages=False, in_channels=3, name_prefix="resnest_", **kwargs):
+                 return_stages=False, in_channels=3, name_prefix="resnest_", deep_stem=True, use_global_stats=False,
+                 split_drop_ratio=0.0, input_size=224, **kwargs):
         super().__init__(prefix=name_prefix, **kwargs)
         if len(layers) != 4 or min(layers) < 1:
             raise ValueError("layers must list four positive block counts, got %r" % (layers,))
         norm_kwargs = {} if norm_kwargs is None else dict(norm_kwargs)
+        if use_global_stats:
+            norm_kwargs["use_global_stats"] = True
         plan = stage_plan(4 if dilated else dilation)
-        self.classes, self.in_channels, self.return_stages = classes, in_channels, return_stages
+        self.num_classes, self.classes = classes, None
+        self.in_channels, self.return_stages, self.input_size = in_channels, return_stages, input_size
         block_args = dict(radix=radix, cardinality=cardinality, bottleneck_width=bottleneck_width, avd=avd,
-                          avd_first=avd_first, last_gamma=last_gamma, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+                          avd_first=avd_first, last_gamma=last_gamma, norm_layer=norm_layer, norm_kwargs=norm_kwargs,
+                          split_drop_ratio=split_drop_ratio)
         with self.name_scope():
-            self.conv1 = nn.HybridSequential(prefix="conv1")
-            self.conv1.add(nn.Conv2D(stem_width, 3, 2, 1, use_bias=False, in_channels=in_channels),
-                           norm_layer(in_channels=stem_width, **norm_kwargs), nn.Activation("relu"),
-                           nn.Conv2D(stem_width, 3, 1, 1, use_bias=False, in_channels=stem_width),
-                           norm_layer(in_channels=stem_width, **norm_kwargs), nn.Activation("relu"),
-                           nn.Conv2D(stem_width * 2, 3, 1, 1, use_bias=False, in_channels=stem_width))
-            self.bn1 = norm_layer(in_channels=stem_width * 2, **norm_kwargs)
+            inplanes = stem_width * 2 if deep_stem else 64
+            if deep_stem:
+                self.conv1 = nn.HybridSequential(prefix="conv1")
+                self.conv1.add(nn.Conv2D(stem_width, 3, 2, 1, use_bias=False, in_channels=in_channels),
+                               norm_layer(in_channels=stem_width, **norm_kwargs), nn.Activation("relu"),
+                               nn.Conv2D(stem_width, 3, 1, 1, use_bias=False, in_channels=stem_width),
+                               norm_layer(in_channels=stem_width, **norm_kwargs), nn.Activation("relu"),
+                               nn.Conv2D(inplanes, 3, 1, 1, use_bias=False, in_channels=stem_width))
+            else:
+                self.conv1 = nn.Conv2D(inplanes, 7, 2, 3, use_bias=False, in_channels=in_channels)
+            self.bn1 = norm_layer(in_channels=inplanes, **norm_kwargs)
             self.relu = nn.Activation("relu")
             self.maxpool = nn.MaxPool2D(3, 2, 1)
-            inplanes = stem_width * 2
             for index, ((strides, dil, first_dil), planes, blocks) in enumerate(
                     zip(plan, (64, 128, 256, 512), layers), start=1):
                 stage = self._make_stage(index, inplanes, planes, blocks, strides, dil, first_dil, avg_down,
@@ -212,11 +227,12 @@ class ResNeSt(HybridBlock):
         return self.fc(x)
 
     def reset_classifier(self, classes, ctx=None, init=None):
-        """Replace the classifier by a freshly initialized ``Dense(classes)`` (for fine-tuning)."""
+        """Replace the classifier by a freshly initialized ``Dense(classes)`` (for fine-tuning); class names are
+        cleared."""
         if classes < 1:
             raise ValueError("classes must be positive, got %r" % (classes,))
         with self.name_scope():
             self.fc = nn.Dense(classes, in_units=self.fc._in_units)
         self.fc.initialize(init or mx.init.Xavier(), ctx=ctx)
-        self.classes = classes
+        self.num_classes, self.classes = classes, None
         self._clear_cached_op()

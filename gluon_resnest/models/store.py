@@ -1,15 +1,19 @@
 """Pretrained-weight store: locate, download, verify and cache the published ResNeSt ``.params`` files.
 
-Layout and URLs follow GluonCV: files ``{root}/{name}-{sha1[:8]}.params`` where ``root`` is
-``$MXNET_HOME/models`` (default ``~/.mxnet/models``), fetched as
-``{MXNET_GLUON_REPO}gluon/models/{name}-{sha1[:8]}.zip``. On top of that: a per-file lock so that many processes
-on one host (Horovod ranks) download once, a progress bar, retries with exponential backoff, a socket timeout,
-download to a temporary file then rename, a sha1 check before use (a corrupt file is fetched again once), zip
-members checked against path traversal, and errors that name the URL tried and the path to place a file by hand.
+The cache follows GluonCV: files ``{root}/{name}-{sha1[:8]}.params`` where ``root`` is ``$MXNET_HOME/models``
+(default ``~/.mxnet/models``), locked by ``{name}-{sha1[:8]}.lock`` (GluonCV's lock name, so GluonCV and we
+exclude each other). Each catalogue record names its publisher's store (:data:`STORES`): GluonCV's for
+resnest14-269 (``$MXNET_GLUON_REPO``), the official ResNeSt store for the fast variants (``$ENCODING_REPO``, as
+the official package). A store's environment variable, when set, is the only place asked; otherwise its known
+hosts are tried in turn. On top of that: a per-file lock so that many processes on one host (Horovod ranks)
+download once, a progress bar, retries with exponential backoff, a socket timeout, download to a temporary file
+then rename, a sha1 check before use (a corrupt file is fetched again once), zip members checked against path
+traversal, and errors that name every URL tried and the path to place a file by hand.
 The sha1 of each published file is written in :mod:`gluon_resnest.models.catalogue`; :data:`SHA1` is a read-only
 view of it.
 """
 import collections.abc
+import dataclasses
 import hashlib
 import logging
 import os
@@ -21,14 +25,15 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from typing import Tuple
 
 import portalocker
 
 from ..utils.fileio import atomic_write
 from .catalogue import CATALOGUE
 
-__all__ = ["SHA1", "DEFAULT_REPO", "ModelFileError", "default_root", "repo_url", "file_url", "check_sha1",
-           "get_model_file", "read_model_file", "purge"]
+__all__ = ["SHA1", "STORES", "Store", "DEFAULT_REPO", "ModelFileError", "default_root", "store_of", "download_urls",
+           "check_sha1", "get_model_file", "read_model_file", "purge"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +56,35 @@ class _Sha1View(collections.abc.Mapping):
 #: sha1 of each published file (a read-only view of the catalogue).
 SHA1 = _Sha1View()
 
+@dataclasses.dataclass(frozen=True)
+class Store:
+    """Where a publisher serves its ``{name}-{sha1[:8]}.zip`` files: ``url_format`` has ``{base}`` (ending in
+    '/') and ``{stem}``; ``env`` names the variable that replaces ``hosts`` (known bases, newest first)."""
+    name: str
+    env: str
+    url_format: str
+    hosts: Tuple[str, ...]
+
+    def urls(self, stem):
+        """The URLs to try, in order, for the zip of ``{stem}.params``."""
+        bases = [os.environ[self.env]] if os.environ.get(self.env) else list(self.hosts)
+        return [self.url_format.format(base=b if b.endswith("/") else b + "/", stem=stem) for b in bases]
+
+
+#: GluonCV's model zoo bucket (default endpoint first, then other endpoints of the same bucket).
 DEFAULT_REPO = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/"
+
+#: The stores of the catalogue's ``store`` field.
+STORES = {
+    "gluoncv": Store("gluoncv", "MXNET_GLUON_REPO", "{base}gluon/models/{stem}.zip",
+                     (DEFAULT_REPO, "https://apache-mxnet.s3-accelerate.amazonaws.com/",
+                      "https://apache-mxnet.s3.amazonaws.com/")),
+    "resnest": Store("resnest", "ENCODING_REPO", "{base}{stem}.zip",
+                     ("https://github.com/zhanghang1989/ResNeSt/releases/download/weights_step2/",
+                      "https://s3.us-west-1.wasabisys.com/resnest/gluon/",
+                      "https://hangzh.s3-us-west-1.amazonaws.com/gluon/models/")),
+}
+
 _HEX = re.compile(r"^[0-9a-f]{8,40}$")
 
 
@@ -64,15 +97,14 @@ def default_root():
     return os.path.join(os.path.expanduser(os.environ.get("MXNET_HOME", os.path.join("~", ".mxnet"))), "models")
 
 
-def repo_url():
-    """The download repository: ``$MXNET_GLUON_REPO`` (with a trailing '/') or GluonCV's default."""
-    url = os.environ.get("MXNET_GLUON_REPO", DEFAULT_REPO)
-    return url if url.endswith("/") else url + "/"
+def store_of(name):
+    """The :class:`Store` publishing variant ``name`` (GluonCV's for names outside the catalogue)."""
+    return STORES[CATALOGUE[name].pretrained.store if name in CATALOGUE else "gluoncv"]
 
 
-def file_url(file_stem):
-    """URL of the zip holding ``{file_stem}.params``."""
-    return "%sgluon/models/%s.zip" % (repo_url(), file_stem)
+def download_urls(name, stem):
+    """URLs to try, in order, for ``{stem}.params`` of variant ``name``."""
+    return store_of(name).urls(stem)
 
 
 def _sha1_matches(digest, sha1):
@@ -164,6 +196,25 @@ def _resolve_sha1(name, tag):
     return sha1
 
 
+def _download_params(urls, stem, root, path, timeout, retries, backoff):
+    """Download the zip of ``{stem}.params`` from the first of ``urls`` that serves it and extract it to ``path``;
+    the error names every URL tried."""
+    failures = []
+    zip_path = os.path.join(root, ".%s.zip" % stem)
+    for url in urls:
+        try:
+            _download(url, zip_path, timeout, retries, backoff)
+            _extract_params(zip_path, stem + ".params", path)
+            return url
+        except ModelFileError as err:
+            failures.append("%s: %s" % (url, err))
+        finally:
+            if os.path.exists(zip_path):
+                os.remove(zip_path)
+    raise ModelFileError("could not download %s.params from any of %d URLs:\n  %s"
+                         % (stem, len(urls), "\n  ".join(failures)))
+
+
 def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout):
     """``(path, verify(path, sha1))`` of the cached or freshly downloaded file, downloading while ``verify``
     returns a falsy value (at most twice)."""
@@ -171,29 +222,26 @@ def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout):
     root = os.path.expanduser(root) if root is not None else default_root()
     stem = "%s-%s" % (name, sha1[:8])
     path = os.path.join(root, stem + ".params")
-    url = file_url(stem)
+    store = store_of(name)
+    urls = store.urls(stem)
     os.makedirs(root, exist_ok=True)
     if lock_timeout is None:
         lock_timeout = float(os.environ.get("GLUON_MODEL_LOCK_TIMEOUT", 300))
-    with portalocker.Lock(path + ".lock", timeout=lock_timeout):
+    with portalocker.Lock(os.path.join(root, stem + ".lock"), timeout=lock_timeout):
         if os.path.exists(path):
             verified = verify(path, sha1)
             if verified:
                 return path, verified
             logger.warning("cached %s does not match sha1 %s; downloading it again", path, sha1)
         for attempt in range(2):
-            zip_path = os.path.join(root, ".%s.zip" % stem)
             try:
-                _download(url, zip_path, timeout, retries, backoff)
-                _extract_params(zip_path, stem + ".params", path)
+                url = _download_params(urls, stem, root, path, timeout, retries, backoff)
             except ModelFileError as err:
                 raise ModelFileError(
-                    "%s\nTo use %s offline, download %s yourself and place %s.params (sha1 %s) at %s, or set "
-                    "MXNET_GLUON_REPO to a mirror (it must serve gluon/models/%s.zip)."
-                    % (err, name, url, stem, sha1, path, stem)) from None
-            finally:
-                if os.path.exists(zip_path):
-                    os.remove(zip_path)
+                    "%s\nTo use %s offline, download one of these yourself and place %s.params (sha1 %s) at %s, or "
+                    "set %s to a mirror (it must serve %s)."
+                    % (err, name, stem, sha1, path, store.env, store.url_format.format(base="<mirror>/", stem=stem))
+                ) from None
             verified = verify(path, sha1)
             if verified:
                 return path, verified
@@ -225,7 +273,7 @@ def purge(root=None):
     root = os.path.expanduser(root) if root is not None else default_root()
     if not os.path.isdir(root):
         return []
-    pattern = re.compile(r"^(%s)-[0-9a-f]{8}\.params(\.lock)?$" % "|".join(map(re.escape, SHA1)))
+    pattern = re.compile(r"^(%s)-[0-9a-f]{8}\.(params|lock)$" % "|".join(map(re.escape, SHA1)))
     removed = []
     for entry in sorted(os.listdir(root)):
         if pattern.match(entry):

@@ -50,8 +50,9 @@ class ModelServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
-    def add(self, stem, payload, member=None):
-        self.files["/gluon/models/%s.zip" % stem] = make_zip(stem, payload, member)
+    def add(self, stem, payload, member=None, folder="/gluon/models/"):
+        """Serve ``payload`` zipped as ``{folder}{stem}.zip`` (GluonCV's layout by default)."""
+        self.files["%s%s.zip" % (folder, stem)] = make_zip(stem, payload, member)
 
     def close(self):
         self.httpd.shutdown()

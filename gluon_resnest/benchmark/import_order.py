@@ -1,0 +1,26 @@
+"""Run as a script (``python -P import_order.py ORDER MODEL BATCH SIZE REPEAT``), not imported: the inference
+throughput of ``MODEL`` when ``mxnet`` is imported before gluon_resnest (``mxnet-first``, as GluonCV's scripts do)
+or after it (``ours-first``), in a fresh interpreter without ``OMP_NUM_THREADS``. Prints one line ``ROWS <json>``."""
+import json
+import sys
+import time
+
+
+def main(order, model, batch, size, repeat):
+    if order == "mxnet-first":
+        import mxnet  # noqa: F401
+    import gluon_resnest
+    import mxnet as mx
+    from gluon_resnest.benchmark.measure import inference_row, random_net
+    from gluon_resnest.utils.threads import mxnet_omp_threads
+
+    net = random_net(model)
+    net.hybridize(static_alloc=True, static_shape=True)
+    row = inference_row("ours-" + order, net, int(batch), int(size), 2, int(repeat))
+    row.update(model=model, omp_threads=mxnet_omp_threads(), gluon_resnest=gluon_resnest.__version__,
+               mxnet=mx.__version__, measured_at=time.strftime("%Y-%m-%d %H:%M:%S"))
+    print("ROWS " + json.dumps([row]))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:6])

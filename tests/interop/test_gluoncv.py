@@ -1,0 +1,292 @@
+"""GluonCV's own call patterns against our package: its model zoo, keywords, DropBlock tools, class names, export,
+detection and segmentation builders, the publishers' stores, and GluonCV's import next to torch >= 2."""
+import os
+import subprocess
+import sys
+from functools import partial
+
+import mxnet as mx
+import numpy as np
+import portalocker
+import pytest
+from mxnet import autograd
+
+import gluon_resnest
+from gluon_resnest import get_model
+from gluon_resnest.interop.gluoncv import gluoncv_original, import_gluoncv
+from gluon_resnest.models import store
+from gluon_resnest.nn import iter_dropblocks
+from tests.helpers.model_server import ModelServer, publish, sha1_of
+from tests.helpers.scripts import ROOT, script_path
+
+gcv = import_gluoncv()
+FAST = dict(retries=0, backoff=0.01, timeout=5)
+
+
+def _python(code, env=None):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=env or dict(os.environ), cwd=ROOT)
+
+
+def test_readme_environment_imports_gluoncv_and_builds_ours():
+    result = _python("import gluoncv; print(gluoncv.__version__)")
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = _python("import gluoncv, gluon_resnest; "
+                     "n = gluoncv.model_zoo.get_model('resnest50', input_size=224, use_global_stats=True); "
+                     "assert type(n) is gluon_resnest.ResNeSt; print('ok')")
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_gluoncv_imports_after_us_next_to_torch_2(tmp_path):
+    fake = tmp_path / "site" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("__version__ = '2.13.0'\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), ROOT]))
+    alone = _python("import gluoncv", env)
+    assert alone.returncode != 0 and "Legacy torch==2.13.0" in alone.stderr
+    after = _python("import gluon_resnest, gluoncv, torch; print(torch.__version__, gluoncv.model_zoo.resnest50)",
+                    env)
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert after.stdout.startswith("2.13.0")
+
+
+# GluonCV's scripts/classification/imagenet: train_horovod.py passes ctx, pretrained, classes, input_size and, with
+# flags, last_gamma and dropblock_prob; train_imagenet.py passes ctx, pretrained, classes, last_gamma, and with
+# --use-gn norm_layer=gcv.nn.GroupNorm.
+@pytest.mark.parametrize("kwargs", [
+    dict(ctx=mx.cpu(), pretrained=False, classes=1000, input_size=224),
+    dict(ctx=mx.cpu(), pretrained=False, classes=100, input_size=224, last_gamma=True, dropblock_prob=0.1),
+    dict(ctx=mx.cpu(), pretrained=False, classes=10, last_gamma=True),
+    dict(ctx=mx.cpu(), pretrained=False, classes=10, norm_layer="GroupNorm"),
+])
+@pytest.mark.parametrize("name", ["resnest50", "resnest50_fast_1s4x24d"])
+def test_training_script_keywords(name, kwargs):
+    if kwargs.get("norm_layer") == "GroupNorm":
+        kwargs = dict(kwargs, norm_layer=gcv.nn.GroupNorm)
+    net = gcv.model_zoo.get_model(name, **kwargs)
+    assert isinstance(net, gluon_resnest.ResNeSt) and net.num_classes == kwargs["classes"]
+    net.initialize(mx.init.Xavier())
+    net.cast("float32")
+    with autograd.record():
+        out = net(mx.nd.random.uniform(shape=(2, 3, 64, 64)))
+    out.backward()
+    assert out.shape == (2, kwargs["classes"])
+
+
+def test_gluoncv_keywords_have_gluoncv_meaning():
+    rates = {db.drop_prob for db in iter_dropblocks(gcv.model_zoo.get_model("resnest50"))}
+    assert rates == {0.1} and {db.drop_prob for db in iter_dropblocks(gcv.model_zoo.resnest14())} == {0.0}
+    assert {db.drop_prob for db in iter_dropblocks(get_model("resnest50"))} == {0.0}
+    net = gcv.model_zoo.get_model("resnest14", use_global_stats=True)
+    net.initialize(mx.init.Xavier())
+    for p in net.collect_params(".*running_var").values():
+        p.set_data(mx.nd.random.uniform(0.5, 1.5, shape=p.shape))
+    x = mx.nd.random.uniform(shape=(2, 3, 64, 64))
+    with autograd.record():
+        trained = net(x).asnumpy()
+    assert np.allclose(trained, net(x).asnumpy(), rtol=1e-5, atol=1e-6)
+    drop = gcv.model_zoo.get_model("resnest14", split_drop_ratio=0.25)
+    assert drop.layer1[0].conv2.drop is not None and drop.layer1[0].conv2.drop._rate == 0.25
+    assert gcv.model_zoo.get_model("resnest14", input_size=320).input_size == 320
+    with pytest.raises(TypeError, match="use_sk"):
+        gcv.model_zoo.get_model("resnest50", use_sk=True)
+
+
+def test_shallow_stem_matches_gluoncv_constructor(tmp_path):
+    from gluoncv.model_zoo.resnest import Bottleneck as GluonCVBottleneck
+    from gluoncv.model_zoo.resnest import ResNeSt as GluonCVResNeSt
+
+    ref = GluonCVResNeSt(GluonCVBottleneck, [1, 1, 1, 1], radix=2, deep_stem=False, avg_down=True, avd=True,
+                         use_splat=True, name_prefix="resnest_")
+    ref.initialize(mx.init.Xavier())
+    path = str(tmp_path / "shallow.params")
+    ref.save_parameters(path)
+    net = get_model("resnest14", deep_stem=False, pretrained=path)
+    x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 64, 64))
+    assert np.allclose(net(x).asnumpy(), ref(x).asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_dropblock_scheduler_and_set_drop_prob_ramp_ours():
+    from gluoncv.nn.dropblock import DropBlockScheduler, set_drop_prob
+
+    net = gcv.model_zoo.get_model("resnest26")
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    scheduler = DropBlockScheduler(net, 0, 0.1, 4)
+    scheduler(0)
+    assert {round(db.drop_prob, 6) for db in iter_dropblocks(net)} == {0.025}
+    x = mx.nd.ones((2, 3, 64, 64))
+    with autograd.record():
+        a = net(x).asnumpy()
+    with autograd.record():
+        b = net(x).asnumpy()
+    assert not np.allclose(a, b)
+    net.apply(partial(set_drop_prob, 0.0))
+    assert {db.drop_prob for db in iter_dropblocks(net)} == {0.0}
+
+
+@pytest.fixture
+def server():
+    srv = ModelServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def resnest14_bytes(tmp_path_factory):
+    net = get_model("resnest14")
+    net.initialize(mx.init.Xavier())
+    path = str(tmp_path_factory.mktemp("w") / "r14.params")
+    net.save_parameters(path)
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+@pytest.fixture
+def gluoncv_store(tmp_path, server, monkeypatch, resnest14_bytes):
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxhome"))
+    monkeypatch.setenv("MXNET_GLUON_REPO", server.url)
+    sha1 = sha1_of(resnest14_bytes)
+    publish(monkeypatch, "resnest14", sha1)
+    server.add("resnest14-" + sha1[:8], resnest14_bytes)
+    return tmp_path / "mxhome" / "models"
+
+
+def test_pretrained_class_names_like_gluoncv_demo(gluoncv_store):
+    net = gcv.model_zoo.get_model("resnest14", pretrained=True)
+    attrib = gcv.data.ImageNet1kAttr()
+    assert net.classes == list(attrib.classes) and net.synset == list(attrib.synset)
+    assert net.classes_long == list(attrib.classes_long) and net.num_classes == 1000
+    pred = net(mx.nd.random.uniform(-1, 1, shape=(1, 3, 64, 64)))
+    ind = mx.nd.topk(pred, k=5)[0].astype("int")
+    assert all(isinstance(net.classes[ind[i].asscalar()], str) for i in range(5))
+    tuned = gcv.model_zoo.get_model("resnest14", pretrained=True, classes=7)
+    assert tuned.classes is None and tuned.num_classes == 7
+
+
+def test_export_block_and_symbolblock_imports(tmp_path):
+    from gluoncv.utils import export_block
+
+    net = gcv.model_zoo.get_model("resnest14")
+    net.initialize(mx.init.Xavier())
+    prefix = str(tmp_path / "gcv-export")
+    export_block(prefix, net, data_shape=(64, 64, 3), preprocess=True, layout="HWC")
+    block = mx.gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data"], prefix + "-0000.params")
+    img = mx.nd.random.uniform(0, 255, shape=(1, 64, 64, 3))
+    mean, std = mx.nd.array([0.485, 0.456, 0.406]), mx.nd.array([0.229, 0.224, 0.225])
+    manual = ((img / 255 - mean.reshape((1, 1, 1, 3))) / std.reshape((1, 1, 1, 3))).transpose((0, 3, 1, 2))
+    assert np.allclose(block(img).asnumpy(), net(manual).asnumpy(), rtol=1e-4, atol=1e-5)
+
+
+def _ops(symbol):
+    import json
+
+    return {node["op"] for node in json.loads(symbol.tojson())["nodes"]}
+
+
+def test_detection_builder_uses_our_backbone():
+    net = gcv.model_zoo.get_model("faster_rcnn_fpn_syncbn_resnest50_coco", pretrained=False, pretrained_base=False)
+    ops = _ops(mx.sym.Group(net.features(mx.sym.var("data"))))
+    assert "add_n" in ops and "_contrib_AdaptiveAvgPooling2D" not in ops, sorted(ops)
+    net.initialize(mx.init.Xavier())
+    ids, scores, boxes = net(mx.nd.random.uniform(-1, 1, shape=(1, 3, 128, 128)))
+    assert ids.shape[0] == 1 and boxes.shape[-1] == 4
+
+
+def test_segmentation_builder_uses_our_backbone():
+    net = gcv.model_zoo.get_model("deeplab_resnest50_ade", pretrained=False, pretrained_base=False,
+                                  crop_size=64, base_size=72)
+    assert isinstance(net.layer1[0], gluon_resnest.Bottleneck)
+    net.initialize(mx.init.Xavier())
+    out = net(mx.nd.random.uniform(-1, 1, shape=(1, 3, 64, 64)))
+    assert out[0].shape == (1, 150, 64, 64)
+
+
+def test_gluoncv_syncbn_backbone_parameters_load_into_ours(tmp_path):
+    norm = mx.gluon.contrib.nn.SyncBatchNorm
+    ref = gluoncv_original("resnest14")(norm_layer=norm, norm_kwargs={"num_devices": 1})
+    ref.initialize(mx.init.Xavier())
+    path = str(tmp_path / "syncbn.params")
+    ref.save_parameters(path)
+    net = gcv.model_zoo.resnest14(norm_layer=norm, norm_kwargs={"num_devices": 1})
+    net.load_parameters(path)
+    x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 64, 64))
+    assert np.allclose(net(x).asnumpy(), ref(x).asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_routing_can_be_switched_off():
+    result = _python("import os; os.environ['GLUON_RESNEST_GLUONCV'] = '0'; import gluon_resnest, gluoncv; "
+                     "print(type(gluoncv.model_zoo.get_model('resnest14')).__module__)")
+    assert result.returncode == 0 and result.stdout.strip() == "gluoncv.model_zoo.resnest", result.stderr[-2000:]
+    result = _python("import gluon_resnest, gluoncv; from gluon_resnest.interop import uninstall; uninstall(); "
+                     "print(type(gluoncv.model_zoo.resnest50()).__module__)")
+    assert result.returncode == 0 and result.stdout.strip() == "gluoncv.model_zoo.resnest", result.stderr[-2000:]
+
+
+def test_each_variant_downloads_from_its_publisher():
+    gluoncv_urls = store.download_urls("resnest50", "resnest50-bcfefe1d")
+    assert gluoncv_urls[0] == "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/gluon/models/" \
+                              "resnest50-bcfefe1d.zip"
+    fast = store.download_urls("resnest50_fast_1s4x24d", "resnest50_fast_1s4x24d-7318153d")
+    assert fast[0] == "https://github.com/zhanghang1989/ResNeSt/releases/download/weights_step2/" \
+                      "resnest50_fast_1s4x24d-7318153d.zip"
+    assert len(fast) == 3 and all(u.endswith("resnest50_fast_1s4x24d-7318153d.zip") for u in fast)
+
+
+def test_fast_variant_from_encoding_repo(tmp_path, server, monkeypatch, resnest14_bytes):
+    net = get_model("resnest50_fast_1s4x24d")
+    net.initialize(mx.init.Xavier())
+    path = str(tmp_path / "fast.params")
+    net.save_parameters(path)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    sha1 = sha1_of(data)
+    publish(monkeypatch, "resnest50_fast_1s4x24d", sha1)
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxhome"))
+    monkeypatch.setenv("ENCODING_REPO", server.url + "weights")
+    monkeypatch.setenv("MXNET_GLUON_REPO", server.url + "wrong/")
+    server.add("resnest50_fast_1s4x24d-" + sha1[:8], data, folder="/weights/")
+    got = store.get_model_file("resnest50_fast_1s4x24d", **FAST)
+    assert server.requests == ["/weights/resnest50_fast_1s4x24d-%s.zip" % sha1[:8]]
+    assert store.check_sha1(got, sha1)
+
+
+def test_known_hosts_are_tried_in_turn_and_all_named(tmp_path, server, monkeypatch, resnest14_bytes):
+    sha1 = sha1_of(resnest14_bytes)
+    publish(monkeypatch, "resnest14", sha1)
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxhome"))
+    monkeypatch.delenv("MXNET_GLUON_REPO", raising=False)
+    dead = "http://127.0.0.1:9/"
+    hosts = (dead, server.url + "second/")
+    monkeypatch.setitem(store.STORES, "gluoncv", store.Store("gluoncv", "MXNET_GLUON_REPO",
+                                                             "{base}gluon/models/{stem}.zip", hosts))
+    with pytest.raises(store.ModelFileError) as err:
+        store.get_model_file("resnest14", **FAST)
+    for host in hosts:
+        assert host + "gluon/models/resnest14-%s.zip" % sha1[:8] in str(err.value)
+    server.add("resnest14-" + sha1[:8], resnest14_bytes, folder="/second/gluon/models/")
+    assert store.check_sha1(store.get_model_file("resnest14", **FAST), sha1)
+
+
+def test_lock_file_is_gluoncvs(gluoncv_store, resnest14_bytes):
+    sha1 = sha1_of(resnest14_bytes)
+    gluoncv_store.mkdir(parents=True)
+    with portalocker.Lock(str(gluoncv_store / ("resnest14-%s.lock" % sha1[:8])), timeout=1):
+        with pytest.raises(portalocker.exceptions.LockException):
+            store.get_model_file("resnest14", lock_timeout=0.5, **FAST)
+    assert store.get_model_file("resnest14", **FAST).endswith("resnest14-%s.params" % sha1[:8])
+
+
+def test_thread_warning_when_mxnet_is_loaded_first():
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "GLUON_RESNEST_KEEP_THREADS")}
+    late = _python("import mxnet, gluon_resnest", env)
+    early = _python("import gluon_resnest, mxnet", env)
+    assert early.returncode == late.returncode == 0
+    assert "RuntimeWarning" not in early.stderr
+    if len(os.sched_getaffinity(0)) > 1:
+        assert "import gluon_resnest before mxnet" in late.stderr and "OMP_NUM_THREADS=" in late.stderr
+    for script in sorted(os.listdir(os.path.join(ROOT, "scripts"))):
+        if script.endswith(".py"):
+            result = subprocess.run([sys.executable, script_path(script), "--help"], capture_output=True, text=True,
+                                    timeout=300, env=env)
+            assert result.returncode == 0 and "RuntimeWarning" not in result.stderr, (script, result.stderr)
