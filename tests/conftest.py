@@ -1,4 +1,5 @@
 """Shared fixtures: deterministic seeds. Helpers shared by several test folders live in ``tests.helpers``."""
+import gluon_resnest  # noqa: F401  (first, so that it sizes MXNet's CPU threads before MXNet loads)
 import mxnet as mx
 import numpy as np
 import pytest

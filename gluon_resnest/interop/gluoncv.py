@@ -35,7 +35,7 @@ _ZOO_MODULE = "gluoncv.model_zoo.model_zoo"
 _DROPBLOCK_MODULE = "gluoncv.nn.dropblock"
 _CHECK_MODULE = "gluoncv.check"
 
-_originals = {}      # (module name, attribute) -> GluonCV's object
+_PATCHED_ATTRS = GLUONCV_NAMES + ("set_drop_prob", "_require_pytorch_version")
 _state = {"installed": False}
 
 
@@ -60,10 +60,14 @@ def gluoncv_factory(name):
     return build
 
 
+def _ours(obj):
+    return getattr(obj, "gluon_resnest", False)
+
+
 def gluoncv_original(name):
     """GluonCV's own factory ``name`` (``resnest50``, ...), whether or not :func:`install` replaced it."""
-    module = import_gluoncv().model_zoo.resnest
-    return _originals.get((_RESNEST_MODULE, name), getattr(module, name))
+    factory = getattr(import_gluoncv().model_zoo.resnest, name)
+    return factory.original if _ours(factory) else factory
 
 
 def _set_drop_prob_bridge(original):
@@ -93,15 +97,14 @@ def _torch_check_bridge(original):
 
 
 def _replace(module_name, attr, new):
-    module = sys.modules[module_name]
-    old = getattr(module, attr, None)
-    if old is None or getattr(old, "gluon_resnest", False):
+    """Put ``new`` (which remembers the replaced object as ``new.original``) in place of ``module.attr`` in that
+    module and in every loaded gluoncv module holding the same object."""
+    old = getattr(sys.modules[module_name], attr, None)
+    if old is None or _ours(old):
         return
-    _originals[(module_name, attr)] = old
-    setattr(module, attr, new)
+    new.original = old
     for other_name, other in list(sys.modules.items()):
-        if other_name.startswith("gluoncv") and other is not module and getattr(other, attr, None) is old:
-            _originals[(other_name, attr)] = old
+        if other_name.startswith("gluoncv") and getattr(other, attr, None) is old:
             setattr(other, attr, new)
 
 
@@ -115,9 +118,10 @@ def _patch_zoo(module):
 
     registry = module._models
     for name in list_models():
-        if not getattr(registry.get(name), "gluon_resnest", False):
-            _originals.setdefault((_ZOO_MODULE + "._models", name), registry.get(name))
-            registry[name] = gluoncv_factory(name)
+        if not _ours(registry.get(name)):
+            factory = gluoncv_factory(name)
+            factory.original = registry.get(name)
+            registry[name] = factory
 
 
 def _patch_dropblock(module):
@@ -175,18 +179,22 @@ def install():
 
 
 def uninstall():
-    """Give GluonCV back its own factories and functions; later imports are left alone."""
+    """Give every loaded gluoncv module back GluonCV's own factories and functions; later imports are left alone."""
     _state["installed"] = False
-    for (module_name, attr), old in list(_originals.items()):
-        if module_name.endswith("._models"):
-            registry = sys.modules[module_name[:-len("._models")]]._models
-            if old is None:
-                registry.pop(attr, None)
-            else:
-                registry[attr] = old
-        elif module_name in sys.modules:
-            setattr(sys.modules[module_name], attr, old)
-    _originals.clear()
+    for module_name, module in list(sys.modules.items()):
+        if not module_name.startswith("gluoncv") or module is None:
+            continue
+        for attr in _PATCHED_ATTRS:
+            obj = getattr(module, attr, None)
+            if _ours(obj):
+                setattr(module, attr, obj.original)
+        registry = getattr(module, "_models", None) if module_name == _ZOO_MODULE else None
+        for name, factory in list((registry or {}).items()):
+            if _ours(factory):
+                if factory.original is None:
+                    del registry[name]
+                else:
+                    registry[name] = factory.original
 
 
 def installed():

