@@ -16,7 +16,7 @@ from gluon_resnest import get_model
 from gluon_resnest.interop.gluoncv import gluoncv_original, import_gluoncv
 from gluon_resnest.models import store
 from gluon_resnest.nn import iter_dropblocks
-from tests.helpers.model_server import ModelServer, publish, sha1_of
+from tests.helpers.model_server import publish, sha1_of
 from tests.helpers.scripts import ROOT, script_path
 
 gcv = import_gluoncv()
@@ -125,13 +125,6 @@ def test_dropblock_scheduler_and_set_drop_prob_ramp_ours():
     assert not np.allclose(a, b)
     net.apply(partial(set_drop_prob, 0.0))
     assert {db.drop_prob for db in iter_dropblocks(net)} == {0.0}
-
-
-@pytest.fixture
-def server():
-    srv = ModelServer()
-    yield srv
-    srv.close()
 
 
 @pytest.fixture

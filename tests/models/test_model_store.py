@@ -10,16 +10,9 @@ import pytest
 import gluon_resnest
 from gluon_resnest import get_model, model_store
 from gluon_resnest.model_store import ModelFileError, get_model_file
-from tests.helpers.model_server import ModelServer, publish, sha1_of
+from tests.helpers.model_server import publish, sha1_of
 
 FAST = dict(retries=1, backoff=0.01, timeout=5)
-
-
-@pytest.fixture
-def server():
-    srv = ModelServer()
-    yield srv
-    srv.close()
 
 
 @pytest.fixture
