@@ -157,6 +157,6 @@ class TrainTransform:
             img = self.auto_augment(img, rng)
         matrix, offset = self._color_matrix(img, rng)
         out = cv2.transform(img.astype(np.float32), np.concatenate([matrix.T, offset[:, None]], 1).astype(np.float32))
-        cv2.min(cv2.max(out, 0.0, dst=out), 255.0, dst=out)
+        np.clip(out, 0.0, 255.0, out=out)
         out = cv2.transform(out, self._normalize)
         return np.ascontiguousarray(out.transpose(2, 0, 1))

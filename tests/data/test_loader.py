@@ -121,3 +121,38 @@ def test_empty_class_folder_is_an_error_naming_it(tmp_path):
     os.rmdir(str(tmp_path / "f" / "zebra"))
     val = open_image_dataset(str(tmp_path / "f"), classes=["class0", "class1", "absent"])
     assert val.classes == ["class0", "class1", "absent"] and len(val) == 4
+
+
+def _sequential_color(img, rng, jitter, lighting):
+    """Reference: jitter ops one after another on the float image, then lighting and clipping (0..255)."""
+    from gluon_resnest.data.transforms import _EIGVAL, _EIGVEC
+
+    img = img.astype(np.float64)
+    gray_weights = np.array([0.299, 0.587, 0.114])
+    for op in rng.permutation(3):
+        alpha = 1.0 + rng.uniform(-jitter, jitter)
+        if op == 0:
+            img = img * alpha
+        elif op == 1:
+            img = img * alpha + (img @ gray_weights).mean() * (1 - alpha)
+        else:
+            img = img * alpha + (img @ gray_weights)[..., None] * (1 - alpha)
+    alpha = rng.normal(0, lighting, size=3).astype(np.float32)
+    return np.clip(img + _EIGVEC @ (alpha * _EIGVAL), 0, 255)
+
+
+def test_train_transform_color_matrix_equals_sequential_jitter():
+    img = np.random.default_rng(0).integers(0, 256, (48, 48, 3)).astype(np.uint8)
+    tf = TrainTransform(48, scale=(1, 1), ratio=(1, 1), mean=(0, 0, 0), std=(1 / 255.0,) * 3)
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        tf._crop_box(48, 48, rng)
+        flipped = rng.random() < 0.5
+        source = img[:, ::-1] if flipped else img
+        expected = _sequential_color(source, rng, 0.4, 0.1).transpose(2, 0, 1)
+        out = tf(img, np.random.default_rng(seed))
+        assert np.abs(out - expected).max() < 1e-2, seed
+    plain = TrainTransform(48, scale=(1, 1), ratio=(1, 1), jitter=0, lighting=0)
+    out = plain(img, np.random.default_rng(1))
+    ref = EvalTransform(48, crop_pct=1.0)(img)
+    assert np.allclose(out, ref, atol=1e-5) or np.allclose(out, ref[:, :, ::-1], atol=1e-5)
