@@ -3,6 +3,10 @@
 Training loaders shard a dataset statically across Horovod ranks (contiguous slices, shuffled within each slice
 every epoch) and hand the dataset ``(epoch, index)`` pairs, so each sample's augmentation is seeded by
 ``(seed, epoch, index)``: the same in every worker process and after ``--resume``.
+
+Samples are made in forked worker processes (MXNet's ``DataLoader`` without its thread pool): no MXNet call and no
+file handle is shared between threads, and each process reads the dataset through its own handles. Batches come
+back through shared memory.
 """
 import logging
 import os
