@@ -6,6 +6,8 @@
     python scripts/benchmark.py --ceiling        (GFLOP/s of an SGEMM and single convolutions on this machine)
     python scripts/benchmark.py --models resnest50 --profile 8   (per-operator times of the fused graph)
     python scripts/benchmark.py --models resnest50 --import-order 8   (mxnet imported before/after gluon_resnest)
+    python scripts/benchmark.py --input-pipeline --images 512 --workers 1 2 --json input.json
+                                 (our loader vs mx.io.ImageRecordIter on generated 500x375 JPEGs)
 
 Import order matters: gluon_resnest is imported before MXNet so it can size MXNet's OpenMP pool.
 """
@@ -15,6 +17,7 @@ import os
 import sys
 
 import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
+from gluon_resnest.benchmark.input_pipeline import input_pipeline_rows, input_table
 from gluon_resnest.benchmark.measure import benchmark, compute_ceiling, import_order_rows, operator_profile
 from gluon_resnest.benchmark.report import plot, summary, table
 from gluon_resnest.interop.torch_reference import reference_python
@@ -44,7 +47,15 @@ def main(argv=None):
                    help="only print MXNet profiler per-operator totals of the fused graph at this batch size")
     p.add_argument("--import-order", type=int, metavar="BATCH",
                    help="only measure inference at this batch size with mxnet imported before / after us")
+    p.add_argument("--input-pipeline", action="store_true",
+                   help="only measure the training input pipeline against mx.io.ImageRecordIter")
+    p.add_argument("--images", type=int, default=512, help="--input-pipeline: generated JPEGs (500x375)")
+    p.add_argument("--input-batch", type=int, default=64, help="--input-pipeline: batch size")
+    p.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="--input-pipeline: worker counts")
+    p.add_argument("--data-dir", default="runs/input-pipeline", help="--input-pipeline: where the JPEGs are kept")
     args = p.parse_args(argv)
+    if args.input_pipeline:
+        return input_pipeline(args)
     if args.smoke:
         args.models, args.size, args.batches, args.train_batch = ["resnest14"], 64, [1, 2], 2
         args.warmup, args.repeat = 1, 1
@@ -86,6 +97,20 @@ def main(argv=None):
         atomic_write(args.json, rows)
     if args.plot:
         plot(rows, args.plot)
+    return 0
+
+
+def input_pipeline(args):
+    if args.smoke:
+        rows = input_pipeline_rows(args.data_dir, count=12, size=64, batch=4, workers=[1], height=120, width=160)
+    else:
+        rows = input_pipeline_rows(args.data_dir, count=args.images, size=args.size, batch=args.input_batch,
+                                   workers=args.workers)
+    print("%d generated %.0f KB JPEGs, %d px crops, batch %d, %d CPUs" % (
+        rows[0]["images"], rows[0]["jpeg_kb"], rows[0]["size"], rows[0]["batch"], len(os.sched_getaffinity(0))))
+    print(input_table(rows))
+    if args.json:
+        atomic_write(args.json, rows)
     return 0
 
 

@@ -15,7 +15,7 @@ import sys
 
 from gluon_resnest import list_models
 from gluon_resnest.deploy.deployment import export_deployment
-from gluon_resnest.train.checkpoint import run_weights
+from gluon_resnest.train.checkpoint import run_class_names, run_weights
 
 
 def main(argv=None):
@@ -45,7 +45,8 @@ def main(argv=None):
     if not weights:
         print("warning: no weights given, exporting random initialization", file=sys.stderr)
     report = export_deployment(args.model, weights, args.out, args.size, args.batch_size, args.preprocess,
-                               args.onnx, args.int8, args.calib_data, args.calib_batches, args.fuse)
+                               args.onnx, args.int8, args.calib_data, args.calib_batches, args.fuse,
+                               class_names=run_class_names(args.checkpoint) if args.checkpoint else None)
     print(json.dumps(report, indent=2))
     if not report["reload_ok"]:
         print("error: reloaded export differs from the source network", file=sys.stderr)

@@ -10,5 +10,5 @@ EPOCHS=${EPOCHS:-5}
 rm -rf "$SAVE_DIR"
 .venv/bin/horovodrun --gloo -np 2 -H localhost:2 .venv/bin/python scripts/train.py --toy --model resnest14 \
   --epochs "$EPOCHS" --batch-size 32 --lr 0.02 --warmup-epochs 1 --min-random-area 0.3 --last-gamma --no-wd \
-  --log-interval 0 --workers 1 --save-dir "$SAVE_DIR"
+  --log-interval 0 --save-dir "$SAVE_DIR"
 .venv/bin/python scripts/predict.py "$SAVE_DIR/resnest14" --rec "$SAVE_DIR/toy_data/toy_val.rec" --count 10

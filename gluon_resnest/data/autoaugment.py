@@ -1,7 +1,7 @@
 """AutoAugment with the ImageNet policy (Cubuk et al. 2019), implemented on NumPy and MXNet ops.
 
-``AutoAugment()(img, rng)`` takes an HWC uint8 ``mx.nd.NDArray`` and a ``numpy.random.Generator`` and returns an
-HWC uint8 ``mx.nd.NDArray`` of the same shape: one of the 25 sub-policies is drawn, and each of its two
+``AutoAugment()(img, rng)`` takes an HWC uint8 image (``mx.nd.NDArray`` or numpy) and a ``numpy.random.Generator``
+and returns an HWC uint8 image of the same shape and type: one of the 25 sub-policies is drawn, and each of its two
 operations is applied with its probability. Magnitudes use the paper's 0-10 scale.
 """
 import math
@@ -134,8 +134,9 @@ class AutoAugment:
         self.policy = policy
 
     def __call__(self, img, rng):
-        data = img.asnumpy() if isinstance(img, mx.nd.NDArray) else np.asarray(img)
+        is_nd = isinstance(img, mx.nd.NDArray)
+        data = img.asnumpy() if is_nd else np.asarray(img)
         for op, prob, magnitude in self.policy[int(rng.integers(len(self.policy)))]:
             if rng.random() < prob:
                 data = OPERATIONS[op](data, magnitude, rng)
-        return mx.nd.array(data, dtype="uint8")
+        return mx.nd.array(data, dtype="uint8") if is_nd else data

@@ -1,26 +1,186 @@
-"""Image datasets: RecordIO (``.rec/.idx``) files and class-per-folder trees, and writing RecordIO files."""
+"""Image datasets: RecordIO (``.rec/.idx``) files and class-per-folder trees, and writing RecordIO files.
+
+Both datasets return ``(HWC uint8 RGB numpy image, float label)`` and are safe to read from several worker
+processes or threads: every (process, thread) opens its own file handles, lazily, so no reader is ever shared.
+A sample that cannot be read or decoded raises :class:`UnreadableSample` naming the file and the index.
+"""
 import os
+import struct
 import tempfile
+import threading
 
+import cv2
 import mxnet as mx
-from mxnet.gluon.data.vision import ImageFolderDataset, ImageRecordDataset
+import numpy as np
+from mxnet.gluon.data import Dataset
 
-__all__ = ["open_image_dataset", "write_recordio"]
+__all__ = ["RecordImageDataset", "FolderImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio",
+           "IMAGE_EXTENSIONS"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+_MAGIC = 0xCED7230A
+_LENGTH_MASK = (1 << 29) - 1
 
 
-def open_image_dataset(path):
-    """An ``(HWC uint8 image, label)`` dataset from a ``.rec`` file (with its ``.idx``) or a class-per-folder tree."""
+class UnreadableSample(Exception):
+    """A record or image file that cannot be read or decoded; the message names the file and the index."""
+
+
+def _decode(data, source):
+    """HWC uint8 RGB numpy image of encoded bytes ``data``; :class:`UnreadableSample` naming ``source`` otherwise."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if img is None:
+        raise UnreadableSample("%s: cannot decode image (%d bytes, not a readable JPEG/PNG/BMP)"
+                               % (source, len(data)))
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+class _PerThreadFiles:
+    """``open(path, 'rb')`` handles owned by the calling (process, thread); never shared, never pickled."""
+
+    def __init__(self):
+        self._local, self._pid = threading.local(), os.getpid()
+
+    def get(self, path):
+        if self._pid != os.getpid():
+            self._local, self._pid = threading.local(), os.getpid()
+        handles = getattr(self._local, "handles", None)
+        if handles is None:
+            handles = self._local.handles = {}
+        if path not in handles:
+            handles[path] = open(path, "rb")
+        return handles[path]
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, _):
+        self.__init__()
+
+
+def _read_index(idx_path, rec_path):
+    """Record offsets in ``.idx`` order; ``ValueError`` naming the file when either file is truncated or garbled."""
+    rec_size = os.path.getsize(rec_path)
+    offsets = []
+    with open(idx_path) as handle:
+        for line_no, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                _, offset = int(fields[0]), int(fields[1])
+            except (ValueError, IndexError):
+                raise ValueError("RecordIO index %s is truncated or corrupt at line %d: %r"
+                                 % (idx_path, line_no, line[:80])) from None
+            if not 0 <= offset <= rec_size - 8:
+                raise ValueError("RecordIO file %s is truncated: its index %s (line %d) points at byte %d of a "
+                                 "%d-byte file" % (rec_path, idx_path, line_no, offset, rec_size))
+            offsets.append(offset)
+    if not offsets:
+        raise ValueError("RecordIO index %s lists no records" % idx_path)
+    last = max(offsets)
+    with open(rec_path, "rb") as handle:
+        handle.seek(last)
+        magic, length = struct.unpack("<II", handle.read(8))
+    if magic != _MAGIC or last + 8 + (length & _LENGTH_MASK) > rec_size:
+        raise ValueError("RecordIO file %s is truncated or corrupt: its last record (byte %d) does not fit in its "
+                         "%d bytes" % (rec_path, last, rec_size))
+    return offsets
+
+
+class RecordImageDataset(Dataset):
+    """Images in an MXNet RecordIO file ``path`` (``.rec``) with its index (``.idx`` beside it).
+
+    The index is checked at construction (a truncated ``.rec`` or ``.idx`` is a ``ValueError`` naming the file);
+    records are read with per-(process, thread) file handles.
+    """
+
+    def __init__(self, path):
+        self.path, self.idx_path = path, path[:-4] + ".idx"
+        self.offsets = _read_index(self.idx_path, path)
+        self.classes = None
+        self._files = _PerThreadFiles()
+
+    def __len__(self):
+        return len(self.offsets)
+
+    def _record(self, index):
+        source = "%s record %d" % (self.path, index)
+        handle = self._files.get(self.path)
+        handle.seek(self.offsets[index])
+        head = handle.read(8)
+        magic, length = struct.unpack("<II", head) if len(head) == 8 else (None, 0)
+        if magic != _MAGIC or length >> 29:
+            raise UnreadableSample("%s: not a whole RecordIO record" % source)
+        payload = handle.read(length & _LENGTH_MASK)
+        if len(payload) != length & _LENGTH_MASK:
+            raise UnreadableSample("%s: record is cut short" % source)
+        return mx.recordio.unpack(payload), source
+
+    def __getitem__(self, index):
+        (header, data), source = self._record(index)
+        label = header.label if isinstance(header.label, float) else float(header.label[0])
+        return _decode(data, source), label
+
+    def labels(self):
+        """Every record's label (headers only, no decoding)."""
+        return [self._record(i)[0][0].label for i in range(len(self))]
+
+
+class FolderImageDataset(Dataset):
+    """Images in class sub-folders of ``root`` (``root/CLASS/*.jpg``); labels follow the sorted folder names.
+
+    ``classes`` fixes the folder list (a validation set using the training set's classes; a class may then be
+    absent). A class folder without images is a ``ValueError`` naming it.
+    """
+
+    def __init__(self, root, classes=None):
+        self.root = root
+        found = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+        self.classes = list(classes) if classes is not None else found
+        unknown = sorted(set(found) - set(self.classes))
+        if unknown:
+            raise ValueError("image folder %s has class folders the training set lacks: %s"
+                             % (root, ", ".join(unknown)))
+        self.items, empty = [], []
+        for label, name in enumerate(self.classes):
+            folder = os.path.join(root, name)
+            if not os.path.isdir(folder):
+                continue
+            files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+            if not files:
+                empty.append(folder)
+            self.items.extend((os.path.join(folder, f), float(label)) for f in files)
+        if not found:
+            raise ValueError("image folder %s holds no class sub-folders" % root)
+        if empty:
+            raise ValueError("class folder(s) without images (%s): %s" % ("/".join(IMAGE_EXTENSIONS),
+                                                                           ", ".join(empty)))
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        path, label = self.items[index]
+        source = "%s (sample %d)" % (path, index)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as err:
+            raise UnreadableSample("%s: %s" % (source, err)) from None
+        return _decode(data, source), label
+
+
+def open_image_dataset(path, classes=None):
+    """A dataset from a ``.rec`` file (with its ``.idx``) or a class-per-folder tree (``classes``: folder list)."""
     if path.endswith(".rec"):
         idx = path[:-4] + ".idx"
         for needed in (path, idx):
             if not os.path.isfile(needed):
                 raise FileNotFoundError("RecordIO dataset needs %s and %s; %s is missing" % (path, idx, needed))
-        return ImageRecordDataset(path)
+        return RecordImageDataset(path)
     if os.path.isdir(path):
-        dataset = ImageFolderDataset(path)
-        if len(dataset) == 0:
-            raise ValueError("image folder %s holds no images in class sub-folders" % path)
-        return dataset
+        return FolderImageDataset(path, classes)
     raise FileNotFoundError("dataset %s is neither a .rec file nor an image folder" % path)
 
 

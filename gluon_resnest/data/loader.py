@@ -3,11 +3,27 @@
 Training loaders shard a dataset statically across Horovod ranks (contiguous slices, shuffled within each slice
 every epoch) and hand the dataset ``(epoch, index)`` pairs, so each sample's augmentation is seeded by
 ``(seed, epoch, index)``: the same in every worker process and after ``--resume``.
+
+Samples are made in forked worker processes (MXNet's ``DataLoader`` without its thread pool): no MXNet call and no
+file handle is shared between threads, and each process reads the dataset through its own handles. Batches come
+back through shared memory.
 """
+import logging
+import os
+
+import mxnet as mx
 import numpy as np
 from mxnet.gluon.data import DataLoader, Dataset, Sampler
 
-__all__ = ["ShardedSampler", "TransformedDataset", "make_loader", "shard_range"]
+from .datasets import UnreadableSample
+
+__all__ = ["ShardedSampler", "TransformedDataset", "SampleLoader", "BadSampleError", "Skipped", "Collate",
+           "make_loader", "shard_range", "WORKER_TIMEOUT_S"]
+
+logger = logging.getLogger("gluon_resnest.data")
+
+#: Seconds a worker process may take for one batch before the loader gives up.
+WORKER_TIMEOUT_S = 3600
 
 
 def shard_range(length, num_parts, part_index):
@@ -45,10 +61,19 @@ class ShardedSampler(Sampler):
         return self.end - self.begin
 
 
+class Skipped:
+    """Stands in for a sample that could not be read; ``reason`` names the file and the index."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+
 class TransformedDataset(Dataset):
     """``base[index]`` passed through ``transform(img)`` or, for random transforms, ``transform(img, rng)``.
 
     Indexed by ``(epoch, index)`` pairs (see :class:`ShardedSampler`); the rng is seeded by (seed, epoch, index).
+    A sample the base dataset cannot read (:class:`~gluon_resnest.data.datasets.UnreadableSample`) comes back as
+    :class:`Skipped`.
     """
 
     def __init__(self, base, transform, seed=0, random=False):
@@ -59,7 +84,10 @@ class TransformedDataset(Dataset):
 
     def __getitem__(self, key):
         epoch, index = key
-        img, label = self.base[index]
+        try:
+            img, label = self.base[index]
+        except UnreadableSample as err:
+            return Skipped(str(err))
         if self.random:
             out = self.transform(img, np.random.default_rng([self.seed, epoch, index]))
         else:
@@ -67,11 +95,63 @@ class TransformedDataset(Dataset):
         return out, np.float32(label)
 
 
-def make_loader(dataset, transform, batch_size, num_parts=1, part_index=0, train=False, seed=0, num_workers=0):
-    """DataLoader of this rank's shard; training shuffles, drops the last partial batch and uses random transforms."""
+class Collate:
+    """Batchify: ``(data (N, ...) NDArray or None, labels (N,) float32 NDArray or None, [skip reasons])`` of
+    samples that are ``(array, label)`` pairs or :class:`Skipped`; array dtypes are kept. In a worker process (any
+    process but ``parent_pid``) the batch is made in shared memory, so it reaches the parent without a copy."""
+
+    def __init__(self, parent_pid):
+        self.parent_pid = parent_pid
+
+    def __call__(self, samples):
+        good = [s for s in samples if not isinstance(s, Skipped)]
+        skipped = [s.reason for s in samples if isinstance(s, Skipped)]
+        if not good:
+            return None, None, skipped
+        ctx = mx.cpu() if os.getpid() == self.parent_pid else mx.Context("cpu_shared", 0)
+        data = np.stack([np.asarray(s[0]) for s in good])
+        labels = np.array([s[1] for s in good], dtype=np.float32)
+        return mx.nd.array(data, ctx=ctx, dtype=data.dtype), mx.nd.array(labels, ctx=ctx, dtype="float32"), skipped
+
+
+class SampleLoader:
+    """Iterates ``(data, labels)`` batches of a sharded dataset; unreadable samples are left out of their batch
+    with a warning (``skipped`` lists them for the current pass) or, with ``strict``, raise
+    :class:`BadSampleError`. ``sampler`` is the :class:`ShardedSampler` (``set_epoch`` before each pass).
+
+    With ``num_workers > 0`` samples are made in that many forked worker processes, each reading the dataset
+    through its own file handles.
+    """
+
+    def __init__(self, loader, sampler, strict=False):
+        self._loader, self.sampler, self.strict, self.skipped = loader, sampler, strict, []
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __iter__(self):
+        self.skipped = []
+        for data, labels, skipped in self._loader:
+            for reason in skipped:
+                if self.strict:
+                    raise BadSampleError("unreadable sample %s" % reason)
+                logger.warning("skipping unreadable sample %s", reason)
+            self.skipped.extend(skipped)
+            if data is None:
+                raise BadSampleError("every sample of a batch is unreadable: %s" % "; ".join(skipped))
+            yield data, labels
+
+
+class BadSampleError(ValueError):
+    """An unreadable sample stopped the run (strict mode), or a whole batch was unreadable."""
+
+
+def make_loader(dataset, transform, batch_size, num_parts=1, part_index=0, train=False, seed=0, num_workers=0,
+                strict=False):
+    """:class:`SampleLoader` of this rank's shard; training shuffles, drops the last partial batch and uses random
+    transforms. ``num_workers`` worker processes (0: in this process)."""
     sampler = ShardedSampler(len(dataset), num_parts, part_index, shuffle=train, seed=seed, equal_parts=train)
     data = TransformedDataset(dataset, transform, seed=seed, random=train)
     loader = DataLoader(data, batch_size=batch_size, sampler=sampler, last_batch="discard" if train else "keep",
-                        num_workers=num_workers, thread_pool=num_workers > 0)
-    loader.sampler = sampler
-    return loader
+                        num_workers=num_workers, batchify_fn=Collate(os.getpid()), timeout=WORKER_TIMEOUT_S)
+    return SampleLoader(loader, sampler, strict)

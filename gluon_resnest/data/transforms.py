@@ -1,10 +1,11 @@
-"""Image transforms for evaluation and training, on HWC uint8 ``mx.nd.NDArray`` images.
+"""Image transforms for evaluation and training, on HWC uint8 RGB images (numpy arrays or ``mx.nd.NDArray``).
 
 Every random transform takes an explicit ``numpy.random.Generator`` so a sample's augmentation is a pure
 function of (seed, epoch, index): data loading is reproducible across workers, processes and resumed runs.
 """
 import math
 
+import cv2
 import mxnet as mx
 import numpy as np
 
@@ -17,6 +18,7 @@ INTERPOLATION = {"nearest": 0, "bilinear": 1, "bicubic": 2, "area": 3}
 #: The ResNeSt evaluation protocol changes at this size: below it, resize then center-crop 0.875 (bilinear); from
 #: it, center-crop ``size / (size + 32)`` of the short side then resize (bicubic), as for ResNeSt-200/269.
 CROP_THEN_RESIZE_FROM = 320
+_GRAY = np.array([0.299, 0.587, 0.114])
 _EIGVAL = np.array([55.46, 4.794, 1.148], dtype=np.float32)
 _EIGVEC = np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]],
                    dtype=np.float32)
@@ -27,6 +29,14 @@ def _normalize(img, mean, std):
     img = np.asarray(img, dtype=np.float32) / 255.0
     img = (img - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return np.ascontiguousarray(img.transpose(2, 0, 1))
+
+
+def _as_numpy(img):
+    return img.asnumpy() if isinstance(img, mx.nd.NDArray) else np.asarray(img)
+
+
+def _as_ndarray(img):
+    return img if isinstance(img, mx.nd.NDArray) else mx.nd.array(img, dtype="uint8")
 
 
 def _interp(name):
@@ -49,7 +59,9 @@ class EvalTransform:
         self.mean, self.std = mean, std
 
     def crop(self, img):
-        """The resized center crop, HWC uint8 ``(size, size, 3)`` NDArray (no normalization)."""
+        """The resized center crop of an HWC uint8 image (numpy or NDArray), as an HWC uint8 ``(size, size, 3)``
+        NDArray (no normalization)."""
+        img = _as_ndarray(img)
         height, width = img.shape[:2]
         if self.size >= CROP_THEN_RESIZE_FROM:
             side = int(round(min(height, width) * self.crop_pct))
@@ -86,7 +98,10 @@ def eval_transform_for(pretrained, size=None):
 class TrainTransform:
     """ImageNet training augmentation: random-resized crop, flip, color jitter, PCA lighting (optional AutoAugment).
 
-    ``__call__(img, rng)`` with ``rng`` a ``numpy.random.Generator``; output CHW float32 ``(3, size, size)``.
+    ``__call__(img, rng)`` with ``img`` an HWC uint8 RGB image (numpy or ``mx.nd.NDArray``) and ``rng`` a
+    ``numpy.random.Generator``; output CHW float32 ``(3, size, size)``, normalized. Brightness, contrast,
+    saturation (in a random order) and lighting are affine in the pixel's color, so they are composed into one 3x4
+    color matrix and applied in a single pass, then clipped to 0..255 and normalized.
     """
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), jitter=0.4, lighting=0.1, auto_augment=None,
@@ -94,6 +109,9 @@ class TrainTransform:
         self.size, self.scale, self.ratio = size, scale, ratio
         self.jitter, self.lighting, self.auto_augment = jitter, lighting, auto_augment
         self.interp, self.mean, self.std = _interp(interpolation), mean, std
+        scale = 1.0 / (255.0 * np.asarray(std, np.float64))
+        shift = -np.asarray(mean, np.float64) / np.asarray(std, np.float64)
+        self._normalize = np.concatenate([np.diag(scale), shift[:, None]], 1).astype(np.float32)
 
     def _crop_box(self, height, width, rng):
         area = height * width
@@ -107,31 +125,38 @@ class TrainTransform:
         side = min(height, width)
         return (width - side) // 2, (height - side) // 2, side, side
 
-    def _color(self, img, rng):
-        gray_weights = np.array([0.299, 0.587, 0.114], np.float32)
-        for op in rng.permutation(3):
-            alpha = 1.0 + rng.uniform(-self.jitter, self.jitter)
-            if op == 0:
-                img = img * alpha
-            elif op == 1:
-                gray = (img @ gray_weights).mean()
-                img = img * alpha + gray * (1 - alpha)
-            else:
-                gray = (img @ gray_weights)[..., None]
-                img = img * alpha + gray * (1 - alpha)
-        return img
-
-    def __call__(self, img, rng):
-        x0, y0, w, h = self._crop_box(img.shape[0], img.shape[1], rng)
-        img = mx.image.fixed_crop(img, x0, y0, w, h, (self.size, self.size), self.interp)
-        if rng.random() < 0.5:
-            img = mx.nd.flip(img, axis=1)
-        if self.auto_augment is not None:
-            img = self.auto_augment(img, rng)
-        out = img.asnumpy().astype(np.float32)
+    def _color_matrix(self, img, rng):
+        """``(M (3, 3), c (3,))`` with ``pixel @ M + c`` = jitter then lighting of an RGB row-vector pixel."""
+        matrix, offset = np.eye(3), np.zeros(3)
         if self.jitter > 0:
-            out = self._color(out, rng)
+            mean_pixel = None
+            for op in rng.permutation(3):
+                alpha = 1.0 + rng.uniform(-self.jitter, self.jitter)
+                if op == 0:
+                    matrix, offset = matrix * alpha, offset * alpha
+                elif op == 1:
+                    if mean_pixel is None:
+                        mean_pixel = np.array(cv2.mean(img)[:3])
+                    gray = float((mean_pixel @ matrix + offset) @ _GRAY)
+                    matrix, offset = matrix * alpha, offset * alpha + gray * (1 - alpha)
+                else:
+                    mix = alpha * np.eye(3) + (1 - alpha) * np.outer(_GRAY, np.ones(3))
+                    matrix, offset = matrix @ mix, offset @ mix
         if self.lighting > 0:
             alpha = rng.normal(0, self.lighting, size=3).astype(np.float32)
-            out = out + _EIGVEC @ (alpha * _EIGVAL)
-        return _normalize(np.clip(out, 0, 255), self.mean, self.std)
+            offset = offset + _EIGVEC @ (alpha * _EIGVAL)
+        return matrix, offset
+
+    def __call__(self, img, rng):
+        img = _as_numpy(img)
+        x0, y0, w, h = self._crop_box(img.shape[0], img.shape[1], rng)
+        img = cv2.resize(img[y0:y0 + h, x0:x0 + w], (self.size, self.size), interpolation=self.interp)
+        if rng.random() < 0.5:
+            img = cv2.flip(img, 1)
+        if self.auto_augment is not None:
+            img = self.auto_augment(img, rng)
+        matrix, offset = self._color_matrix(img, rng)
+        out = cv2.transform(img.astype(np.float32), np.concatenate([matrix.T, offset[:, None]], 1).astype(np.float32))
+        np.clip(out, 0.0, 255.0, out=out)
+        out = cv2.transform(out, self._normalize)
+        return np.ascontiguousarray(out.transpose(2, 0, 1))

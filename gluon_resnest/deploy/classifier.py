@@ -9,7 +9,7 @@ from ..data.transforms import eval_transform_at
 from .export import load_exported, meta_path, read_meta
 from .onnx_export import onnx_session, run_onnx
 
-__all__ = ["ExportedClassifier", "class_names_for"]
+__all__ = ["ExportedClassifier", "ExportInput", "class_names_for"]
 
 
 def class_names_for(meta, classes):
@@ -19,6 +19,19 @@ def class_names_for(meta, classes):
     if classes == IMAGENET1K_CLASSES:
         return list(imagenet1k_names()["classes_long"])
     return ["class %d" % i for i in range(classes)]
+
+
+class ExportInput:
+    """One HWC uint8 image -> one input of an export: HWC uint8 ``(S, S, 3)`` crop when the preprocessing is baked
+    in, else normalized CHW float32 ``(3, S, S)`` (``transform``: its :class:`~gluon_resnest.data.EvalTransform`)."""
+
+    def __init__(self, transform, preprocessed):
+        self.transform, self.preprocessed = transform, preprocessed
+
+    def __call__(self, img):
+        if self.preprocessed:
+            return self.transform.crop(img).asnumpy().astype("uint8")
+        return self.transform(img).astype("float32")
 
 
 class ExportedClassifier:
@@ -37,6 +50,7 @@ class ExportedClassifier:
         self.preprocessed = self.meta["preprocessed"]
         size = self.shape[1] if self.preprocessed else self.shape[2]
         self.transform = eval_transform_at(size, self.meta["mean"], self.meta["std"])
+        self.input = ExportInput(self.transform, self.preprocessed)
         if self.onnx:
             if not os.path.isfile(path):
                 raise FileNotFoundError("ONNX file %s is missing" % path)
@@ -45,10 +59,6 @@ class ExportedClassifier:
             self.block = load_exported(prefix, ctx)
         self.ctx = ctx
 
-    def _batch(self, images):
-        if self.preprocessed:
-            return np.stack([self.transform.crop(img).asnumpy() for img in images]).astype("uint8")
-        return np.stack([self.transform(img) for img in images]).astype("float32")
 
     def run(self, batch):
         """Raw outputs for an already preprocessed batch in the export's layout; checks the shape first."""
@@ -62,7 +72,10 @@ class ExportedClassifier:
 
     def logits(self, images):
         """``(N, classes)`` logits for a list of HWC uint8 NDArrays (batch padded to a static export batch)."""
-        batch = self._batch(images)
+        return self.batch_logits(np.stack([self.input(img) for img in images]))
+
+    def batch_logits(self, batch):
+        """``(N, classes)`` logits for a batch of :attr:`input` outputs, any ``N`` (run in export-batch chunks)."""
         fixed = self.shape[0]
         outputs = []
         for start in range(0, len(batch), fixed):

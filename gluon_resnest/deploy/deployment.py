@@ -30,11 +30,12 @@ def _reference_output(net, shape, preprocess):
 
 
 def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=False, onnx=False, int8=None,
-                      calib_data=None, calib_batches=4, fuse=False):
+                      calib_data=None, calib_batches=4, fuse=False, class_names=None):
     """Export variant ``model`` with ``weights`` (``True`` for the published ones, a ``.params`` path, or ``None``
     for a random initialization) to prefix ``out``; returns a report dict whose ``reload_ok`` says whether the reloaded export
     matches the source network. ``int8`` is a calibration mode ("naive" or "entropy") and needs ``calib_data``.
-    ``fuse`` exports the oneDNN-fused CPU graph (any oneDNN-enabled MXNet loads it; ONNX cannot be made from it)."""
+    ``fuse`` exports the oneDNN-fused CPU graph (any oneDNN-enabled MXNet loads it; ONNX cannot be made from it).
+    ``class_names`` go into the export's metadata (read by ``scripts/predict.py``)."""
     if int8 and not calib_data:
         raise ValueError("INT8 export needs calibration data (--calib-data)")
     if fuse and onnx:
@@ -45,7 +46,7 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
     if not weights:
         net.initialize(mx.init.Xavier())
     size = size or model_record(model).pretrained.eval_size
-    sym, params, shape = export_model(net, out, size, batch_size, preprocess, fuse=fuse)
+    sym, params, shape = export_model(net, out, size, batch_size, preprocess, fuse=fuse, class_names=class_names)
     x, expected = _reference_output(net, shape, preprocess)
     with tempfile.TemporaryDirectory() as work:
         outs = run_without_package(out, x, work)

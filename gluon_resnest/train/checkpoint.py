@@ -1,28 +1,62 @@
-"""Training checkpoints: parameters, trainer states and loop state, written atomically, found again on resume.
+"""Training checkpoints: parameters, optimizer states and loop state, written atomically, found again on resume.
 
-A checkpoint of epoch ``E`` (0-based, completed) is ``ckpt-E.params``, ``ckpt-E.states`` and ``ckpt-E.json``
-in the save directory; ``latest.json`` names the newest complete one and is replaced last, so a crash while
-writing never leaves a resumable but half-written checkpoint. ``best.params`` holds the weights of the best
-validation score so far.
+A checkpoint of epoch ``E`` (0-based, completed) is ``ckpt-E.params`` (weights), ``ckpt-E.states`` (optimizer
+states, an ``mx.nd.save`` array file) and ``ckpt-E.json`` (loop state, configuration, optimizer counters) in the
+save directory. Loading one runs no code: there is no pickle anywhere. ``latest.json`` names the newest complete
+checkpoint and is replaced last, so a crash while writing never leaves a resumable but half-written checkpoint; it
+may only name a ``ckpt-N`` stem inside the save directory. ``best.params`` holds the weights of the best
+validation score so far. Only the newest ``keep`` checkpoints are kept.
 """
 import json
 import os
+import re
+
+import mxnet as mx
 
 from ..utils.fileio import atomic_write
+from .optimizer import optimizer_state
 
-__all__ = ["save_checkpoint", "latest_checkpoint", "save_best", "run_weights", "BEST_PARAMS"]
+__all__ = ["save_checkpoint", "latest_checkpoint", "read_checkpoint_states", "prune_checkpoints", "save_best",
+           "run_weights", "run_class_names", "BEST_PARAMS", "POINTER"]
 
 BEST_PARAMS = "best.params"
+POINTER = "latest.json"
+_STEM = re.compile(r"ckpt-(\d+)")
+_SUFFIXES = (".params", ".states", ".json")
 
 
-def save_checkpoint(save_dir, epoch, net, trainer, state):
-    """Write checkpoint files for completed ``epoch`` and point ``latest.json`` at them."""
+def save_checkpoint(save_dir, epoch, net, trainer, state, keep=0):
+    """Write checkpoint files for completed ``epoch``, point ``latest.json`` at them, then keep only the newest
+    ``keep`` checkpoints (0: all). Returns the stem path."""
     stem = os.path.join(save_dir, "ckpt-%04d" % epoch)
+    arrays, layout = optimizer_state(trainer)
     atomic_write(stem + ".params", net.save_parameters)
-    atomic_write(stem + ".states", trainer.save_states)
-    atomic_write(stem + ".json", dict(state, epoch=epoch))
-    atomic_write(os.path.join(save_dir, "latest.json"), {"epoch": epoch, "stem": os.path.basename(stem)})
+    atomic_write(stem + ".states", lambda tmp: mx.nd.save(tmp, arrays))
+    atomic_write(stem + ".json", dict(state, epoch=epoch, optimizer=layout))
+    atomic_write(os.path.join(save_dir, POINTER), {"epoch": epoch, "stem": os.path.basename(stem)})
+    if keep:
+        prune_checkpoints(save_dir, keep)
     return stem
+
+
+def prune_checkpoints(save_dir, keep):
+    """Delete all but the newest ``keep`` checkpoints (never the one ``latest.json`` names, nor ``best.params``);
+    returns the epochs removed."""
+    epochs = sorted({int(m.group(1)) for m in (_STEM.fullmatch(os.path.splitext(f)[0]) for f in os.listdir(save_dir))
+                     if m})
+    current = latest_checkpoint(save_dir)
+    current_stem = os.path.basename(current[0]) if current else None
+    removed = []
+    for epoch in epochs[:-keep] if keep < len(epochs) else []:
+        stem = "ckpt-%04d" % epoch
+        if stem == current_stem:
+            continue
+        for suffix in _SUFFIXES:
+            path = os.path.join(save_dir, stem + suffix)
+            if os.path.exists(path):
+                os.remove(path)
+        removed.append(epoch)
+    return removed
 
 
 def save_best(save_dir, net):
@@ -30,18 +64,57 @@ def save_best(save_dir, net):
     return atomic_write(os.path.join(save_dir, BEST_PARAMS), net.save_parameters)
 
 
+def _read_json(path, what):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError("%s %s is not valid JSON (%s); delete it or fix it to resume" % (what, path, err)) from None
+
+
 def latest_checkpoint(save_dir):
-    """``(stem path, loop state)`` of the newest complete checkpoint, or ``None`` if there is none."""
-    pointer = os.path.join(save_dir, "latest.json")
+    """``(stem path, loop state)`` of the newest complete checkpoint, or ``None`` if there is none.
+
+    ``ValueError`` naming the file when ``latest.json`` is not valid JSON or names anything but a ``ckpt-N`` stem in
+    ``save_dir``; ``FileNotFoundError`` when the checkpoint it names is incomplete.
+    """
+    pointer = os.path.join(save_dir, POINTER)
     if not os.path.isfile(pointer):
         return None
-    with open(pointer) as handle:
-        stem = os.path.join(save_dir, json.load(handle)["stem"])
-    for suffix in (".params", ".states", ".json"):
-        if not os.path.isfile(stem + suffix):
-            raise FileNotFoundError("checkpoint %s is incomplete: %s%s is missing" % (stem, stem, suffix))
-    with open(stem + ".json") as handle:
-        return stem, json.load(handle)
+    info = _read_json(pointer, "checkpoint pointer")
+    name = info.get("stem") if isinstance(info, dict) else None
+    if not isinstance(name, str) or not _STEM.fullmatch(name):
+        raise ValueError("checkpoint pointer %s names %r, not a ckpt-N checkpoint in %s: checkpoints are confined "
+                         "to the save directory" % (pointer, name, save_dir))
+    stem = os.path.join(save_dir, name)
+    root = os.path.realpath(save_dir)
+    for suffix in _SUFFIXES:
+        path = stem + suffix
+        if not os.path.isfile(path):
+            raise FileNotFoundError("checkpoint %s is incomplete: %s is missing" % (stem, path))
+        if os.path.dirname(os.path.realpath(path)) != root:
+            raise ValueError("checkpoint file %s resolves outside the save directory %s" % (path, save_dir))
+    state = _read_json(stem + ".json", "checkpoint state")
+    if not isinstance(state, dict) or "optimizer" not in state or "epoch" not in state:
+        raise ValueError("checkpoint state %s lacks its epoch or optimizer description (written by an older "
+                         "version, whose pickled .states are not loaded); start a new --save-dir" % (stem + ".json"))
+    return stem, state
+
+
+def read_checkpoint_states(stem):
+    """The optimizer-state arrays of checkpoint ``stem`` as ``{name: numpy array}`` (``mx.nd.load``: no code runs);
+    ``ValueError`` naming the file when it is not an MXNet array file."""
+    path = stem + ".states"
+    try:
+        arrays = mx.nd.load(path)
+    except mx.base.MXNetError as err:
+        raise ValueError("optimizer states %s are not an MXNet array file: %s"
+                         % (path, str(err).strip().splitlines()[0])) from None
+    if isinstance(arrays, list):
+        if arrays:
+            raise ValueError("optimizer states %s hold unnamed arrays" % path)
+        arrays = {}
+    return {name: value.asnumpy() for name, value in arrays.items()}
 
 
 def run_weights(save_dir):
@@ -53,3 +126,9 @@ def run_weights(save_dir):
     if found is None:
         raise FileNotFoundError("no %s or checkpoint in %s" % (BEST_PARAMS, save_dir))
     return found[0] + ".params"
+
+
+def run_class_names(save_dir):
+    """The class names the newest checkpoint of a training directory records, or ``None``."""
+    found = latest_checkpoint(save_dir)
+    return found[1].get("class_names") if found else None

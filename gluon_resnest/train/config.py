@@ -18,7 +18,9 @@ TOY_INPUT_SIZE = 64
 class NetSettings:
     """The network: variant, classifier width, regularisation that lives in the graph, parameter dtype."""
     model: str = "resnest50"
-    classes: int = 1000
+    classes: int = 0                  # 0: from the data (class folders, toy classes, or the largest .rec label + 1)
+    pretrained: bool = False          # start from the published ImageNet weights (new classifier if classes differ)
+    params: str = ""                  # start from this .params file (new classifier if classes differ)
     last_gamma: bool = False
     dropblock_prob: float = -1.0      # negative: the variant's recipe rate
     final_drop: float = -1.0          # negative: the variant's own
@@ -30,6 +32,7 @@ class DataSettings:
     """Where the images come from and how they are augmented."""
     rec_train: str = ""
     rec_val: str = ""
+    data_dir: str = ""                # DIR/train and DIR/val class folders
     toy: bool = False
     toy_dir: str = ""                 # empty: SAVE_DIR/toy_data
     input_size: int = 0               # 0: 224, or 64 for the toy set
@@ -38,7 +41,8 @@ class DataSettings:
     auto_augment: bool = False
     jitter: float = 0.4
     lighting: float = 0.1
-    workers: int = 2
+    workers: int = 2                  # worker processes per training process (0: load in the training process)
+    stop_on_bad_sample: bool = False  # an unreadable sample stops the run instead of being skipped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +60,7 @@ class OptimSettings:
     label_smoothing: float = 0.0
     mixup_alpha: float = 0.0
     mixup_off_epoch: int = 0
+    freeze_epochs: int = 0            # train only the classifier for the first N epochs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +72,8 @@ class RunSettings:
     log_interval: int = 20
     seed: int = 0
     resume: bool = False
+    allow_fresh_start: bool = False   # with resume: start from scratch (logged) when there is no checkpoint
+    keep_checkpoints: int = 3         # newest checkpoints kept (best.params is kept apart)
     stop_after_epochs: int = 0
     gpu: bool = False
     export: bool = True
@@ -131,7 +138,14 @@ class TrainConfig:
             (o["epochs"] >= 1, "epochs must be >= 1"),
             (o["batch_size"] >= 1, "batch size must be >= 1"),
             (o["lr"] > 0, "learning rate must be positive"),
-            (o["toy"] or bool(o["rec_train"]), "give --rec-train (and --rec-val) or use --toy"),
+            (o["toy"] or bool(o["rec_train"]) or bool(o["data_dir"]),
+             "give --rec-train (and --rec-val), --data-dir, or use --toy"),
+            (not (o["data_dir"] and (o["rec_train"] or o["toy"])), "give only one of --data-dir, --rec-train, --toy"),
+            (not (o["pretrained"] and o["params"]), "give --pretrained or --params, not both"),
+            (o["classes"] >= 0, "classes must be >= 0 (0: from the data)"),
+            (o["workers"] >= 0, "workers must be >= 0"),
+            (o["freeze_epochs"] >= 0, "freeze-epochs must be >= 0"),
+            (o["keep_checkpoints"] >= 1, "keep-checkpoints must be >= 1"),
             (0 <= o["label_smoothing"] < 1, "label smoothing must be in [0, 1)"),
             (o["mixup_alpha"] >= 0, "mixup alpha must be >= 0"),
             (o["dropblock_prob"] < 1, "dropblock prob must be below 1 (negative: the model's recipe rate)"),

@@ -48,7 +48,7 @@ class Distributed:
         values = np.asarray(values, dtype=np.float64)
         if not self.hvd:
             return values
-        summed = self.hvd.allreduce(mx.nd.array(values, dtype="float64"), average=False, name=name)
+        summed = self.hvd.allreduce(mx.nd.array(values, dtype="float64"), op=self.hvd.Sum, name=name)
         return summed.asnumpy()
 
     def trainer(self, params, optimizer):

@@ -1,4 +1,5 @@
-"""The training loop: ResNeSt on RecordIO data (or the embedded toy set) with the paper's recipe, Horovod-ready.
+"""The training loop: ResNeSt on RecordIO data, class folders or the embedded toy set, with the paper's recipe,
+Horovod-ready; from scratch, from given weights (fine-tuning) or from a checkpoint.
 
 Every rank runs :func:`train` with the same :class:`~gluon_resnest.train.config.TrainConfig`. Rank 0 alone writes
 logs, metrics, checkpoints and the final symbol/params export; metrics are summed over ranks (so they are
@@ -8,7 +9,6 @@ finish.
 import dataclasses
 import logging
 import os
-import tempfile
 import time
 
 import mxnet as mx
@@ -16,7 +16,7 @@ import numpy as np
 from mxnet import autograd
 
 from ..data.autoaugment import AutoAugment
-from ..data.datasets import open_image_dataset
+from ..data.datasets import FolderImageDataset, open_image_dataset
 from ..data.loader import make_loader
 from ..data.targets import mixup, smooth_one_hot
 from ..data.toy import CLASSES as TOY_CLASSES
@@ -25,11 +25,12 @@ from ..data.transforms import EvalTransform, TrainTransform
 from ..deploy.export import export_model
 from ..models.factory import get_model
 from ..nn import copy_parameters, set_drop_prob
-from .checkpoint import latest_checkpoint, run_weights, save_best, save_checkpoint
+from .checkpoint import latest_checkpoint, read_checkpoint_states, run_weights, save_best, save_checkpoint
 from .distributed import Distributed
 from .evaluation import count_correct, evaluate
 from .metrics_log import plot_curves, write_metrics
-from .optimizer import apply_no_wd, make_optimizer
+from .optimizer import apply_no_wd, load_optimizer_state, make_optimizer
+from .resume import flag, resume_changes
 from .schedule import cosine_schedule, dropblock_rate
 
 __all__ = ["EpochStats", "TrainingRun", "train"]
@@ -43,6 +44,7 @@ class EpochStats:
     loss_sum: float = 0.0
     correct: float = 0.0
     images: float = 0.0
+    skipped: float = 0.0
 
     def add(self, loss_sum, correct, images):
         self.loss_sum += loss_sum
@@ -50,28 +52,56 @@ class EpochStats:
         self.images += images
 
     def summed(self, dist, name):
-        return EpochStats(*dist.allreduce_sum([self.loss_sum, self.correct, self.images], name))
+        return EpochStats(*dist.allreduce_sum([self.loss_sum, self.correct, self.images, self.skipped], name))
 
 
 def _datasets(cfg, dist):
-    """``(train dataset, validation dataset or None)``; the toy set is written once per host."""
+    """``(train dataset, validation dataset or None)``; the toy set is written once per host, by local rank 0,
+    before any rank opens it. Each dataset's ``classes`` holds its class names, or ``None`` for RecordIO."""
     if cfg.data.toy:
         if dist.local_rank == 0:
             ensure_toy_dataset(cfg.data.toy_dir)
         dist.barrier("toy_data")
         train_path, val_path = ensure_toy_dataset(cfg.data.toy_dir)
-        return open_image_dataset(train_path), open_image_dataset(val_path)
+        train_set, val_set = open_image_dataset(train_path), open_image_dataset(val_path)
+        train_set.classes = val_set.classes = list(TOY_CLASSES)
+        return train_set, val_set
+    if cfg.data.data_dir:
+        train_dir, val_dir = (os.path.join(cfg.data.data_dir, split) for split in ("train", "val"))
+        if not os.path.isdir(train_dir):
+            raise FileNotFoundError("--data-dir %s needs a train/ folder of class folders (and optionally val/)"
+                                    % cfg.data.data_dir)
+        train_set = FolderImageDataset(train_dir)
+        return train_set, FolderImageDataset(val_dir, train_set.classes) if os.path.isdir(val_dir) else None
     val = open_image_dataset(cfg.data.rec_val) if cfg.data.rec_val else None
     return open_image_dataset(cfg.data.rec_train), val
 
 
-def build_net(cfg, ctx):
-    """The network of ``cfg.net``, initialized as in the recipe (Xavier gaussian, magnitude 2) on ``ctx``."""
+def _class_count(cfg, train_set):
+    """``--classes`` if given (checked against the class folders), else the data's class count."""
+    found = len(train_set.classes) if train_set.classes else None
+    if cfg.net.classes:
+        if found is not None and found != cfg.net.classes:
+            raise ValueError("--classes %d, but the training data has %d classes (%s)"
+                             % (cfg.net.classes, found, ", ".join(train_set.classes)))
+        return cfg.net.classes
+    if found is not None:
+        return found
+    return int(max(train_set.labels())) + 1
+
+
+def build_net(cfg, ctx, weights=True):
+    """The network of ``cfg.net`` on ``ctx``: from ``--params``/``--pretrained`` weights (a new classifier when the
+    class count differs) if ``weights``, else initialized as in the recipe (Xavier gaussian, magnitude 2)."""
     overrides = {"last_gamma": cfg.net.last_gamma}
     if cfg.net.final_drop >= 0:
         overrides["final_drop"] = cfg.net.final_drop
-    net = get_model(cfg.net.model, classes=cfg.net.classes, **overrides)
-    net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=ctx)
+    source = cfg.net.params or cfg.net.pretrained
+    if weights and source:
+        net = get_model(cfg.net.model, pretrained=source, classes=cfg.net.classes, ctx=ctx, **overrides)
+    else:
+        net = get_model(cfg.net.model, classes=cfg.net.classes, **overrides)
+        net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=ctx)
     if cfg.net.dtype == "float16":
         if ctx.device_type != "gpu":
             raise ValueError("float16 training needs a GPU: MXNet 1.9 has no float16 GEMM on CPU (use --gpu, or "
@@ -92,7 +122,7 @@ class _EvalTwin:
 
     def __call__(self, source):
         if self.net is None:
-            self.net = build_net(self.cfg, self.ctx)
+            self.net = build_net(self.cfg, self.ctx, weights=False)
             self.net.hybridize(static_alloc=True)
         return copy_parameters(source, self.net, self.ctx)
 
@@ -111,15 +141,18 @@ class TrainingRun:
         cfg, dist = self.cfg, self.dist
         size = cfg.data.input_size
         train_set, val_set = _datasets(cfg, dist)
+        self.class_names = list(train_set.classes) if train_set.classes else None
+        self.cfg = cfg = cfg.replace(classes=_class_count(cfg, train_set))
         train_tf = TrainTransform(size, scale=(cfg.data.min_random_area, 1.0), jitter=cfg.data.jitter,
                                   lighting=cfg.data.lighting,
                                   auto_augment=AutoAugment() if cfg.data.auto_augment else None)
+        strict = cfg.data.stop_on_bad_sample
         self.train_loader = make_loader(train_set, train_tf, cfg.optim.batch_size, dist.size, dist.rank, train=True,
-                                        seed=cfg.run.seed, num_workers=cfg.data.workers)
+                                        seed=cfg.run.seed, num_workers=cfg.data.workers, strict=strict)
         self.val_loader = None
         if val_set is not None:
             self.val_loader = make_loader(val_set, EvalTransform(size, cfg.data.crop_pct), cfg.optim.batch_size,
-                                          dist.size, dist.rank, num_workers=cfg.data.workers)
+                                          dist.size, dist.rank, num_workers=cfg.data.workers, strict=strict)
         self.steps = len(self.train_loader)
         if self.steps == 0:
             raise ValueError("each of the %d workers gets %d training images, fewer than one batch of %d"
@@ -144,25 +177,52 @@ class TrainingRun:
         self.loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
 
     def restore(self):
-        """Load the newest checkpoint (rank 0 reads, everyone receives); return its loop state or None."""
-        found = latest_checkpoint(self.cfg.run.save_dir) if self.dist.is_root else None
+        """Load the newest checkpoint (rank 0 reads and checks, everyone receives); return its loop state, or
+        ``None`` when the save directory holds no checkpoint.
+
+        Options the checkpoint cannot honour are refused (:func:`~gluon_resnest.train.resume.resume_changes`);
+        changed epochs, learning rate, warmup and the other recipe options apply from the restored step: the
+        schedule, built from the new values, is evaluated at the restored update count.
+        """
         payload = None
-        if found is not None:
-            stem, state = found
-            with open(stem + ".states", "rb") as handle:
-                payload = (stem, state, handle.read())
+        if self.dist.is_root:
+            try:
+                found = latest_checkpoint(self.cfg.run.save_dir)
+                if found is not None:
+                    stem, state = found
+                    changes = resume_changes(state.get("config", {}), state.get("world_size"), self.cfg,
+                                             self.dist.size)
+                    payload = ("ok", stem, state, read_checkpoint_states(stem), changes)
+            except (ValueError, FileNotFoundError) as err:
+                payload = ("error", type(err).__name__, str(err))
         payload = self.dist.broadcast_object(payload, "resume")
         if payload is None:
             return None
-        stem, state, states_bytes = payload
+        if payload[0] == "error":
+            raise (ValueError if payload[1] == "ValueError" else FileNotFoundError)(payload[2])
+        _, stem, state, arrays, changes = payload
         if self.dist.is_root:
             self.net.load_parameters(stem + ".params", ctx=self.ctx, cast_dtype=True)
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "trainer.states")
-            with open(path, "wb") as handle:
-                handle.write(states_bytes)
-            self.trainer.load_states(path)
+        load_optimizer_state(self.trainer, arrays, state["optimizer"])
+        if self.dist.is_root:
+            self._log_resume(stem, state, changes)
         return state
+
+    def _log_resume(self, stem, state, changes):
+        step = self.trainer.optimizer.num_update
+        logger.info("resumed from %s (epoch %d done, update %d)", stem, state["epoch"] + 1, step)
+        for option, (old, new) in sorted(changes.items()):
+            logger.info("resume: %s changed from %r to %r, applied from update %d", flag(option), old, new, step)
+        if changes:
+            logger.info("resume: learning-rate schedule rebuilt for %d epochs, lr %g at update %d",
+                        self.cfg.optim.epochs, self.trainer.learning_rate, step)
+
+    def _set_frozen(self, frozen):
+        """Train only the classifier (``frozen``) or the whole network."""
+        head = set(self.net.fc.collect_params().keys())
+        for name, param in self.net.collect_params().items():
+            if name not in head:
+                param.grad_req = "null" if frozen else "write"
 
     def train_epoch(self, epoch):
         """One pass over this rank's shard; returns the epoch's :class:`EpochStats` summed over ranks."""
@@ -171,6 +231,8 @@ class TrainingRun:
         if cfg.net.dropblock_prob > 0:
             set_drop_prob(self.net, dropblock_rate(epoch, cfg.optim.epochs, cfg.net.dropblock_prob))
         self.train_loader.sampler.set_epoch(epoch)
+        if self.cfg.optim.freeze_epochs and epoch <= self.cfg.optim.freeze_epochs:
+            self._set_frozen(epoch < self.cfg.optim.freeze_epochs)
         use_mixup = cfg.optim.mixup_alpha > 0 and epoch < cfg.optim.epochs - cfg.optim.mixup_off_epoch
         stats = EpochStats()
         tic = time.time()
@@ -193,14 +255,15 @@ class TrainingRun:
                 logger.info("epoch %d [%d/%d] loss %.4f lr %.5f %.1f img/s", epoch + 1, step + 1, self.steps,
                             stats.loss_sum / stats.images, self.trainer.learning_rate,
                             stats.images * dist.size / (time.time() - tic))
+        stats.skipped = len(self.train_loader.skipped)
         return stats.summed(dist, "train_%d" % epoch)
 
     def validate(self, epoch):
         """``(top-1 %, top-5 %)`` over the whole validation set (all ranks' shards)."""
         val = evaluate(self.eval_twin(self.net), self.val_loader, self.ctx, dtype=self.cfg.net.dtype)
-        top1, top5, count = self.dist.allreduce_sum([val["top1_correct"], val["top5_correct"], val["count"]],
-                                                    "val_%d" % epoch)
-        return 100.0 * top1 / count, 100.0 * top5 / count
+        top1, top5, count, skipped = self.dist.allreduce_sum(
+            [val["top1_correct"], val["top5_correct"], val["count"], len(self.val_loader.skipped)], "val_%d" % epoch)
+        return 100.0 * top1 / count, 100.0 * top5 / count, int(skipped)
 
     def _wants_validation(self, epoch):
         every = self.cfg.run.eval_every
@@ -212,10 +275,12 @@ class TrainingRun:
         return epoch in (self.cfg.optim.epochs - 1, end_epoch - 1) or (every and (epoch + 1) % every == 0)
 
     def _log_epoch(self, record):
-        logger.info("epoch %d: train loss %.4f top-1 %.2f%%%s, %.1f img/s", record["epoch"] + 1,
+        skipped = record["skipped"] + (record.get("val_skipped") or 0)
+        logger.info("epoch %d: train loss %.4f top-1 %.2f%%%s, %.1f img/s%s", record["epoch"] + 1,
                     record["train_loss"], record["train_top1"], "" if record["val_top1"] is None else
                     ", val top-1 %.2f%% top-5 %.2f%%" % (record["val_top1"], record["val_top5"]),
-                    record["img_per_s"])
+                    record["img_per_s"], ", %d unreadable samples skipped (train %d, val %d)"
+                    % (skipped, record["skipped"], record.get("val_skipped") or 0) if skipped else "")
 
     def run(self):
         """Train from scratch or from the newest checkpoint (``--resume``); returns the final loop state."""
@@ -223,12 +288,17 @@ class TrainingRun:
         save_dir = cfg.run.save_dir
         os.makedirs(save_dir, exist_ok=True)
         state = self.restore() if cfg.run.resume else None
+        if cfg.run.resume and state is None:
+            if not cfg.run.allow_fresh_start:
+                raise FileNotFoundError("--resume: no checkpoint in %s (no %s); run without --resume, or add "
+                                        "--allow-fresh-start to start from scratch in that case"
+                                        % (save_dir, "latest.json"))
+            if dist.is_root:
+                logger.info("--resume: no checkpoint in %s, starting from scratch (--allow-fresh-start)", save_dir)
         dist.broadcast_parameters(self.net.collect_params())
         start_epoch = state["epoch"] + 1 if state else 0
         history = state["history"] if state else []
         best = state["best_top1"] if state else -1.0
-        if state and dist.is_root:
-            logger.info("resumed from epoch %d of %d", start_epoch, cfg.optim.epochs)
         end_epoch = cfg.optim.epochs
         if cfg.run.stop_after_epochs:
             end_epoch = min(cfg.optim.epochs, start_epoch + cfg.run.stop_after_epochs)
@@ -239,22 +309,22 @@ class TrainingRun:
             record = {"epoch": epoch, "train_loss": stats.loss_sum / stats.images,
                       "train_top1": 100.0 * stats.correct / stats.images, "images": int(stats.images),
                       "lr": self.trainer.learning_rate, "seconds": seconds, "img_per_s": stats.images / seconds,
-                      "val_top1": None, "val_top5": None}
+                      "skipped": int(stats.skipped), "val_top1": None, "val_top5": None, "val_skipped": None}
             if self._wants_validation(epoch):
-                record["val_top1"], record["val_top5"] = self.validate(epoch)
+                record["val_top1"], record["val_top5"], record["val_skipped"] = self.validate(epoch)
                 if record["val_top1"] > best:
                     best = record["val_top1"]
                     if dist.is_root:
                         save_best(save_dir, self.net)
             history.append(record)
             state = {"history": history, "best_top1": best, "num_update": self.trainer.optimizer.num_update,
-                     "config": cfg.as_dict()}
+                     "config": cfg.as_dict(), "world_size": dist.size, "class_names": self.class_names}
             if dist.is_root:
                 self._log_epoch(record)
                 write_metrics(os.path.join(save_dir, "metrics.jsonl"), history)
                 plot_curves(os.path.join(save_dir, "training_curve.png"), history, cfg.net.model)
                 if self._wants_checkpoint(epoch, end_epoch):
-                    save_checkpoint(save_dir, epoch, self.net, self.trainer, state)
+                    save_checkpoint(save_dir, epoch, self.net, self.trainer, state, cfg.run.keep_checkpoints)
         state = state or {"history": history, "best_top1": best}
         if cfg.run.export and dist.is_root and end_epoch == cfg.optim.epochs:
             state["export"] = self.finish()
@@ -270,7 +340,7 @@ class TrainingRun:
             self.net.cast("float32")
         size = cfg.data.input_size
         sym, params, _ = export_model(self.net, os.path.join(cfg.run.save_dir, cfg.net.model), size, ctx=self.ctx,
-                                      class_names=list(TOY_CLASSES) if cfg.data.toy else None)
+                                      class_names=self.class_names)
         logger.info("exported %s and %s (input 1x3x%dx%d)", sym, params, size, size)
         return [sym, params]
 

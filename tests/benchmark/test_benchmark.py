@@ -50,3 +50,15 @@ def test_ceiling_and_operator_profile_helpers():
     text = operator_profile("resnest14", batch=1, size=64, runs=1)
     assert "_sg_mkldnn_conv" in text and "broadcast_mul" in text
     assert not glob.glob(os.path.join(tempfile.gettempdir(), "resnest-profile-*"))
+
+
+def test_input_pipeline_smoke(tmp_path):
+    out = str(tmp_path / "input.json")
+    result = run_script("benchmark.py", "--input-pipeline", "--smoke", "--data-dir", tmp_path / "jpegs", "--json",
+                        out, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.load(open(out))
+    assert {(r["pipeline"], r["auto_augment"]) for r in rows} == {
+        ("mx.io.ImageRecordIter", False), ("ours", False), ("ours", True)}
+    assert all(r["img_per_s"] > 0 for r in rows)
+    assert "| ours | yes | 1 |" in result.stdout

@@ -1,6 +1,5 @@
 """Transforms, AutoAugment, sharding, toy data and scripts/verify.py on generated images."""
 import json
-import os
 
 import cv2
 import mxnet as mx

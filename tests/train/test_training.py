@@ -17,6 +17,7 @@ from gluon_resnest.train.schedule import cosine_schedule, dropblock_rate
 from gluon_resnest.train import TrainConfig, train
 
 from tests.helpers.scripts import script_path
+from tests.helpers.training import tiny_cfg
 VENV_BIN = os.path.dirname(sys.executable)
 
 
@@ -58,31 +59,14 @@ def test_dropblock_ramp():
     assert [round(dropblock_rate(e, 4, 0.1), 3) for e in range(4)] == [0.025, 0.05, 0.075, 0.1]
 
 
-def _tiny_cfg(save_dir, epochs, **kw):
-    base = dict(model="resnest14", toy=True, toy_dir=os.path.join(os.path.dirname(save_dir), "toy"),
-                save_dir=save_dir, epochs=epochs, batch_size=16, lr=0.02, input_size=32, log_interval=0, workers=0,
-                warmup_epochs=1, no_wd=True, last_gamma=True, label_smoothing=0.1, mixup_alpha=0.2,
-                auto_augment=True, dropblock_prob=0.1, export=False)
-    base.update(kw)
-    return TrainConfig.from_flat(**base)
-
-
-@pytest.fixture(scope="module")
-def small_toy(tmp_path_factory):
-    from gluon_resnest.data.toy import ensure_toy_dataset
-    root = tmp_path_factory.mktemp("resume")
-    ensure_toy_dataset(str(root / "toy"), train_count=96, val_count=40, size=48)
-    return root
-
-
 def test_resume_ends_with_the_same_parameters(small_toy):
     full = str(small_toy / "full")
-    train(_tiny_cfg(full, 3))
+    train(tiny_cfg(full, 3))
     part = str(small_toy / "part")
-    train(_tiny_cfg(part, 3, save_every=0, stop_after_epochs=2))
+    train(tiny_cfg(part, 3, save_every=0, stop_after_epochs=2, workers=2))
     stopped = os.listdir(part)
     assert "ckpt-0001.states" in stopped and "ckpt-0000.params" not in stopped and "ckpt-0002.params" not in stopped
-    resumed = train(_tiny_cfg(part, 3, resume=True))
+    resumed = train(tiny_cfg(part, 3, resume=True, workers=2))
     a, b = mx.nd.load(os.path.join(full, "ckpt-0002.params")), mx.nd.load(os.path.join(part, "ckpt-0002.params"))
     assert a.keys() == b.keys()
     assert all(np.array_equal(a[k].asnumpy(), b[k].asnumpy()) for k in a)
@@ -96,9 +80,9 @@ def test_bad_training_options_are_clear(small_toy):
     with pytest.raises(ValueError, match="rec-train"):
         train(TrainConfig.from_flat(save_dir=str(small_toy / "x")))
     with pytest.raises(ValueError, match="float16 training needs a GPU"):
-        train(_tiny_cfg(str(small_toy / "fp16"), 1, dtype="float16"))
+        train(tiny_cfg(str(small_toy / "fp16"), 1, dtype="float16"))
     with pytest.raises(ValueError, match="fewer than one batch"):
-        train(_tiny_cfg(str(small_toy / "big"), 1, batch_size=4096))
+        train(tiny_cfg(str(small_toy / "big"), 1, batch_size=4096))
 
 
 @pytest.mark.skipif(shutil.which("horovodrun", path=VENV_BIN) is None, reason="horovod not installed")
@@ -122,7 +106,7 @@ def test_horovodrun_two_processes_learn_the_toy_set(tmp_path):
 
 
 def test_sgd_and_mixup_off_epoch_run(small_toy):
-    state = train(_tiny_cfg(str(small_toy / "sgd"), 2, optimizer="sgd", mixup_off_epoch=1, eval_every=0,
+    state = train(tiny_cfg(str(small_toy / "sgd"), 2, optimizer="sgd", mixup_off_epoch=1, eval_every=0,
                             auto_augment=False))
     history = state["history"]
     assert [r["val_top1"] is None for r in history] == [True, False]

@@ -1,0 +1,52 @@
+"""What a resumed run may change: the options a checkpoint can honour, and those it cannot.
+
+A checkpoint fixes the network, its classifier, the parameter dtype, the optimizer kind, and the data order (batch
+size and number of workers, which shard the data). Everything else (epochs, learning rate, warmup, the other
+recipe options) applies from the resumed step: the schedule is rebuilt from the new values and evaluated at the
+restored update count.
+"""
+__all__ = ["FIXED_BY_CHECKPOINT", "RUN_ONLY", "resume_changes", "flag"]
+
+#: Options a checkpoint cannot honour a change of, with the reason.
+FIXED_BY_CHECKPOINT = {
+    "model": "the checkpoint holds that network's weights",
+    "classes": "the checkpoint's classifier has that many outputs",
+    "dtype": "the optimizer states are kept in that dtype",
+    "optimizer": "the optimizer states belong to that optimizer",
+    "batch_size": "it fixes the data order and the steps per epoch",
+    "seed": "it fixes the data order and the augmentation of every sample",
+}
+#: Options that describe this invocation, not the training: never compared.
+RUN_ONLY = {"resume", "allow_fresh_start", "stop_after_epochs", "save_dir", "workers", "log_interval", "export",
+            "keep_checkpoints", "gpu", "toy_dir", "pretrained", "params", "stop_on_bad_sample", "rec_train", "rec_val",
+            "data_dir"}
+
+
+def flag(option):
+    """The command-line flag of a flat option name."""
+    return "--" + option.replace("_", "-")
+
+
+def resume_changes(saved_config, saved_world_size, cfg, world_size):
+    """``{option: (checkpoint value, new value)}`` of the options ``cfg`` changes relative to a checkpoint's
+    configuration (``saved_config``: ``{group: {option: value}}``), which the resumed run applies from its step.
+
+    ``ValueError`` naming the option and both values when a change cannot be honoured
+    (:data:`FIXED_BY_CHECKPOINT`, or a different number of workers).
+    """
+    if saved_world_size is not None and saved_world_size != world_size:
+        raise ValueError("cannot resume with %d workers: the checkpoint was trained with %d, and the number of "
+                         "workers fixes the data order (each worker's shard)" % (world_size, saved_world_size))
+    saved = {}
+    for group in saved_config.values():
+        saved.update(group)
+    changes = {}
+    for option, value in cfg.flat().items():
+        if option in RUN_ONLY or option not in saved or saved[option] == value:
+            continue
+        if option in FIXED_BY_CHECKPOINT:
+            raise ValueError("cannot resume with %s %r: the checkpoint was trained with %s %r, and %s; start a new "
+                             "--save-dir or keep %s %r" % (flag(option), value, flag(option), saved[option],
+                                                            FIXED_BY_CHECKPOINT[option], flag(option), saved[option]))
+        changes[option] = (saved[option], value)
+    return changes
