@@ -19,6 +19,9 @@ C=(-c "$ROOT/constraints.txt")
 "${PIP[@]}" install -q --upgrade pip "setuptools<70" wheel "${C[@]}"
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then FLAVOR=gpu; else FLAVOR=cpu; fi
 "${PIP[@]}" install -q "${C[@]}" -e ".[$FLAVOR,test,onnx]"
+# Optional: OpenVINO as a runtime for the ONNX export (bf16 on AVX512_BF16/AMX CPUs). Skipped, with a note, when it
+# does not install cleanly next to the pins above.
+"${PIP[@]}" install -q "${C[@]}" -e ".[openvino]" || echo "note: OpenVINO did not install; --runtime openvino and --bf16 are unavailable"
 # The official ResNeSt package: only its torch models are used, which need nothing but torch.
 "${PIP[@]}" install -q "${C[@]}" --no-deps resnest
 # Horovod compiles against the installed MXNet; pip caches the built wheel so a second setup takes seconds.
