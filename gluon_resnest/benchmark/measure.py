@@ -2,7 +2,8 @@
 
 Candidates: ours (hybridized with static memory), ours oneDNN-fused, ours INT8, GluonCV's implementation with the
 same weights (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch
-reference (timm, else the official package) and GluonCV as a user gets it (MXNet's default thread count).
+reference (timm, else the official package), GluonCV as a user gets it (MXNet's default thread count) and our
+ONNX export in onnxruntime and OpenVINO (float32 and bf16, when installed).
 Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
 """
 import json
@@ -22,8 +23,12 @@ from ..interop.gluoncv import import_gluoncv
 from ..models.factory import get_model
 from ..nn import copy_parameters
 
-__all__ = ["median_seconds", "inference_row", "training_row", "measure_in_child", "benchmark", "compute_ceiling",
+__all__ = ["RUNTIME_KINDS", "runtime_kinds", "runtime_rows", "median_seconds", "inference_row", "training_row",
+           "measure_in_child", "benchmark", "compute_ceiling",
            "operator_profile", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
+
+#: Other runtimes measured on our ONNX export, each in a child process (see :func:`runtime_kinds`).
+RUNTIME_KINDS = ("onnxruntime", "openvino-f32", "openvino-bf16")
 
 #: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
 CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
@@ -156,12 +161,43 @@ def _int8(name, net, batch, size):
     return quantize_model(net, calib, (batch, 3, size, size), "naive", 2)
 
 
-def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0):
+def runtime_kinds():
+    """The :data:`RUNTIME_KINDS` this machine can run: OpenVINO only when installed, its bf16 only on a CPU with
+    native bf16 support (the reason for a missing one goes to stderr)."""
+    from ..deploy.openvino_runtime import OpenVinoUnavailable, check_bf16_support, import_openvino
+
+    kinds = ["onnxruntime"]
+    try:
+        import_openvino()
+        kinds.append("openvino-f32")
+        check_bf16_support()
+        kinds.append("openvino-bf16")
+    except OpenVinoUnavailable as err:
+        sys.stderr.write("benchmark: skipping %s: %s\n" % (", ".join(k for k in RUNTIME_KINDS if k not in kinds), err))
+    return kinds
+
+
+def runtime_rows(name, batches, size, warmup, repeat):
+    """Our export of a random ``name`` as ONNX (dynamic batch), run by each of :func:`runtime_kinds` in a child
+    process."""
+    from ..deploy.export import export_model
+    from ..deploy.onnx_export import export_onnx
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="resnest-bench-") as work:
+        sym, params, shape = export_model(random_net(name), os.path.join(work, name), size)
+        onnx_path = export_onnx(sym, params, os.path.join(work, name + ".onnx"), shape)
+        for kind in runtime_kinds():
+            rows += measure_in_child(kind, name, batches, size, warmup, repeat, extra=["--onnx", onnx_path])
+    return rows
+
+
+def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0, extra=()):
     """Run :mod:`gluon_resnest.benchmark.child` in a fresh interpreter; returns its rows (empty with a note on
     failure)."""
     args = [sys.executable, "-m", "gluon_resnest.benchmark.child", kind, name, "--batches"] + \
         [str(b) for b in batches] + ["--size", str(size), "--warmup", str(warmup), "--repeat", str(repeat),
-                                     "--train-batch", str(train_batch)]
+                                     "--train-batch", str(train_batch)] + list(extra)
     result = subprocess.run(args, capture_output=True, text=True, env=env or dict(os.environ))
     for line in result.stdout.splitlines():
         if line.startswith("ROWS "):
@@ -171,7 +207,7 @@ def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_
 
 
 def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5, gluoncv=True, torch=True,
-              int8=True, train=True):
+              int8=True, train=True, runtimes=True):
     """All measurements for one variant; returns a list of row dicts (see the module docstring)."""
     rows = []
     net = random_net(name)
@@ -195,6 +231,8 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
         if twin is not None:
             rows.append(training_row("gluoncv", hybrid(gluoncv_twin(name, random_net(name))), train_batch, size,
                                      warmup, repeat))
+    if runtimes:
+        rows += runtime_rows(name, batches, size, warmup, repeat)
     if torch:
         rows += measure_in_child("torch", name, batches, size, warmup, repeat)
     if gluoncv and twin is not None:

@@ -98,8 +98,9 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
     CPU graph (any oneDNN-enabled MXNet loads it; ONNX cannot be made from it). ``bf16`` writes the ONNX file and
     checks OpenVINO's bfloat16 inference of it against float32 on ``val_data`` (else ``calib_data``) the same way;
     ``{out}-meta.json`` then records ``bf16`` and ``scripts/predict.py --runtime openvino`` runs it in bf16.
-    The files are published together, replacing an earlier export at ``out`` (``force`` also removes its files this export does not produce), and
-    only when the reload check (``report["reload_ok"]``) and the agreement check pass.
+    The files are published together, replacing an earlier export at ``out`` (``force`` also removes its files
+    this export does not produce), and only when the reload check (``report["reload_ok"]``) and the agreement
+    checks pass.
     """
     if int8 and not calib_data:
         raise ValueError("INT8 export needs calibration data (--calib-data)")

@@ -1,4 +1,5 @@
 """Deployment: export script with standalone reload, baked preprocessing, ONNX parity, INT8, predict, errors."""
+import contextlib
 import json
 import os
 
@@ -8,7 +9,7 @@ import pytest
 
 from gluon_resnest import get_model
 from gluon_resnest.deploy.export import EXPORT_SUFFIXES, ExportMismatchError, export_model, load_exported
-from gluon_resnest.deploy.onnx_export import OnnxExportError, export_onnx, run_onnx
+from gluon_resnest.deploy.onnx_export import OnnxExportError, export_onnx, pinned_opset, run_onnx
 from gluon_resnest.deploy.classifier import ExportedClassifier
 from gluon_resnest.utils.publish import StaleFilesError
 
@@ -228,11 +229,59 @@ def test_low_agreement_warns_or_fails_and_publishes_nothing(trained_toy, tmp_pat
 
 @pytest.mark.parametrize("opset", [None, 13])
 def test_mxnet_onnx_exporter_converts_exported_resnest50(tmp_path, opset):
-    """``mx.onnx.export_model`` on the exported symbol as a user calls it, at its default opset and at 13."""
+    """``mx.onnx.export_model`` on the exported symbol as a user calls it, at its default opset (that of the
+    installed onnx) and at 13."""
     net = _net("resnest50")
     sym, params, _ = export_model(net, str(tmp_path / "m"), 96, 2)
-    kwargs = {} if opset is None else {"opset_version": opset}
-    path = mx.onnx.export_model(sym, params, [(2, 3, 96, 96)], [np.float32], str(tmp_path / "m.onnx"), **kwargs)
+    with pinned_opset(opset) if opset else contextlib.nullcontext():
+        path = mx.onnx.export_model(sym, params, [(2, 3, 96, 96)], [np.float32], str(tmp_path / "m.onnx"))
     x = np.random.RandomState(0).uniform(-1, 1, (2, 3, 96, 96)).astype("float32")
     ref = net(mx.nd.array(x)).asnumpy()
     assert np.abs(run_onnx(path, x) - ref).max() / np.abs(ref).max() < 1e-5
+
+
+def test_openvino_missing_or_cpu_without_bf16_is_a_clear_error(monkeypatch, tmp_path):
+    import sys
+
+    from gluon_resnest.deploy import openvino_runtime
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(openvino_runtime.OpenVinoUnavailable, match=r"pip install .*openvino"):
+        openvino_runtime.compile_onnx(str(tmp_path / "m.onnx"))
+
+    class NoBf16Core:
+        def get_property(self, device, name):
+            return ["FP32", "INT8"]
+
+    monkeypatch.setitem(sys.modules, "openvino", type(sys)("openvino"))
+    with pytest.raises(openvino_runtime.OpenVinoUnavailable, match="no native bfloat16 support"):
+        openvino_runtime.check_bf16_support(NoBf16Core())
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor : 0\nflags : fpu avx512f avx512_bf16 avx512_vnni\n")
+    assert openvino_runtime.cpu_bf16_flags(str(cpuinfo)) == ["avx512_bf16"]
+
+
+def _openvino_bf16_or_skip():
+    from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable, check_bf16_support
+
+    try:
+        check_bf16_support()
+    except OpenVinoUnavailable as err:
+        pytest.skip(str(err))
+
+
+def test_bf16_export_is_checked_and_predict_runs_it_in_openvino(trained_toy, tmp_path):
+    _openvino_bf16_or_skip()
+    out, val = str(tmp_path / "toy"), str(trained_toy / "toy_data" / "toy_val.rec")
+    result = _script("export.py", "--model", "resnest14", "--checkpoint", str(trained_toy), "--out", out,
+                     "--size", "48", "--bf16", "--val-data", val, "--min-agreement", "0.98")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    check = report["bf16_vs_fp32"]
+    assert check["images"] == 500 and check["top1_agreement"] >= 0.98 and check["max_rel_logit_error"] < 3e-2
+    assert json.load(open(out + "-meta.json"))["bf16"]["precision"] == "bf16"
+    pred = _script("predict.py", out + ".onnx", "--rec", val, "--count", "4", "--runtime", "openvino")
+    assert pred.returncode == 0, pred.stderr[-2000:]
+    assert "top-1 on these 4 images" in pred.stdout
+    wrong = _script("predict.py", out, "--rec", val, "--runtime", "openvino")
+    assert wrong.returncode == 2 and "give PREFIX.onnx" in wrong.stderr
