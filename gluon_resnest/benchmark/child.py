@@ -1,10 +1,11 @@
 """Measurements that need a fresh interpreter, run by :func:`gluon_resnest.benchmark.measure.measure_in_child`:
 
-    python -m gluon_resnest.benchmark.child torch|gluoncv-default MODEL --batches 1 8 [--train-batch 8] ...
+    python -m gluon_resnest.benchmark.child torch|gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
     python -m gluon_resnest.benchmark.child onnxruntime|openvino-f32|openvino-bf16 MODEL --onnx M.onnx --batches 1 8
 
 ``torch``: the PyTorch reference (timm, else the official package) with all available CPUs; ``gluoncv-default``:
-GluonCV as a user gets it (the parent removes our thread setting from the environment); the runtimes run the ONNX
+GluonCV as a user gets it (the parent removes our thread setting from the environment); ``ours-int8``: our
+oneDNN INT8 model for each batch size (the parent asks for one at a time); the runtimes run the ONNX
 export ``--onnx`` with all available CPUs, OpenVINO with its batch dimension fixed per batch size. Prints one line
 ``ROWS <json list of rows>``.
 """
@@ -12,8 +13,8 @@ import argparse
 import json
 import os
 
-from .measure import (RUNTIME_KINDS, gluoncv_twin, hybrid, inference_row, median_seconds, random_net, result_row,
-                      training_row)
+from .measure import (RUNTIME_KINDS, gluoncv_twin, hybrid, inference_row, int8_net, median_seconds, random_net,
+                      result_row, training_row)
 
 
 def torch_rows(name, batches, size, warmup, repeat):
@@ -39,6 +40,14 @@ def gluoncv_default_rows(name, batches, size, warmup, repeat, train_batch):
     if train_batch:
         rows.append(training_row("gluoncv-default-threads", hybrid(gluoncv_twin(name, random_net(name))),
                                  train_batch, size, warmup, repeat))
+    return rows
+
+
+def int8_rows(name, batches, size, warmup, repeat):
+    rows = []
+    for batch in batches:
+        rows.append(inference_row("ours-int8", int8_net(name, random_net(name), batch, size), batch, size, warmup,
+                                  repeat))
     return rows
 
 
@@ -73,7 +82,7 @@ def runtime_rows(kind, name, onnx_path, batches, size, warmup, repeat):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["torch", "gluoncv-default"] + list(RUNTIME_KINDS))
+    p.add_argument("kind", choices=["torch", "gluoncv-default", "ours-int8"] + list(RUNTIME_KINDS))
     p.add_argument("model")
     p.add_argument("--batches", nargs="+", type=int, required=True)
     p.add_argument("--size", type=int, default=224)
@@ -84,6 +93,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.kind in RUNTIME_KINDS:
         rows = runtime_rows(args.kind, args.model, args.onnx, args.batches, args.size, args.warmup, args.repeat)
+    elif args.kind == "ours-int8":
+        rows = int8_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
     elif args.kind == "torch":
         rows = torch_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
     else:

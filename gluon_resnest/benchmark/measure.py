@@ -2,8 +2,9 @@
 
 Candidates: ours (hybridized with static memory), ours oneDNN-fused, ours INT8, GluonCV's implementation with the
 same weights (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch
-reference (timm, else the official package), GluonCV as a user gets it (MXNet's default thread count) and our
-ONNX export in onnxruntime and OpenVINO (float32 and bf16, when installed).
+reference (timm, else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8
+(one process per batch size, in which no other network ran, as a deployment runs it) and our ONNX export in onnxruntime and OpenVINO
+(float32 and bf16, when installed).
 Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
 """
 import json
@@ -24,7 +25,7 @@ from ..models.factory import get_model
 from ..nn import copy_parameters
 
 __all__ = ["RUNTIME_KINDS", "runtime_kinds", "runtime_rows", "median_seconds", "inference_row", "training_row",
-           "measure_in_child", "benchmark", "compute_ceiling",
+           "measure_in_child", "benchmark", "compute_ceiling", "int8_net",
            "operator_profile", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
 
 #: Other runtimes measured on our ONNX export, each in a child process (see :func:`runtime_kinds`).
@@ -154,7 +155,8 @@ def random_net(name):
     return net
 
 
-def _int8(name, net, batch, size):
+def int8_net(name, net, batch, size):
+    """``net`` quantized for ``(batch, 3, size, size)`` input, calibrated on two random batches."""
     from ..deploy.int8 import quantize_model
 
     calib = [(mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size)), None) for _ in range(2)]
@@ -223,9 +225,9 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
         fused = random_net(name)
         rows.append(inference_row("ours-fused", fuse_for_cpu(fused, (batch, 3, size, size)), batch, size, warmup,
                                   repeat))
-        if int8:
-            rows.append(inference_row("ours-int8", _int8(name, random_net(name), batch, size), batch, size, warmup,
-                                      repeat))
+    if int8:
+        for batch in batches:
+            rows += measure_in_child("ours-int8", name, [batch], size, warmup, repeat)
     if train:
         rows.append(training_row("ours", hybrid(random_net(name)), train_batch, size, warmup, repeat))
         if twin is not None:
