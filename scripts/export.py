@@ -22,7 +22,7 @@ import sys
 import warnings
 
 from gluon_resnest import list_models
-from gluon_resnest.deploy.agreement import ExportCheckError
+from gluon_resnest.deploy.agreement import AgreementWarning, ExportCheckError
 from gluon_resnest.deploy.deployment import export_deployment
 from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable
 from gluon_resnest.utils.publish import StaleFilesError
@@ -69,8 +69,7 @@ def main(argv=None):
     weights = args.params or (run_weights(args.checkpoint) if args.checkpoint else args.pretrained)
     if not weights:
         print("warning: no weights given, exporting random initialization", file=sys.stderr)
-    warnings.simplefilter("always")
-    warnings.formatwarning = lambda message, *_: "warning: %s\n" % message
+    warnings.simplefilter("always", AgreementWarning)
     try:
         report = export_deployment(args.model, weights, args.out, args.size, args.batch_size, args.preprocess,
                                    args.onnx, args.int8, args.calib_data, args.calib_batches, args.fuse,

@@ -5,10 +5,14 @@ import warnings
 
 import numpy as np
 
-__all__ = ["ExportCheckError", "compare_outputs", "check_agreement", "WARN_AGREEMENT"]
+__all__ = ["AgreementWarning", "ExportCheckError", "compare_outputs", "check_agreement", "WARN_AGREEMENT"]
 
 #: A reduced-precision export agreeing with float32 on fewer top-1 predictions than this gets a warning.
 WARN_AGREEMENT = 0.99
+
+
+class AgreementWarning(UserWarning):
+    """A reduced-precision model agrees with float32 less than :data:`WARN_AGREEMENT`."""
 
 
 class ExportCheckError(RuntimeError):
@@ -59,5 +63,6 @@ def check_agreement(kind, comparison, min_agreement=None):
     if min_agreement is not None and agreement < min_agreement:
         raise ExportCheckError("%s, below --min-agreement %.3g; nothing was published" % (text, min_agreement))
     if agreement < WARN_AGREEMENT:
-        warnings.warn("%s: check it on your own validation images before deploying" % text, stacklevel=2)
+        warnings.warn("%s: check it on your own validation images before deploying" % text, AgreementWarning,
+                      stacklevel=2)
     return text

@@ -215,7 +215,7 @@ def test_low_agreement_warns_or_fails_and_publishes_nothing(trained_toy, tmp_pat
     from gluon_resnest.deploy import agreement, deployment
 
     low = {"top1_agreement": 0.366, "max_rel_logit_error": 0.5, "images": 484}
-    with pytest.warns(UserWarning, match="36.6% of top-1"):
+    with pytest.warns(agreement.AgreementWarning, match="36.6% of top-1"):
         agreement.check_agreement("INT8", low)
     with pytest.raises(agreement.ExportCheckError, match="below --min-agreement 0.9"):
         agreement.check_agreement("INT8", low, 0.9)
