@@ -95,6 +95,7 @@ class StagedFiles:
         if last not in names:
             raise ValueError("staged set for %s lacks its manifest %s" % (self.final_prefix, last))
         published = {os.path.join(self.directory, name) for name in names}
+        owned = {os.path.abspath(path) for path in owned}
         stale = sorted(path for path in owned if os.path.lexists(path) and path not in published)
         if stale and not force:
             raise StaleFilesError("%s holds files of an earlier export that this one does not produce: %s; remove "
