@@ -1,9 +1,9 @@
 """Throughput, latency and memory of ResNeSt implementations, measured the same way in one run.
 
-Candidates: ours (hybridized with static memory), ours oneDNN-fused, ours INT8, GluonCV's implementation with the
-same weights (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch
-reference (timm, else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8
-(one process per batch size, in which no other network ran, as a deployment runs it) and our ONNX export in onnxruntime and OpenVINO
+Candidates: ours (hybridized with static memory), ours oneDNN-fused, GluonCV's implementation with the same weights
+(in this process, so with the same MXNet runtime settings), and in child processes the PyTorch reference (timm,
+else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8 (one process per
+batch size, in which no other network ran, as in a deployment) and our ONNX export in onnxruntime and OpenVINO
 (float32 and bf16, when installed).
 Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
 """

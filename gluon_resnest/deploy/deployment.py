@@ -15,8 +15,8 @@ from ..data.transforms import EvalTransform
 from ..models.factory import get_model, model_record
 from ..utils.publish import StagedFiles
 from .agreement import ExportCheckError, check_agreement
-from .export import (WithPreprocess, publish_export, run_without_package, symbol_paths, write_export,
-                     write_meta)
+from .export import (INT8_SUFFIXES, MODEL_SUFFIXES, ONNX_SUFFIXES, WithPreprocess, check_export_stale,
+                     publish_export, run_without_package, symbol_paths, write_export, write_meta)
 
 __all__ = ["export_deployment", "RELOAD_TOLERANCE"]
 
@@ -117,6 +117,7 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
 
         check_bf16_support()
         onnx = True
+    check_export_stale(out, MODEL_SUFFIXES + (ONNX_SUFFIXES if onnx else ()) + (INT8_SUFFIXES if int8 else ()), force)
     net = get_model(model, pretrained=weights or False)
     if not weights:
         net.initialize(mx.init.Xavier())

@@ -7,16 +7,21 @@ from mxnet.gluon import HybridBlock
 
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..utils.fileio import atomic_write
-from ..utils.publish import StagedFiles, sha1_file
+from ..utils.publish import StagedFiles, check_stale, sha1_file
 from .inference_graph import prepare_for_inference
 
-__all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "export_model", "write_export",
-           "publish_export", "load_exported", "symbol_paths", "meta_path", "read_meta", "write_meta", "verify_files",
+__all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "MODEL_SUFFIXES",
+           "ONNX_SUFFIXES", "INT8_SUFFIXES", "export_model", "write_export", "publish_export", "check_export_stale",
+           "load_exported", "symbol_paths", "meta_path", "read_meta", "write_meta", "verify_files",
            "run_without_package"]
 
-#: Every file an export at ``PREFIX`` may consist of (``PREFIX`` + suffix); a new export replaces the whole set.
-EXPORT_SUFFIXES = ("-symbol.json", "-0000.params", "-meta.json", ".onnx", "-int8-symbol.json", "-int8-0000.params",
-                   "-int8-meta.json")
+#: The files of an export at ``PREFIX`` (``PREFIX`` + suffix): always, with ONNX, with INT8.
+MODEL_SUFFIXES = ("-symbol.json", "-0000.params", "-meta.json")
+ONNX_SUFFIXES = (".onnx",)
+INT8_SUFFIXES = ("-int8-symbol.json", "-int8-0000.params", "-int8-meta.json")
+
+#: Every file an export may consist of; a new export replaces the whole set.
+EXPORT_SUFFIXES = MODEL_SUFFIXES + ONNX_SUFFIXES + INT8_SUFFIXES
 
 
 class ExportMismatchError(ValueError):
@@ -96,6 +101,12 @@ def verify_files(prefix, meta, required=()):
         if sha1_file(path) != sha1:
             raise ExportMismatchError("%s does not match the sha1 listed in %s: the files at %s come from different "
                                       "exports; export again" % (path, meta_path(prefix), prefix))
+
+
+def check_export_stale(prefix, suffixes, force=False):
+    """Before an export that will write ``prefix`` + each of ``suffixes``: :class:`StaleFilesError` naming the files
+    of an earlier export it would leave behind, unless ``force`` (then :func:`publish_export` removes them)."""
+    check_stale([prefix + s for s in EXPORT_SUFFIXES], [prefix + s for s in suffixes], force)
 
 
 def publish_export(stage, force=False):

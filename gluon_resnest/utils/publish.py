@@ -9,7 +9,7 @@ process is gone) are removed when the next staging starts.
 import os
 import shutil
 
-__all__ = ["StaleFilesError", "StagedFiles", "sha1_file"]
+__all__ = ["StaleFilesError", "StagedFiles", "check_stale", "sha1_file"]
 
 _STAGING = ".staging-"
 
@@ -27,6 +27,19 @@ def sha1_file(path, chunk=1 << 20):
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_stale(owned, produced, force=False):
+    """The paths in ``owned`` (every file a set may have) that exist but are not in ``produced`` (the new set's
+    final paths): returned with ``force``, else :class:`StaleFilesError` names them."""
+    produced = {os.path.abspath(path) for path in produced}
+    stale = sorted(path for path in {os.path.abspath(p) for p in owned}
+                   if os.path.lexists(path) and path not in produced)
+    if stale and not force:
+        raise StaleFilesError("%s holds files of an earlier export that this one does not produce: %s; remove "
+                              "them or pass --force to replace the whole set"
+                              % (os.path.dirname(stale[0]), ", ".join(stale)))
+    return stale
 
 
 def _process_alive(pid):
@@ -95,11 +108,7 @@ class StagedFiles:
         if last not in names:
             raise ValueError("staged set for %s lacks its manifest %s" % (self.final_prefix, last))
         published = {os.path.join(self.directory, name) for name in names}
-        owned = {os.path.abspath(path) for path in owned}
-        stale = sorted(path for path in owned if os.path.lexists(path) and path not in published)
-        if stale and not force:
-            raise StaleFilesError("%s holds files of an earlier export that this one does not produce: %s; remove "
-                                  "them or pass --force to replace the whole set" % (self.directory, ", ".join(stale)))
+        stale = check_stale(owned, published, force)
         manifest = os.path.join(self.directory, last)
         if os.path.lexists(manifest):
             os.remove(manifest)
