@@ -1,7 +1,8 @@
 """Measurements that need a fresh interpreter, run by :func:`gluon_resnest.benchmark.measure.measure_in_child`:
 
     python -m gluon_resnest.benchmark.child torch|gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
-    python -m gluon_resnest.benchmark.child onnxruntime|openvino-f32|openvino-bf16 MODEL --onnx M.onnx --batches 1 8
+    python -m gluon_resnest.benchmark.child onnxruntime|openvino-f32|openvino-bf16|openvino-int8 MODEL --onnx M.onnx \
+        --batches 1 8
 
 ``torch``: the PyTorch reference (timm, else the official package) with all available CPUs; ``gluoncv-default``:
 GluonCV as a user gets it (the parent removes our thread setting from the environment); ``ours-int8``: our
@@ -52,8 +53,8 @@ def int8_rows(name, batches, size, warmup, repeat):
 
 
 def runtime_rows(kind, name, onnx_path, batches, size, warmup, repeat):
-    """Rows of the ONNX file in onnxruntime or OpenVINO (``openvino-f32`` / ``openvino-bf16``); ``impl`` is
-    ``kind``."""
+    """Rows of the ONNX file in onnxruntime or OpenVINO (``openvino-f32`` / ``-bf16``, or ``-int8`` for a QDQ file
+    at OpenVINO's default precision); ``impl`` is ``kind``."""
     import numpy as np
 
     from ..utils.threads import available_cpus
@@ -73,7 +74,8 @@ def runtime_rows(kind, name, onnx_path, batches, size, warmup, repeat):
         else:
             from ..deploy.openvino_runtime import compile_onnx
 
-            compiled = compile_onnx(onnx_path, kind.split("-")[1], batch, available_cpus())
+            precision = {"openvino-f32": "f32", "openvino-bf16": "bf16"}.get(kind)
+            compiled = compile_onnx(onnx_path, precision, batch, available_cpus())
             request = compiled.create_infer_request()
             run = lambda: request.infer([x])  # noqa: E731
         rows.append(result_row(kind, "inference", batch, size, median_seconds(run, warmup, repeat)))

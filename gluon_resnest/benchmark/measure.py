@@ -4,7 +4,7 @@ Candidates: ours (hybridized with static memory), ours oneDNN-fused, GluonCV's i
 (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch reference (timm,
 else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8 (one process per
 batch size, in which no other network ran, as in a deployment) and our ONNX export in onnxruntime and OpenVINO
-(float32 and bf16, when installed).
+(float32, bf16 and INT8, when installed).
 Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
 """
 import json
@@ -24,12 +24,15 @@ from ..interop.gluoncv import import_gluoncv
 from ..models.factory import get_model
 from ..nn import copy_parameters
 
-__all__ = ["RUNTIME_KINDS", "runtime_kinds", "runtime_rows", "median_seconds", "inference_row", "training_row",
+__all__ = ["RUNTIME_KINDS", "runtime_kinds", "runtime_rows", "qdq_onnx", "median_seconds", "inference_row",
+           "training_row",
            "measure_in_child", "benchmark", "compute_ceiling", "int8_net",
            "operator_profile", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
 
 #: Other runtimes measured on our ONNX export, each in a child process (see :func:`runtime_kinds`).
-RUNTIME_KINDS = ("onnxruntime", "openvino-f32", "openvino-bf16")
+#: ``openvino-int8`` runs the export quantized by onnxruntime's static QDQ quantization (NNCF, OpenVINO's own
+#: quantizer, needs numpy >= 1.24), at OpenVINO's default precision for the rest of the graph.
+RUNTIME_KINDS = ("onnxruntime", "openvino-f32", "openvino-bf16", "openvino-int8")
 
 #: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
 CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
@@ -171,7 +174,7 @@ def runtime_kinds():
     kinds = ["onnxruntime"]
     try:
         import_openvino()
-        kinds.append("openvino-f32")
+        kinds += ["openvino-f32", "openvino-int8"]
         check_bf16_support()
         kinds.append("openvino-bf16")
     except OpenVinoUnavailable as err:
@@ -190,8 +193,29 @@ def runtime_rows(name, batches, size, warmup, repeat):
         sym, params, shape = export_model(random_net(name), os.path.join(work, name), size)
         onnx_path = export_onnx(sym, params, os.path.join(work, name + ".onnx"), shape)
         for kind in runtime_kinds():
-            rows += measure_in_child(kind, name, batches, size, warmup, repeat, extra=["--onnx", onnx_path])
+            path = qdq_onnx(onnx_path, os.path.join(work, name + "-qdq.onnx"), size) if kind.endswith("int8") \
+                else onnx_path
+            rows += measure_in_child(kind, name, batches, size, warmup, repeat, extra=["--onnx", path])
     return rows
+
+
+def qdq_onnx(onnx_path, out_path, size, batches=4):
+    """``onnx_path`` quantized to INT8 QDQ form by onnxruntime (per-channel int8 weights, uint8 activations,
+    calibrated on ``batches`` random ``(1, 3, size, size)`` inputs); returns ``out_path``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class RandomBatches(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.RandomState(0)
+            self.feeds = iter([{"data": rng.uniform(-1, 1, (1, 3, size, size)).astype("float32")}
+                               for _ in range(batches)])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    quantize_static(onnx_path, out_path, RandomBatches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return out_path
 
 
 def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0, extra=()):

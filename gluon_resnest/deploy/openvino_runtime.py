@@ -49,9 +49,10 @@ def check_bf16_support(core=None):
 
 
 def compile_onnx(onnx_path, precision="f32", batch_size=None, threads=None):
-    """An OpenVINO ``CompiledModel`` of ``onnx_path`` for the CPU at ``precision`` ("f32" or "bf16"), optimized
-    for latency; ``batch_size`` fixes the dynamic batch dimension, ``threads`` the inference threads."""
-    if precision not in PRECISIONS:
+    """An OpenVINO ``CompiledModel`` of ``onnx_path`` for the CPU at ``precision`` ("f32" or "bf16"; ``None``
+    leaves OpenVINO's own default, for quantized QDQ files), optimized for latency; ``batch_size`` fixes the dynamic
+    batch dimension, ``threads`` the inference threads."""
+    if precision is not None and precision not in PRECISIONS:
         raise ValueError("precision must be one of %s, got %r" % (", ".join(PRECISIONS), precision))
     ov = import_openvino()
     core = ov.Core()
@@ -62,7 +63,9 @@ def compile_onnx(onnx_path, precision="f32", batch_size=None, threads=None):
         shape = list(model.inputs[0].get_partial_shape())
         shape[0] = batch_size
         model.reshape({model.inputs[0]: ov.PartialShape(shape)})
-    config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
+    config = {"PERFORMANCE_HINT": "LATENCY"}
+    if precision is not None:
+        config["INFERENCE_PRECISION_HINT"] = precision
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
     return core.compile_model(model, "CPU", config)
