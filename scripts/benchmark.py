@@ -70,12 +70,15 @@ def main(argv=None):
         import torch  # noqa: F401
     except ImportError:
         args.torch = False
+    load_before = os.getloadavg()[0]
     rows = []
     for name in args.models:
         rows += benchmark(name, args.size, args.batches, args.train_batch, args.warmup, args.repeat, args.gluoncv,
                           args.torch, args.int8, args.train, args.runtimes)
-    print("OMP_NUM_THREADS=%s, median of %d runs after %d warm-up" % (os.environ.get("OMP_NUM_THREADS"),
-                                                                      args.repeat, args.warmup))
+    print("OMP_NUM_THREADS=%s, median of %d runs after %d warm-up; 1-minute load average %.1f before, %.1f after on "
+          "%d CPUs (figures from a machine loaded by other work are not comparable)"
+          % (os.environ.get("OMP_NUM_THREADS"), args.repeat, args.warmup, load_before, os.getloadavg()[0],
+             os.cpu_count() or 0))
     print(table(rows) + "\n\n" + summary(rows))
     if args.json:
         atomic_write(args.json, rows)
