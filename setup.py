@@ -13,6 +13,7 @@ setup(
         "cpu": ["mxnet==1.9.1"],
         "gpu": ["mxnet-cu112==1.9.1"],
         "onnx": ["onnx", "onnxruntime", "protobuf"],
+        "openvino": ["onnx", "protobuf", "openvino"],
         "test": ["pytest"],
         "torch": ["torch==2.13.0", "safetensors"],
     },

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Benchmark ResNeSt inference (fp32, oneDNN-fused, INT8) and training steps against GluonCV and PyTorch.
+"""Benchmark ResNeSt inference (fp32, oneDNN-fused, INT8; our ONNX export in onnxruntime and OpenVINO fp32/bf16)
+and training steps against GluonCV and PyTorch.
 
     python scripts/benchmark.py --models resnest50 --batches 1 8 16 --json bench.json --plot bench.png
     python scripts/benchmark.py --smoke          (a few seconds; no timing claims)
@@ -38,6 +39,8 @@ def main(argv=None):
     p.add_argument("--no-torch", dest="torch", action="store_false")
     p.add_argument("--no-int8", dest="int8", action="store_false")
     p.add_argument("--no-train", dest="train", action="store_false")
+    p.add_argument("--no-runtimes", dest="runtimes", action="store_false",
+                   help="skip our ONNX export in onnxruntime and OpenVINO (float32, bf16)")
     p.add_argument("--smoke", action="store_true", help="resnest14 at 64 px, batches 1 and 2, one run each")
     p.add_argument("--json", help="write all rows as JSON")
     p.add_argument("--plot", help="write a throughput-vs-batch PNG")
@@ -86,12 +89,15 @@ def main(argv=None):
                 row["model"], row["batch"], row["impl"], row["img_per_s"], row["omp_threads"]))
         return 0
     args.torch = args.torch and reference_python() is not None
+    load_before = os.getloadavg()[0]
     rows = []
     for name in args.models:
         rows += benchmark(name, args.size, args.batches, args.train_batch, args.warmup, args.repeat, args.gluoncv,
-                          args.torch, args.int8, args.train)
-    print("OMP_NUM_THREADS=%s, median of %d runs after %d warm-up" % (os.environ.get("OMP_NUM_THREADS"),
-                                                                      args.repeat, args.warmup))
+                          args.torch, args.int8, args.train, args.runtimes)
+    print("OMP_NUM_THREADS=%s, median of %d runs after %d warm-up; 1-minute load average %.1f before, %.1f after on "
+          "%d CPUs (figures from a machine loaded by other work are not comparable)"
+          % (os.environ.get("OMP_NUM_THREADS"), args.repeat, args.warmup, load_before, os.getloadavg()[0],
+             os.cpu_count() or 0))
     print(table(rows) + "\n\n" + summary(rows))
     if args.json:
         atomic_write(args.json, rows)

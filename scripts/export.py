@@ -1,21 +1,32 @@
 #!/usr/bin/env python
-"""Export a ResNeSt for deployment: MXNet symbol/params, optionally ONNX and INT8.
+"""Export a ResNeSt for deployment: MXNet symbol/params, optionally ONNX, INT8 and a checked bf16 ONNX path.
 
     python scripts/export.py --model resnest50 --pretrained --out deploy/resnest50 --onnx
     python scripts/export.py --model resnest14 --checkpoint runs/toy --out deploy/toy --int8 naive \\
-        --calib-data runs/toy/toy_data/toy_val.rec
+        --calib-data runs/toy/toy_data/toy_train.rec --val-data runs/toy/toy_data/toy_val.rec --min-agreement 0.98
+    python scripts/export.py --model resnest50 --pretrained --out deploy/resnest50 --bf16 --val-data VAL_IMAGES
 
 Writes PREFIX-symbol.json, PREFIX-0000.params, PREFIX-meta.json; --onnx adds PREFIX.onnx; --int8 adds
-PREFIX-int8-symbol.json/-0000.params. Every export is checked against the source network, the symbol/params
-pair in a separate process that does not import gluon_resnest (SymbolBlock.imports and mx.mod.Module).
+PREFIX-int8-symbol.json/-0000.params/-meta.json. Every export is checked against the source network, the
+symbol/params pair in a separate process that does not import gluon_resnest (SymbolBlock.imports and
+mx.mod.Module); the INT8 model is compared with float32 on held-out images (--val-data, else the --calib-data
+images after the calibration batches) and fails below --min-agreement. --bf16 writes PREFIX.onnx and checks
+OpenVINO's bfloat16 inference of it (needs the optional extra openvino and a CPU with AVX512_BF16 or AMX) against
+float32 the same way; run it with scripts/predict.py PREFIX.onnx --runtime openvino. The files are published
+together, and only when every check passed; PREFIX-meta.json lists each with its sha1. Files of an earlier export
+at PREFIX that this one does not produce make the export stop (naming them) unless --force.
 """
 import argparse
 import json
 import sys
+import warnings
 
 from gluon_resnest import list_models
+from gluon_resnest.deploy.agreement import AgreementWarning, ExportCheckError
 from gluon_resnest.deploy.deployment import export_deployment
+from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable
 from gluon_resnest.train.checkpoint import run_class_names, run_weights
+from gluon_resnest.utils.publish import StaleFilesError
 
 
 def main(argv=None):
@@ -34,7 +45,21 @@ def main(argv=None):
     p.add_argument("--int8", choices=["naive", "entropy"], help="also write an INT8 model calibrated this way")
     p.add_argument("--calib-data", help="RecordIO or image folder for INT8 calibration")
     p.add_argument("--calib-batches", type=int, default=4)
+    p.add_argument("--bf16", action="store_true",
+                   help="also write PREFIX.onnx and check OpenVINO bfloat16 inference of it against float32")
+    p.add_argument("--val-data", help="RecordIO or image folder to compare INT8/bf16 with float32 on "
+                                      "(default: the --calib-data images not used for calibration)")
+    p.add_argument("--min-agreement", type=float, metavar="X",
+                   help="fail (publish nothing) when top-1 agreement with float32 is below X (0..1)")
+    p.add_argument("--force", action="store_true",
+                   help="remove files of an earlier export at PREFIX that this export does not produce")
     args = p.parse_args(argv)
+    if args.min_agreement is not None and not 0 <= args.min_agreement <= 1:
+        p.error("--min-agreement must be between 0 and 1, got %g" % args.min_agreement)
+    if (args.val_data or args.min_agreement is not None) and not (args.int8 or args.bf16):
+        p.error("--val-data and --min-agreement check a reduced-precision export; add --int8 or --bf16")
+    if args.bf16 and not (args.val_data or args.calib_data):
+        p.error("--bf16 needs --val-data images to check agreement with float32")
     if args.int8 and not args.calib_data:
         p.error("--int8 needs --calib-data")
     if args.fuse and args.onnx:
@@ -44,12 +69,18 @@ def main(argv=None):
     weights = args.params or (run_weights(args.checkpoint) if args.checkpoint else args.pretrained)
     if not weights:
         print("warning: no weights given, exporting random initialization", file=sys.stderr)
-    report = export_deployment(args.model, weights, args.out, args.size, args.batch_size, args.preprocess,
-                               args.onnx, args.int8, args.calib_data, args.calib_batches, args.fuse,
-                               class_names=run_class_names(args.checkpoint) if args.checkpoint else None)
+    warnings.simplefilter("always", AgreementWarning)
+    try:
+        report = export_deployment(args.model, weights, args.out, args.size, args.batch_size, args.preprocess,
+                                   args.onnx, args.int8, args.calib_data, args.calib_batches, args.fuse,
+                                   args.val_data, args.min_agreement, args.force, args.bf16,
+                                   class_names=run_class_names(args.checkpoint) if args.checkpoint else None)
+    except (StaleFilesError, ExportCheckError, OpenVinoUnavailable, FileNotFoundError, ValueError) as err:
+        print("error: %s" % err, file=sys.stderr)
+        return 1
     print(json.dumps(report, indent=2))
     if not report["reload_ok"]:
-        print("error: reloaded export differs from the source network", file=sys.stderr)
+        print("error: reloaded export differs from the source network; nothing was published", file=sys.stderr)
         return 1
     return 0
 

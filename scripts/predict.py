@@ -3,6 +3,7 @@
 
     python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg
     python scripts/predict.py deploy/resnest50.onnx cat.jpg
+    python scripts/predict.py deploy/resnest50.onnx cat.jpg --runtime openvino     (bf16 if exported with --bf16)
     python scripts/predict.py runs/toy/resnest14 --rec runs/toy/toy_data/toy_val.rec --count 8
 """
 import argparse
@@ -12,7 +13,8 @@ import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet load
 import mxnet as mx
 import numpy as np
 
-from gluon_resnest.deploy.classifier import ExportedClassifier, class_names_for
+from gluon_resnest.deploy.classifier import RUNTIMES, ExportedClassifier, class_names_for
+from gluon_resnest.deploy.openvino_runtime import PRECISIONS, OpenVinoUnavailable
 
 
 def main(argv=None):
@@ -22,12 +24,15 @@ def main(argv=None):
     p.add_argument("--rec", help="take images from this RecordIO file instead (labels are shown)")
     p.add_argument("--count", type=int, default=8, help="how many RecordIO images")
     p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime", help="runtime for a .onnx file")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="OpenVINO inference precision (default: bf16 when the export was checked with --bf16)")
     args = p.parse_args(argv)
     if not args.images and not args.rec:
         p.error("give image files or --rec")
     try:
-        clf = ExportedClassifier(args.model)
-    except (FileNotFoundError, ValueError) as err:
+        clf = ExportedClassifier(args.model, runtime=args.runtime, precision=args.precision)
+    except (FileNotFoundError, ValueError, OpenVinoUnavailable) as err:
         print("error: %s" % err, file=sys.stderr)
         return 2
     items = []

@@ -32,6 +32,9 @@ if fresh "$VENV"; then
     "${PIP[@]}" uninstall -q -y torch torchvision timm resnest safetensors
   fi
   "${PIP[@]}" install -q "${C[@]}" -e ".[$FLAVOR,onnx,test]"
+  # Optional: OpenVINO as a runtime for the ONNX export (bf16 on AVX512_BF16/AMX CPUs). Skipped, with a note, when it
+  # does not install cleanly next to the pins above.
+  "${PIP[@]}" install -q "${C[@]}" -e ".[openvino]" || echo "note: OpenVINO did not install; --runtime openvino and --bf16 are unavailable"
   # Horovod compiles against the installed MXNet; pip caches the built wheel so a second setup takes seconds.
   if ! "$VENV/bin/python" -c "import horovod.mxnet" >/dev/null 2>&1; then
     "${PIP[@]}" install -q "${C[@]}" packaging psutil cloudpickle pyyaml cffi

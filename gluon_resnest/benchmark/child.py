@@ -1,16 +1,21 @@
 """Measurements that need a fresh interpreter, run by :func:`gluon_resnest.benchmark.measure.measure_in_child`:
 
-    python -m gluon_resnest.benchmark.child torch|gluoncv-default MODEL --batches 1 8 [--train-batch 8] ...
+    python -m gluon_resnest.benchmark.child torch|gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
+    python -m gluon_resnest.benchmark.child onnxruntime|openvino-f32|openvino-bf16|openvino-int8 MODEL --onnx M.onnx \
+        --batches 1 8
 
 ``torch``: the PyTorch reference (timm, else the official package) with all available CPUs; ``gluoncv-default``:
-GluonCV as a user gets it (the parent removes our thread setting from the environment). Prints one line
+GluonCV as a user gets it (the parent removes our thread setting from the environment); ``ours-int8``: our
+oneDNN INT8 model for each batch size (the parent asks for one at a time); the runtimes run the ONNX
+export ``--onnx`` with all available CPUs, OpenVINO with its batch dimension fixed per batch size. Prints one line
 ``ROWS <json list of rows>``.
 """
 import argparse
 import json
 import os
 
-from .measure import gluoncv_twin, hybrid, inference_row, median_seconds, random_net, result_row, training_row
+from .measure import (RUNTIME_KINDS, gluoncv_twin, hybrid, inference_row, int8_net, median_seconds, random_net,
+                      result_row, training_row)
 
 
 def torch_rows(name, batches, size, warmup, repeat):
@@ -39,17 +44,60 @@ def gluoncv_default_rows(name, batches, size, warmup, repeat, train_batch):
     return rows
 
 
+def int8_rows(name, batches, size, warmup, repeat):
+    rows = []
+    for batch in batches:
+        rows.append(inference_row("ours-int8", int8_net(name, random_net(name), batch, size), batch, size, warmup,
+                                  repeat))
+    return rows
+
+
+def runtime_rows(kind, name, onnx_path, batches, size, warmup, repeat):
+    """Rows of the ONNX file in onnxruntime or OpenVINO (``openvino-f32`` / ``-bf16``, or ``-int8`` for a QDQ file
+    at OpenVINO's default precision); ``impl`` is ``kind``."""
+    import numpy as np
+
+    from ..utils.threads import available_cpus
+
+    rows = []
+    for batch in batches:
+        x = np.random.RandomState(0).uniform(-1, 1, (batch, 3, size, size)).astype("float32")
+        if kind == "onnxruntime":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = available_cpus()
+            options.log_severity_level = 3
+            session = onnxruntime.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+            feed = {session.get_inputs()[0].name: x}
+            run = lambda: session.run(None, feed)  # noqa: E731
+        else:
+            from ..deploy.openvino_runtime import compile_onnx
+
+            precision = {"openvino-f32": "f32", "openvino-bf16": "bf16"}.get(kind)
+            compiled = compile_onnx(onnx_path, precision, batch, available_cpus())
+            request = compiled.create_infer_request()
+            run = lambda: request.infer([x])  # noqa: E731
+        rows.append(result_row(kind, "inference", batch, size, median_seconds(run, warmup, repeat)))
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["torch", "gluoncv-default"])
+    p.add_argument("kind", choices=["torch", "gluoncv-default", "ours-int8"] + list(RUNTIME_KINDS))
     p.add_argument("model")
     p.add_argument("--batches", nargs="+", type=int, required=True)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--train-batch", type=int, default=0)
+    p.add_argument("--onnx", help="the ONNX file the runtimes run")
     args = p.parse_args(argv)
-    if args.kind == "torch":
+    if args.kind in RUNTIME_KINDS:
+        rows = runtime_rows(args.kind, args.model, args.onnx, args.batches, args.size, args.warmup, args.repeat)
+    elif args.kind == "ours-int8":
+        rows = int8_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
+    elif args.kind == "torch":
         rows = torch_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
     else:
         rows = gluoncv_default_rows(args.model, args.batches, args.size, args.warmup, args.repeat, args.train_batch)

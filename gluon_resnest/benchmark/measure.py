@@ -1,8 +1,10 @@
 """Throughput, latency and memory of ResNeSt implementations, measured the same way in one run.
 
-Candidates: ours (hybridized with static memory), ours oneDNN-fused, ours INT8, GluonCV's implementation with the
-same weights (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch
-reference (timm, else the official package) and GluonCV as a user gets it (MXNet's default thread count).
+Candidates: ours (hybridized with static memory), ours oneDNN-fused, GluonCV's implementation with the same weights
+(in this process, so with the same MXNet runtime settings), and in child processes the PyTorch reference (timm,
+else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8 (one process per
+batch size, in which no other network ran, as in a deployment) and our ONNX export in onnxruntime and OpenVINO
+(float32, bf16 and INT8, when installed).
 Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
 """
 import json
@@ -23,8 +25,14 @@ from ..interop.torch_reference import reference_python
 from ..models.factory import get_model
 from ..nn import copy_parameters
 
-__all__ = ["median_seconds", "inference_row", "training_row", "measure_in_child", "benchmark", "compute_ceiling",
-           "operator_profile", "import_order_rows", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
+__all__ = ["RUNTIME_KINDS", "runtime_kinds", "runtime_rows", "qdq_onnx", "median_seconds", "inference_row",
+           "training_row", "measure_in_child", "benchmark", "compute_ceiling", "int8_net", "operator_profile",
+           "import_order_rows", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
+
+#: Other runtimes measured on our ONNX export, each in a child process (see :func:`runtime_kinds`).
+#: ``openvino-int8`` runs the export quantized by onnxruntime's static QDQ quantization (NNCF, OpenVINO's own
+#: quantizer, needs numpy >= 1.24), at OpenVINO's default precision for the rest of the graph.
+RUNTIME_KINDS = ("onnxruntime", "openvino-f32", "openvino-bf16", "openvino-int8")
 
 #: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
 CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
@@ -149,21 +157,74 @@ def random_net(name):
     return net
 
 
-def _int8(name, net, batch, size):
+def int8_net(name, net, batch, size):
+    """``net`` quantized for ``(batch, 3, size, size)`` input, calibrated on two random batches."""
     from ..deploy.int8 import quantize_model
 
     calib = [(mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size)), None) for _ in range(2)]
     return quantize_model(net, calib, (batch, 3, size, size), "naive", 2)
 
 
-def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0):
+def runtime_kinds():
+    """The :data:`RUNTIME_KINDS` this machine can run: OpenVINO only when installed, its bf16 only on a CPU with
+    native bf16 support (the reason for a missing one goes to stderr)."""
+    from ..deploy.openvino_runtime import OpenVinoUnavailable, check_bf16_support, import_openvino
+
+    kinds = ["onnxruntime"]
+    try:
+        import_openvino()
+        kinds += ["openvino-f32", "openvino-int8"]
+        check_bf16_support()
+        kinds.append("openvino-bf16")
+    except OpenVinoUnavailable as err:
+        sys.stderr.write("benchmark: skipping %s: %s\n" % (", ".join(k for k in RUNTIME_KINDS if k not in kinds), err))
+    return kinds
+
+
+def runtime_rows(name, batches, size, warmup, repeat):
+    """Our export of a random ``name`` as ONNX (dynamic batch), run by each of :func:`runtime_kinds` in a child
+    process."""
+    from ..deploy.export import export_model
+    from ..deploy.onnx_export import export_onnx
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="resnest-bench-") as work:
+        sym, params, shape = export_model(random_net(name), os.path.join(work, name), size)
+        onnx_path = export_onnx(sym, params, os.path.join(work, name + ".onnx"), shape)
+        for kind in runtime_kinds():
+            path = qdq_onnx(onnx_path, os.path.join(work, name + "-qdq.onnx"), size) if kind.endswith("int8") \
+                else onnx_path
+            rows += measure_in_child(kind, name, batches, size, warmup, repeat, extra=["--onnx", path])
+    return rows
+
+
+def qdq_onnx(onnx_path, out_path, size, batches=4):
+    """``onnx_path`` quantized to INT8 QDQ form by onnxruntime (per-channel int8 weights, uint8 activations,
+    calibrated on ``batches`` random ``(1, 3, size, size)`` inputs); returns ``out_path``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class RandomBatches(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.RandomState(0)
+            self.feeds = iter([{"data": rng.uniform(-1, 1, (1, 3, size, size)).astype("float32")}
+                               for _ in range(batches)])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    quantize_static(onnx_path, out_path, RandomBatches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return out_path
+
+
+def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0, extra=()):
     """Run :mod:`gluon_resnest.benchmark.child` in a fresh interpreter (for ``torch``, the one with the PyTorch
     references, :func:`~gluon_resnest.interop.torch_reference.reference_python`); returns its rows (empty with a
     note on failure)."""
     python = reference_python() if kind == "torch" else sys.executable
     args = [python, "-m", "gluon_resnest.benchmark.child", kind, name, "--batches"] + \
         [str(b) for b in batches] + ["--size", str(size), "--warmup", str(warmup), "--repeat", str(repeat),
-                                     "--train-batch", str(train_batch)]
+                                     "--train-batch", str(train_batch)] + list(extra)
     result = subprocess.run(args, capture_output=True, text=True, env=env or dict(os.environ))
     return _rows_from_output(result, kind)
 
@@ -192,7 +253,7 @@ def import_order_rows(name, batch=8, size=224, repeat=5):
 
 
 def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5, gluoncv=True, torch=True,
-              int8=True, train=True):
+              int8=True, train=True, runtimes=True):
     """All measurements for one variant; returns a list of row dicts (see the module docstring)."""
     rows = []
     net = random_net(name)
@@ -208,14 +269,16 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
         fused = random_net(name)
         rows.append(inference_row("ours-fused", fuse_for_cpu(fused, (batch, 3, size, size)), batch, size, warmup,
                                   repeat))
-        if int8:
-            rows.append(inference_row("ours-int8", _int8(name, random_net(name), batch, size), batch, size, warmup,
-                                      repeat))
+    if int8:
+        for batch in batches:
+            rows += measure_in_child("ours-int8", name, [batch], size, warmup, repeat)
     if train:
         rows.append(training_row("ours", hybrid(random_net(name)), train_batch, size, warmup, repeat))
         if twin is not None:
             rows.append(training_row("gluoncv", hybrid(gluoncv_twin(name, random_net(name))), train_batch, size,
                                      warmup, repeat))
+    if runtimes:
+        rows += runtime_rows(name, batches, size, warmup, repeat)
     if torch:
         rows += measure_in_child("torch", name, batches, size, warmup, repeat)
     if gluoncv and twin is not None:

@@ -1,7 +1,7 @@
 """Benchmark reports: the full table, the per-model summary with ratios against the peers, and the plot."""
 from ..utils.fileio import atomic_write
 
-__all__ = ["table", "summary", "plot"]
+__all__ = ["table", "summary", "plot", "SUMMARY_IMPLS"]
 
 
 def table(rows):
@@ -17,12 +17,20 @@ def table(rows):
     return "\n".join(lines)
 
 
+#: Summary columns: ``(impl, header)``; runtimes absent from a run show "-".
+SUMMARY_IMPLS = (("ours", "ours"), ("ours-fused", "ours fused"), ("ours-int8", "ours INT8"),
+                 ("onnxruntime", "onnxruntime"), ("openvino-f32", "OpenVINO fp32"), ("openvino-bf16", "OpenVINO bf16"),
+                 ("openvino-int8", "OpenVINO INT8 (QDQ)"),
+                 ("gluoncv", "GluonCV (same threads)"), ("gluoncv-default-threads", "GluonCV (default)"))
+
+
 def summary(rows):
     """One line per model/mode/batch: img/s of each implementation and the ratios of our best fp32 graph."""
-    impls = ["ours", "ours-fused", "ours-int8", "gluoncv", "gluoncv-default-threads"]
-    lines = ["| model | mode | batch | ours | ours fused | ours INT8 | GluonCV (same threads) | GluonCV (default) | "
-             "PyTorch | best fp32 / GluonCV | / GluonCV default | / PyTorch | INT8 / fused fp32 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    impls = [impl for impl, _ in SUMMARY_IMPLS]
+    lines = ["| model | mode | batch | %s | PyTorch | best fp32 / GluonCV | / GluonCV default | / PyTorch | "
+             "INT8 / fused fp32 | INT8 / OpenVINO bf16 | INT8 / OpenVINO INT8 |"
+             % " | ".join(header for _, header in SUMMARY_IMPLS),
+             "|---|---|---|%s---|---|---|---|---|---|---|" % ("---|" * len(impls))]
     keys = sorted({(r["model"], r["mode"], r["batch"]) for r in rows}, key=lambda k: (k[0], k[1], k[2]))
     for key in keys:
         got = {r["impl"]: r["img_per_s"] for r in rows if (r["model"], r["mode"], r["batch"]) == key}
@@ -33,10 +41,12 @@ def summary(rows):
             return "%.2fx" % (a / b) if a and b else "-"
 
         cells = ["%.2f" % got[i] if i in got else "-" for i in impls]
-        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             key[0], key[1], key[2], " | ".join(cells), "%.2f" % torch_rate if torch_rate else "-",
             ratio(best, got.get("gluoncv")), ratio(best, got.get("gluoncv-default-threads")),
-            ratio(best, torch_rate), ratio(got.get("ours-int8"), got.get("ours-fused"))))
+            ratio(best, torch_rate), ratio(got.get("ours-int8"), got.get("ours-fused")),
+            ratio(got.get("ours-int8"), got.get("openvino-bf16")),
+            ratio(got.get("ours-int8"), got.get("openvino-int8"))))
     return "\n".join(lines)
 
 

@@ -6,13 +6,14 @@ A sample that cannot be read or decoded raises :class:`UnreadableSample` naming 
 """
 import os
 import struct
-import tempfile
 import threading
 
 import cv2
 import mxnet as mx
 import numpy as np
 from mxnet.gluon.data import Dataset
+
+from ..utils.publish import StagedFiles
 
 __all__ = ["RecordImageDataset", "FolderImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio",
            "IMAGE_EXTENSIONS"]
@@ -185,24 +186,17 @@ def open_image_dataset(path, classes=None):
 
 
 def write_recordio(prefix, samples, quality=95):
-    """Write ``(HWC uint8 numpy image, int label)`` samples to ``prefix.rec``/``prefix.idx`` atomically."""
-    directory = os.path.dirname(os.path.abspath(prefix))
-    os.makedirs(directory, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=directory, prefix=".recordio-")
-    tmp_idx, tmp_rec = os.path.join(staging, "data.idx"), os.path.join(staging, "data.rec")
-    record = mx.recordio.MXIndexedRecordIO(tmp_idx, tmp_rec, "w")
+    """Write ``(HWC uint8 numpy image, int label)`` samples to ``prefix.rec``/``prefix.idx``, published together
+    (:class:`~gluon_resnest.utils.publish.StagedFiles`, the ``.rec`` last); returns the number written."""
     count = 0
-    try:
-        for count, (img, label) in enumerate(samples, start=1):
-            header = mx.recordio.IRHeader(0, float(label), count - 1, 0)
-            record.write_idx(count - 1, mx.recordio.pack_img(header, img[:, :, ::-1], quality=quality,
-                                                            img_fmt=".jpg"))
-        record.close()
-        os.replace(tmp_idx, prefix + ".idx")
-        os.replace(tmp_rec, prefix + ".rec")
-    finally:
-        for path in (tmp_idx, tmp_rec):
-            if os.path.exists(path):
-                os.remove(path)
-        os.rmdir(staging)
+    with StagedFiles(prefix) as stage:
+        record = mx.recordio.MXIndexedRecordIO(stage.prefix + ".idx", stage.prefix + ".rec", "w")
+        try:
+            for count, (img, label) in enumerate(samples, start=1):
+                header = mx.recordio.IRHeader(0, float(label), count - 1, 0)
+                record.write_idx(count - 1, mx.recordio.pack_img(header, img[:, :, ::-1], quality=quality,
+                                                                img_fmt=".jpg"))
+        finally:
+            record.close()
+        stage.publish(os.path.basename(prefix) + ".rec", [prefix + ".idx", prefix + ".rec"], force=True)
     return count

@@ -6,10 +6,10 @@ import numpy as np
 
 from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from ..data.transforms import eval_transform_at
-from .export import load_exported, meta_path, read_meta
+from .export import load_exported, meta_path, read_meta, verify_files
 from .onnx_export import onnx_session, run_onnx
 
-__all__ = ["ExportedClassifier", "ExportInput", "class_names_for"]
+__all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "RUNTIMES"]
 
 
 def class_names_for(meta, classes):
@@ -34,18 +34,33 @@ class ExportInput:
         return self.transform(img).astype("float32")
 
 
+RUNTIMES = ("onnxruntime", "openvino")
+
+
 class ExportedClassifier:
     """Load ``path`` (an export prefix or a ``.onnx`` file) and classify HWC uint8 images.
 
-    The input layout, size and dtype come from ``{prefix}-meta.json`` written at export time.
+    A ``.onnx`` file runs in ``runtime`` ("onnxruntime" or "openvino"); OpenVINO uses ``precision`` ("f32" or
+    "bf16"), by default bf16 when the export was checked in bf16 (``scripts/export.py --bf16``), else f32.
+
+    The input layout, size and dtype come from ``{prefix}-meta.json`` written at export time; the files it lists
+    must be present with their sha1 (:class:`~gluon_resnest.deploy.export.ExportMismatchError` otherwise).
     """
 
-    def __init__(self, path, ctx=mx.cpu()):
+    def __init__(self, path, ctx=mx.cpu(), runtime="onnxruntime", precision=None):
         self.path, self.onnx = path, path.endswith(".onnx")
+        if runtime not in RUNTIMES:
+            raise ValueError("runtime must be one of %s, got %r" % (", ".join(RUNTIMES), runtime))
+        if (runtime != "onnxruntime" or precision) and not self.onnx:
+            raise ValueError("--runtime openvino and --precision run an ONNX file; give PREFIX.onnx, not %s" % path)
+        if precision and runtime != "openvino":
+            raise ValueError("--precision applies to --runtime openvino")
         prefix = path[:-5] if self.onnx else path
         self.meta = read_meta(prefix)
         if self.meta is None:
-            raise FileNotFoundError("%s is missing: export with scripts/export.py, which writes it" % meta_path(prefix))
+            raise FileNotFoundError("%s is missing: export with scripts/export.py, which writes it (an export "
+                                    "interrupted while publishing has none)" % meta_path(prefix))
+        verify_files(prefix, self.meta, [path] if self.onnx else [])
         self.shape = tuple(self.meta["input_shape"])
         self.preprocessed = self.meta["preprocessed"]
         size = self.shape[1] if self.preprocessed else self.shape[2]
@@ -54,11 +69,19 @@ class ExportedClassifier:
         if self.onnx:
             if not os.path.isfile(path):
                 raise FileNotFoundError("ONNX file %s is missing" % path)
-            self.session = onnx_session(path)
+            if runtime == "openvino":
+                from .openvino_runtime import compile_onnx, run_compiled
+
+                precision = precision or ("bf16" if self.meta.get("bf16") else "f32")
+                compiled = compile_onnx(path, precision)
+                self._run_onnx = lambda batch: run_compiled(compiled, batch)
+            else:
+                session = onnx_session(path)
+                self._run_onnx = lambda batch: run_onnx(path, batch, session)
+            self.runtime, self.precision = runtime, precision or "f32"
         else:
             self.block = load_exported(prefix, ctx)
         self.ctx = ctx
-
 
     def run(self, batch):
         """Raw outputs for an already preprocessed batch in the export's layout; checks the shape first."""
@@ -67,7 +90,7 @@ class ExportedClassifier:
             raise ValueError("this export takes input (N, %s) in %s layout, got shape %s"
                              % (", ".join(map(str, expected)), self.meta["layout"], tuple(batch.shape)))
         if self.onnx:
-            return run_onnx(self.path, batch, self.session)
+            return self._run_onnx(batch)
         return self.block(mx.nd.array(batch, ctx=self.ctx, dtype=batch.dtype)).asnumpy()
 
     def logits(self, images):

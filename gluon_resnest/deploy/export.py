@@ -1,18 +1,32 @@
 """Export a ResNeSt network to MXNet symbol/params, optionally with the preprocessing baked into the graph."""
 import json
 import os
-import shutil
-import tempfile
 
 import mxnet as mx
 from mxnet.gluon import HybridBlock
 
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..utils.fileio import atomic_write
+from ..utils.publish import StagedFiles, check_stale, sha1_file
 from .inference_graph import prepare_for_inference
 
-__all__ = ["Preprocess", "WithPreprocess", "export_model", "load_exported", "symbol_paths", "meta_path", "read_meta",
-           "write_meta", "run_without_package"]
+__all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "MODEL_SUFFIXES",
+           "ONNX_SUFFIXES", "INT8_SUFFIXES", "export_model", "write_export", "publish_export", "check_export_stale",
+           "load_exported", "symbol_paths", "meta_path", "read_meta", "write_meta", "verify_files",
+           "run_without_package"]
+
+#: The files of an export at ``PREFIX`` (``PREFIX`` + suffix): always, with ONNX, with INT8.
+MODEL_SUFFIXES = ("-symbol.json", "-0000.params", "-meta.json")
+ONNX_SUFFIXES = (".onnx",)
+INT8_SUFFIXES = ("-int8-symbol.json", "-int8-0000.params", "-int8-meta.json")
+
+#: Every file an export may consist of; a new export replaces the whole set.
+EXPORT_SUFFIXES = MODEL_SUFFIXES + ONNX_SUFFIXES + INT8_SUFFIXES
+
+
+class ExportMismatchError(ValueError):
+    """The files at an export prefix are not the set its ``-meta.json`` manifest lists."""
+
 
 class Preprocess(HybridBlock):
     """uint8/float ``(N, H, W, 3)`` RGB in 0..255 -> normalized float32 ``(N, 3, H, W)``."""
@@ -51,9 +65,55 @@ def meta_path(prefix):
     return "%s-meta.json" % prefix
 
 
+def _manifest(prefix):
+    """``{base name: sha1}`` of the files beside ``prefix`` whose names start with its base name (the meta itself
+    excluded): for ``out/r50`` that is ``r50-symbol.json``, ``r50.onnx``, ``r50-int8-0000.params``, ..."""
+    directory, base = os.path.split(os.path.abspath(prefix))
+    own = os.path.basename(meta_path(prefix))
+    return {name: sha1_file(os.path.join(directory, name)) for name in sorted(os.listdir(directory))
+            if name.startswith(base) and name != own and os.path.isfile(os.path.join(directory, name))}
+
+
 def write_meta(prefix, meta):
-    """Write the export's description (input layout/shape/dtype, normalization, class names) atomically."""
-    atomic_write(meta_path(prefix), meta)
+    """Write ``{prefix}-meta.json`` atomically: the export's description (input layout/shape/dtype, normalization,
+    class names) plus ``files``, the manifest of every file of the export written so far with its sha1. Write it
+    after the files it lists."""
+    atomic_write(meta_path(prefix), dict(meta, files=_manifest(prefix)))
+
+
+def verify_files(prefix, meta, required=()):
+    """Raise :class:`ExportMismatchError` unless every file in ``meta["files"]`` exists beside ``prefix`` with the
+    listed sha1 (a set mixed from two exports, or changed since) and every path in ``required`` is listed."""
+    listed = meta.get("files")
+    if not listed:
+        raise ExportMismatchError("%s lists no files (written by an older gluon_resnest); export again"
+                                  % meta_path(prefix))
+    directory = os.path.dirname(os.path.abspath(prefix))
+    for path in required:
+        if os.path.basename(path) not in listed:
+            raise ExportMismatchError("%s is not part of the export described by %s; export again with the "
+                                      "option that writes it" % (path, meta_path(prefix)))
+    for name, sha1 in sorted(listed.items()):
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
+            raise ExportMismatchError("%s is missing but listed in %s; the export is incomplete, export again"
+                                      % (path, meta_path(prefix)))
+        if sha1_file(path) != sha1:
+            raise ExportMismatchError("%s does not match the sha1 listed in %s: the files at %s come from different "
+                                      "exports; export again" % (path, meta_path(prefix), prefix))
+
+
+def check_export_stale(prefix, suffixes, force=False):
+    """Before an export that will write ``prefix`` + each of ``suffixes``: :class:`StaleFilesError` naming the files
+    of an earlier export it would leave behind, unless ``force`` (then :func:`publish_export` removes them)."""
+    check_stale([prefix + s for s in EXPORT_SUFFIXES], [prefix + s for s in suffixes], force)
+
+
+def publish_export(stage, force=False):
+    """Publish the export staged in ``stage`` (:class:`~gluon_resnest.utils.publish.StagedFiles`), its meta last;
+    files of an earlier export at the prefix that this one lacks are removed with ``force``, else refused."""
+    owned = [stage.final_prefix + suffix for suffix in EXPORT_SUFFIXES]
+    return stage.publish(os.path.basename(meta_path(stage.prefix)), owned, force)
 
 
 def read_meta(prefix):
@@ -61,12 +121,29 @@ def read_meta(prefix):
     if not os.path.isfile(meta_path(prefix)):
         return None
     with open(meta_path(prefix)) as handle:
-        return json.load(handle)
+        try:
+            return json.load(handle)
+        except ValueError as err:
+            raise ValueError("%s is not valid JSON (%s); export again" % (meta_path(prefix), err)) from None
 
 
 def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
+                 fuse=False, force=False):
+    """Export ``net`` to ``{prefix}-symbol.json``, ``{prefix}-0000.params`` and ``{prefix}-meta.json``, published as
+    one unit (:func:`write_export` into a staging folder, then :func:`publish_export` with ``force``).
+    Returns ``(symbol path, params path, input shape)``.
+    """
+    with StagedFiles(prefix) as stage:
+        shape, meta = write_export(net, stage.prefix, input_size, batch_size, preprocess, ctx, class_names, fuse)
+        write_meta(stage.prefix, meta)
+        publish_export(stage, force)
+    sym, params = symbol_paths(prefix)
+    return sym, params, shape
+
+
+def write_export(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
                  fuse=False):
-    """Trace ``net`` for inference and write ``{prefix}-symbol.json`` and ``{prefix}-0000.params`` atomically.
+    """Trace ``net`` for inference and write ``{prefix}-symbol.json`` and ``{prefix}-0000.params``.
 
     The network is switched to its inference graph first
     (:func:`~gluon_resnest.deploy.inference_graph.prepare_for_inference`). ``preprocess=True`` bakes
@@ -92,23 +169,12 @@ def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
     else:
         block.hybridize(static_alloc=True, static_shape=True)
     block(data)
-    directory = os.path.dirname(os.path.abspath(prefix))
-    os.makedirs(directory, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=directory, prefix=".export-")
-    try:
-        base = os.path.join(staging, os.path.basename(prefix))
-        block.export(base)
-        final = symbol_paths(prefix)
-        for src, dst in zip(symbol_paths(base), final):
-            os.replace(src, dst)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    write_meta(prefix, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
-                        "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
-                        "preprocessed": bool(preprocess), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-                        "num_classes": getattr(net, "num_classes", None),
-                        "class_names": class_names or getattr(net, "classes", None), "fused": bool(fuse)})
-    return final[0], final[1], shape
+    block.export(prefix)
+    return shape, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
+                   "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
+                   "preprocessed": bool(preprocess), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+                   "num_classes": getattr(net, "num_classes", None),
+                   "class_names": class_names or getattr(net, "classes", None), "fused": bool(fuse)}
 
 
 def load_exported(prefix, ctx=mx.cpu(), input_name="data"):

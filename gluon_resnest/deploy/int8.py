@@ -1,9 +1,7 @@
 """INT8 post-training quantization with MXNet's oneDNN backend (CPU), calibrated on real images."""
-import time
-
 import mxnet as mx
-import numpy as np
 
+from .agreement import compare_outputs
 from .inference_graph import prepare_for_inference
 
 __all__ = ["CalibrationIter", "quantize_model", "compare_outputs", "CALIB_MODES"]
@@ -63,25 +61,3 @@ def quantize_model(net, calib_loader, data_shape, calib_mode="naive", num_calib_
     qnet.hybridize(static_alloc=True, static_shape=True)
     qnet(mx.nd.zeros(data_shape))
     return qnet
-
-
-def compare_outputs(reference, candidate, loader, batches=None):
-    """Top-1 agreement and relative logit error of ``candidate`` against ``reference``, plus both throughputs."""
-    agree = total = 0
-    errors = []
-    times = {"reference": 0.0, "candidate": 0.0}
-    for i, (data, _) in enumerate(loader):
-        if batches is not None and i >= batches:
-            break
-        outs = {}
-        for key, block in (("reference", reference), ("candidate", candidate)):
-            tic = time.perf_counter()
-            outs[key] = block(data).asnumpy()
-            times[key] += time.perf_counter() - tic
-        ref, got = outs["reference"], outs["candidate"]
-        agree += int((ref.argmax(1) == got.argmax(1)).sum())
-        total += ref.shape[0]
-        errors.append(np.abs(ref - got).max() / max(np.abs(ref).max(), 1e-12))
-    return {"top1_agreement": agree / float(total), "max_rel_logit_error": float(np.max(errors)),
-            "images": total, "reference_img_per_s": total / times["reference"],
-            "candidate_img_per_s": total / times["candidate"]}

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..utils.fileio import atomic_write
 
-__all__ = ["OnnxExportError", "export_onnx", "onnx_session", "run_onnx"]
+__all__ = ["OnnxExportError", "OPSET", "export_onnx", "onnx_session", "pinned_opset", "run_onnx"]
 
 
 #: The newest opset MXNet 1.9's converters implement; newer ones (the default with recent onnx) mis-emit Split.
@@ -19,7 +19,7 @@ class OnnxExportError(RuntimeError):
 
 
 @contextlib.contextmanager
-def _pinned_opset(version):
+def pinned_opset(version):
     """MXNet's exporter targets ``onnx.defs.onnx_opset_version()``; hold it at ``version`` during the export."""
     import onnx.defs
 
@@ -48,7 +48,7 @@ def export_onnx(sym_path, params_path, onnx_path, input_shape, input_dtype=np.fl
     dynamic_shapes = [(None,) + tuple(input_shape[1:])] if dynamic_batch else None
 
     def write(tmp):
-        with _pinned_opset(OPSET):
+        with pinned_opset(OPSET):
             mx.onnx.export_model(sym_path, params_path, [tuple(input_shape)], [input_dtype], tmp,
                                  dynamic=dynamic_batch, dynamic_input_shapes=dynamic_shapes)
         _weights_out_of_inputs(tmp)

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -127,30 +126,33 @@ def _read_verified(path, sha1):
     return data if _sha1_matches(hashlib.sha1(data), sha1) else None
 
 
-def _download(url, dest, timeout, retries, backoff):
-    """Fetch ``url`` into ``dest`` (complete or not at all), retrying transient failures."""
+def _stream(response, path, url):
+    """Copy an HTTP ``response`` body to ``path`` with a progress bar; a body shorter than its Content-Length
+    raises :class:`ModelFileError`."""
     from tqdm import tqdm
 
+    expected = response.headers.get("Content-Length")
+    expected = int(expected) if expected is not None else None
+    received = 0
+    with open(path, "wb") as out, tqdm(total=expected, unit="B", unit_scale=True, file=sys.stderr,
+                                       desc=os.path.basename(url), leave=False) as bar:
+        for chunk in iter(lambda: response.read(1 << 16), b""):
+            out.write(chunk)
+            received += len(chunk)
+            bar.update(len(chunk))
+    if expected is not None and received != expected:
+        raise ModelFileError("truncated transfer from %s: got %d of %d bytes" % (url, received, expected))
+
+
+def _download(url, dest, timeout, retries, backoff):
+    """Fetch ``url`` into ``dest`` (complete or not at all), retrying transient failures."""
     last_error = None
     for attempt in range(retries + 1):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
-        tmp = None
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                expected = response.headers.get("Content-Length")
-                expected = int(expected) if expected is not None else None
-                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".download-", suffix=".part")
-                received = 0
-                with os.fdopen(fd, "wb") as out, tqdm(total=expected, unit="B", unit_scale=True, file=sys.stderr,
-                                                      desc=os.path.basename(url), leave=False) as bar:
-                    for chunk in iter(lambda: response.read(1 << 16), b""):
-                        out.write(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-            if expected is not None and received != expected:
-                raise ModelFileError("truncated transfer from %s: got %d of %d bytes" % (url, received, expected))
-            os.replace(tmp, dest)
+                atomic_write(dest, lambda tmp: _stream(response, tmp, url))
             return
         except urllib.error.HTTPError as err:
             last_error = err
@@ -158,9 +160,6 @@ def _download(url, dest, timeout, retries, backoff):
                 break
         except (urllib.error.URLError, OSError) as err:
             last_error = err
-        finally:
-            if tmp is not None and os.path.exists(tmp):
-                os.remove(tmp)
         logger.warning("download of %s failed (attempt %d of %d): %s", url, attempt + 1, retries + 1, last_error)
     raise ModelFileError("could not download %s: %s" % (url, last_error))
 

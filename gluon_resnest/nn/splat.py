@@ -86,13 +86,20 @@ class SplitAttentionConv(HybridBlock):
         """
         if self.radix == 1:
             return F.broadcast_mul(weights, maps)
-        splits = F.split(maps, num_outputs=self.radix, axis=1)
-        weights = F.split(weights, num_outputs=self.radix, axis=1)
-        return F.add_n(*[F.broadcast_mul(w, s) for w, s in zip(weights, splits)])
+        return F.add_n(*[F.broadcast_mul(w, s) for w, s in zip(self._splits(F, weights), self._splits(F, maps))])
+
+    def _splits(self, F, x):
+        """``(N, R*C, ...)`` -> ``R`` slices ``(N, C, ...)`` along the channel axis.
+
+        ``slice_axis`` rather than ``split``: MXNet's ONNX exporter writes ``split`` as a ``Split`` node that
+        opsets >= 18 reject, while ``slice_axis`` becomes ``Slice`` at every opset.
+        """
+        return [F.slice_axis(x, axis=1, begin=r * self.channels, end=(r + 1) * self.channels)
+                for r in range(self.radix)]
 
     def _radix_sum(self, F, x):
         """``(N, R*C, H, W)`` -> ``(N, C, H, W)``: the sum of the ``radix`` channel splits."""
-        return F.add_n(*F.split(x, num_outputs=self.radix, axis=1)) if self.radix > 1 else x
+        return F.add_n(*self._splits(F, x)) if self.radix > 1 else x
 
     def _radix_softmax(self, F, atten):
         """``(N, R*C, 1, 1)`` cardinal-major logits -> radix-major softmax weights of the same shape."""

@@ -13,6 +13,10 @@ def test_benchmark_smoke(tmp_path):
     impls = {r["impl"] for r in rows}
     assert {"ours", "ours-fused", "ours-int8", "gluoncv", "gluoncv-default-threads"} <= impls
     assert any(i.startswith("pytorch") for i in impls)
+    from gluon_resnest.benchmark.measure import runtime_kinds
+
+    assert set(runtime_kinds()) <= impls and "onnxruntime" in impls
+    assert {r["batch"] for r in rows if r["impl"] == "ours-int8"} == {1, 2}
     assert {r["mode"] for r in rows} == {"inference", "train"}
     assert all(r["img_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
     assert "| resnest14 | 64 | inference | 1 | ours |" in result.stdout

@@ -1,4 +1,5 @@
 """Deployment: export script with standalone reload, baked preprocessing, ONNX parity, INT8, predict, errors."""
+import contextlib
 import json
 import os
 
@@ -7,11 +8,13 @@ import numpy as np
 import pytest
 
 from gluon_resnest import get_model
-from gluon_resnest.deploy.export import export_model, load_exported
-from gluon_resnest.deploy.onnx_export import OnnxExportError, export_onnx, run_onnx
+from gluon_resnest.deploy.export import EXPORT_SUFFIXES, ExportMismatchError, export_model, load_exported
+from gluon_resnest.deploy.onnx_export import OnnxExportError, export_onnx, pinned_opset, run_onnx
 from gluon_resnest.deploy.classifier import ExportedClassifier
+from gluon_resnest.utils.publish import StaleFilesError
 
-from tests.helpers.scripts import run_script
+from tests.helpers.files import umask, wrong_modes
+from tests.helpers.scripts import ROOT, run_script
 
 
 def _script(name, *args):
@@ -96,16 +99,23 @@ def trained_toy(tmp_path_factory):
     cfg = TrainConfig.from_flat(model="resnest14", toy=True, save_dir=str(root / "run"), epochs=2, batch_size=32, lr=0.02,
                       input_size=48, min_random_area=0.3, log_interval=0, workers=0, warmup_epochs=1,
                       last_gamma=True, export=True)
-    train(cfg)
+    with umask(0o022):
+        train(cfg)
     return root / "run"
 
 
 def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_path):
     out = str(tmp_path / "toy")
     val = str(trained_toy / "toy_data" / "toy_val.rec")
-    result = _script("export.py", "--model", "resnest14", "--checkpoint", str(trained_toy), "--out", out,
-                     "--size", "48", "--onnx", "--int8", "naive", "--calib-data", val, "--calib-batches", "2")
+    train_rec = str(trained_toy / "toy_data" / "toy_train.rec")
+    with umask(0o022):
+        result = _script("export.py", "--model", "resnest14", "--checkpoint", str(trained_toy), "--out", out,
+                         "--size", "48", "--onnx", "--int8", "naive", "--calib-data", train_rec, "--calib-batches", "2",
+                         "--val-data", val)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert wrong_modes(str(tmp_path)) == {} and wrong_modes(str(trained_toy)) == {}
+    assert sorted(json.load(open(out + "-meta.json"))["files"]) == sorted(
+        "toy" + suffix for suffix in EXPORT_SUFFIXES if suffix != "-meta.json")
     report = json.loads(result.stdout[result.stdout.index("{"):])
     assert report["onnx_max_rel_diff"] < 1e-4
     assert report["int8_vs_fp32"]["images"] == 500 and report["int8_vs_fp32"]["top1_agreement"] >= 0.9
@@ -130,3 +140,151 @@ def test_entropy_calibration_quantizes(trained_toy):
     assert report["images"] == 128 and report["top1_agreement"] >= 0.9
     with pytest.raises(ValueError, match="calib_mode"):
         quantize_model(ref, loader, (16, 3, 48, 48), "minmax")
+
+
+def test_reexport_refuses_stale_files_unless_forced(tmp_path):
+    net = _net("resnest14")
+    prefix = str(tmp_path / "m")
+    sym, params, shape = export_model(net, prefix, 32)
+    export_onnx(sym, params, prefix + ".onnx", shape)
+    with pytest.raises(StaleFilesError, match=r"m\.onnx"):
+        export_model(_net("resnest26"), prefix, 32)
+    script = _script("export.py", "--model", "resnest26", "--out", prefix, "--size", "32")
+    assert script.returncode == 1 and "m.onnx" in script.stderr and "--force" in script.stderr
+    assert "Traceback" not in script.stderr
+    assert ExportedClassifier(prefix).meta["model"] == "resnest14"
+    export_model(_net("resnest26"), prefix, 32, force=True)
+    assert sorted(os.listdir(tmp_path)) == ["m-0000.params", "m-meta.json", "m-symbol.json"]
+    assert ExportedClassifier(prefix).meta["model"] == "resnest26"
+
+
+def test_classifier_refuses_files_from_two_exports(tmp_path):
+    export_model(_net("resnest14"), str(tmp_path / "a"), 32)
+    export_model(_net("resnest14"), str(tmp_path / "b"), 32)
+    os.replace(tmp_path / "b-0000.params", tmp_path / "a-0000.params")
+    with pytest.raises(ExportMismatchError, match="a-0000.params does not match the sha1"):
+        ExportedClassifier(str(tmp_path / "a"))
+    val = tmp_path / "img.png"
+    pred = _script("predict.py", str(tmp_path / "a"), str(val))
+    assert pred.returncode == 2 and "come from different exports" in pred.stderr
+
+
+_DIE_DURING_PUBLISH = """
+import os, sys
+import mxnet as mx
+from gluon_resnest import get_model
+from gluon_resnest.deploy.export import export_model
+from gluon_resnest.utils import publish
+
+real_publish, real_replace = publish.StagedFiles.publish, os.replace
+renamed = []
+
+def replace_then_die(src, dst):
+    renamed.append(dst)
+    if len(renamed) == 2:
+        os._exit(9)
+    real_replace(src, dst)
+
+def publish_and_die(self, *args, **kwargs):
+    os.replace = replace_then_die
+    return real_publish(self, *args, **kwargs)
+
+publish.StagedFiles.publish = publish_and_die
+net = get_model("resnest26")
+net.initialize(mx.init.Xavier())
+export_model(net, sys.argv[1], 32)
+"""
+
+
+def test_crash_between_renames_is_detected_and_cleaned_up(tmp_path):
+    import subprocess
+    import sys
+
+    prefix = str(tmp_path / "m")
+    export_model(_net("resnest14"), prefix, 32)
+    crashed = subprocess.run([sys.executable, "-c", _DIE_DURING_PUBLISH, prefix], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=ROOT))
+    assert crashed.returncode == 9, crashed.stderr[-2000:]
+    leftovers = [name for name in os.listdir(tmp_path) if ".staging-" in name]
+    assert len(leftovers) == 1
+    with pytest.raises(FileNotFoundError, match="interrupted while publishing"):
+        ExportedClassifier(prefix)
+    export_model(_net("resnest14"), prefix, 32)
+    assert sorted(os.listdir(tmp_path)) == ["m-0000.params", "m-meta.json", "m-symbol.json"]
+    assert ExportedClassifier(prefix).meta["model"] == "resnest14"
+
+
+def test_low_agreement_warns_or_fails_and_publishes_nothing(trained_toy, tmp_path, monkeypatch):
+    from gluon_resnest.deploy import agreement, deployment
+
+    low = {"top1_agreement": 0.366, "max_rel_logit_error": 0.5, "images": 484}
+    with pytest.warns(agreement.AgreementWarning, match="36.6% of top-1"):
+        agreement.check_agreement("INT8", low)
+    with pytest.raises(agreement.ExportCheckError, match="below --min-agreement 0.9"):
+        agreement.check_agreement("INT8", low, 0.9)
+    monkeypatch.setattr(agreement, "compare_outputs", lambda *args, **kwargs: low)
+    val = str(trained_toy / "toy_data" / "toy_val.rec")
+    with pytest.raises(agreement.ExportCheckError, match="nothing was published"):
+        deployment.export_deployment("resnest14", str(trained_toy / "best.params"), str(tmp_path / "q"), 48,
+                                     int8="naive", calib_data=val, calib_batches=1, min_agreement=0.9)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("opset", [None, 13])
+def test_mxnet_onnx_exporter_converts_exported_resnest50(tmp_path, opset):
+    """``mx.onnx.export_model`` on the exported symbol as a user calls it, at its default opset (that of the
+    installed onnx) and at 13."""
+    net = _net("resnest50")
+    sym, params, _ = export_model(net, str(tmp_path / "m"), 96, 2)
+    with pinned_opset(opset) if opset else contextlib.nullcontext():
+        path = mx.onnx.export_model(sym, params, [(2, 3, 96, 96)], [np.float32], str(tmp_path / "m.onnx"))
+    x = np.random.RandomState(0).uniform(-1, 1, (2, 3, 96, 96)).astype("float32")
+    ref = net(mx.nd.array(x)).asnumpy()
+    assert np.abs(run_onnx(path, x) - ref).max() / np.abs(ref).max() < 1e-5
+
+
+def test_openvino_missing_or_cpu_without_bf16_is_a_clear_error(monkeypatch, tmp_path):
+    import sys
+
+    from gluon_resnest.deploy import openvino_runtime
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(openvino_runtime.OpenVinoUnavailable, match=r"pip install .*openvino"):
+        openvino_runtime.compile_onnx(str(tmp_path / "m.onnx"))
+
+    class NoBf16Core:
+        def get_property(self, device, name):
+            return ["FP32", "INT8"]
+
+    monkeypatch.setitem(sys.modules, "openvino", type(sys)("openvino"))
+    with pytest.raises(openvino_runtime.OpenVinoUnavailable, match="no native bfloat16 support"):
+        openvino_runtime.check_bf16_support(NoBf16Core())
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor : 0\nflags : fpu avx512f avx512_bf16 avx512_vnni\n")
+    assert openvino_runtime.cpu_bf16_flags(str(cpuinfo)) == ["avx512_bf16"]
+
+
+def _openvino_bf16_or_skip():
+    from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable, check_bf16_support
+
+    try:
+        check_bf16_support()
+    except OpenVinoUnavailable as err:
+        pytest.skip(str(err))
+
+
+def test_bf16_export_is_checked_and_predict_runs_it_in_openvino(trained_toy, tmp_path):
+    _openvino_bf16_or_skip()
+    out, val = str(tmp_path / "toy"), str(trained_toy / "toy_data" / "toy_val.rec")
+    result = _script("export.py", "--model", "resnest14", "--checkpoint", str(trained_toy), "--out", out,
+                     "--size", "48", "--bf16", "--val-data", val, "--min-agreement", "0.98")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    check = report["bf16_vs_fp32"]
+    assert check["images"] == 500 and check["top1_agreement"] >= 0.98 and check["max_rel_logit_error"] < 3e-2
+    assert json.load(open(out + "-meta.json"))["bf16"]["precision"] == "bf16"
+    pred = _script("predict.py", out + ".onnx", "--rec", val, "--count", "4", "--runtime", "openvino")
+    assert pred.returncode == 0, pred.stderr[-2000:]
+    assert "top-1 on these 4 images" in pred.stdout
+    wrong = _script("predict.py", out, "--rec", val, "--runtime", "openvino")
+    assert wrong.returncode == 2 and "give PREFIX.onnx" in wrong.stderr

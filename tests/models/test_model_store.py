@@ -226,3 +226,13 @@ def test_get_model_reads_the_parameter_file_once(env, server, published, resnest
     del params_reads[:]
     assert np.array_equal(get_model("resnest14", pretrained=local)(x).asnumpy(), expected)
     assert params_reads == [local]
+
+
+def test_downloaded_file_is_readable_by_others(env, server, published):
+    from tests.helpers.files import umask, wrong_modes
+
+    with umask(0o022):
+        path = get_model_file("resnest14", **FAST)
+    assert wrong_modes(path) == {}
+    assert sorted(os.listdir(os.path.dirname(path))) == sorted([os.path.basename(path),
+                                                                os.path.basename(path) + ".lock"])

@@ -1,0 +1,121 @@
+"""Publish a set of files under one path prefix as a unit.
+
+Files are written into a hidden staging folder beside the prefix (``.NAME.staging-PID``), then renamed into place
+together; the file named ``last`` (a manifest) is removed first and renamed in last, so a set interrupted between
+renames has no manifest. Files that belonged to an earlier set at the prefix and are not in the new one are
+removed (or, without ``force``, the publish is refused naming them). Staging folders of crashed earlier runs (their
+process is gone) are removed when the next staging starts.
+"""
+import os
+import shutil
+
+__all__ = ["StaleFilesError", "StagedFiles", "check_stale", "sha1_file"]
+
+_STAGING = ".staging-"
+
+
+class StaleFilesError(FileExistsError):
+    """Files of an earlier set at the prefix would survive the publish (the message names them)."""
+
+
+def sha1_file(path, chunk=1 << 20):
+    """Hex sha1 of the file at ``path``."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_stale(owned, produced, force=False):
+    """The paths in ``owned`` (every file a set may have) that exist but are not in ``produced`` (the new set's
+    final paths): returned with ``force``, else :class:`StaleFilesError` names them."""
+    produced = {os.path.abspath(path) for path in produced}
+    stale = sorted(path for path in {os.path.abspath(p) for p in owned}
+                   if os.path.lexists(path) and path not in produced)
+    if stale and not force:
+        raise StaleFilesError("%s holds files of an earlier export that this one does not produce: %s; remove "
+                              "them or pass --force to replace the whole set"
+                              % (os.path.dirname(stale[0]), ", ".join(stale)))
+    return stale
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_crashed_staging(directory, base):
+    """Remove ``.BASE.staging-PID`` folders in ``directory`` whose process no longer runs; returns their paths."""
+    marker = "." + base + _STAGING
+    removed = []
+    for entry in os.listdir(directory):
+        pid = entry[len(marker):]
+        if entry.startswith(marker) and pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
+            removed.append(os.path.join(directory, entry))
+    return removed
+
+
+class StagedFiles:
+    """Context manager staging the files of one set for ``prefix`` (a path such as ``out/resnest50``).
+
+    Inside the ``with`` block write files under :attr:`prefix` (the staged twin of ``prefix``: same base name, in
+    the staging folder) and call :meth:`publish`. On leaving, the staging folder is removed whether or not the set
+    was published, so an exception publishes nothing.
+    """
+
+    def __init__(self, prefix):
+        self.final_prefix = os.path.abspath(prefix)
+        self.directory, self.base = os.path.split(self.final_prefix)
+        self.root = os.path.join(self.directory, "." + self.base + _STAGING + str(os.getpid()))
+        self.prefix = os.path.join(self.root, self.base)
+
+    def __enter__(self):
+        os.makedirs(self.directory, exist_ok=True)
+        _remove_crashed_staging(self.directory, self.base)
+        shutil.rmtree(self.root, ignore_errors=True)
+        os.mkdir(self.root)
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.root, ignore_errors=True)
+        return False
+
+    def final(self, staged_path):
+        """The published path of a staged file (a path under :attr:`prefix`'s folder)."""
+        return os.path.join(self.directory, os.path.relpath(staged_path, self.root))
+
+    def staged_names(self):
+        """Base names of the files staged so far, sorted."""
+        return sorted(name for name in os.listdir(self.root) if os.path.isfile(os.path.join(self.root, name)))
+
+    def publish(self, last, owned=(), force=False):
+        """Rename every staged file into place, ``last`` (a base name) after all others; returns the final paths.
+
+        ``owned`` lists the final paths a set at this prefix may have: those that exist and are not being
+        published are stale. They are removed with ``force``; otherwise :class:`StaleFilesError` names them and
+        nothing is published.
+        """
+        names = self.staged_names()
+        if last not in names:
+            raise ValueError("staged set for %s lacks its manifest %s" % (self.final_prefix, last))
+        published = {os.path.join(self.directory, name) for name in names}
+        stale = check_stale(owned, published, force)
+        manifest = os.path.join(self.directory, last)
+        if os.path.lexists(manifest):
+            os.remove(manifest)
+        for name in names:
+            if name != last:
+                os.replace(os.path.join(self.root, name), os.path.join(self.directory, name))
+        for path in stale:
+            os.remove(path)
+        os.replace(os.path.join(self.root, last), manifest)
+        return sorted(published)
