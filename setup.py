@@ -8,7 +8,8 @@ setup(
     packages=find_packages(include=["gluon_resnest", "gluon_resnest.*"]),
     package_data={"gluon_resnest.data": ["imagenet1k_classes.json"]},
     python_requires=">=3.8",
-    install_requires=["numpy<1.24", "gluoncv==0.10.5.post0", "tqdm", "portalocker", "matplotlib", "Pillow"],
+    install_requires=["numpy<1.24", "gluoncv==0.10.5.post0", "opencv-python", "tqdm", "portalocker", "matplotlib",
+                      "Pillow"],
     extras_require={
         "cpu": ["mxnet==1.9.1"],
         "gpu": ["mxnet-cu112==1.9.1"],
