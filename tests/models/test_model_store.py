@@ -235,4 +235,4 @@ def test_downloaded_file_is_readable_by_others(env, server, published):
         path = get_model_file("resnest14", **FAST)
     assert wrong_modes(path) == {}
     assert sorted(os.listdir(os.path.dirname(path))) == sorted([os.path.basename(path),
-                                                                os.path.basename(path) + ".lock"])
+                                                                "resnest14-%s.lock" % published[:8]])

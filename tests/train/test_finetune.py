@@ -54,7 +54,7 @@ def test_finetune_from_params_on_class_folders(color_folders):
     names = sorted(COLORS)
     assert json.load(open(os.path.join(save, "ckpt-0003.json")))["class_names"] == names
     meta = json.load(open(os.path.join(save, "resnest14-meta.json")))
-    assert meta["class_names"] == names and meta["classes"] == 4
+    assert meta["class_names"] == names and meta["num_classes"] == 4
     predicted = run_script("predict.py", os.path.join(save, "resnest14"),
                            color_folders / "data" / "val" / "red" / "00.png")
     assert predicted.returncode == 0 and any(n in predicted.stdout for n in names), predicted.stdout
