@@ -16,7 +16,7 @@ def main(order, model, batch, size, repeat):
 
     net = random_net(model)
     net.hybridize(static_alloc=True, static_shape=True)
-    row = inference_row("ours-" + order, net, int(batch), int(size), 2, int(repeat))
+    row = inference_row(order, net, int(batch), int(size), 2, int(repeat))
     row.update(model=model, omp_threads=mxnet_omp_threads(), gluon_resnest=gluon_resnest.__version__,
                mxnet=mx.__version__, measured_at=time.strftime("%Y-%m-%d %H:%M:%S"))
     print("ROWS " + json.dumps([row]))
