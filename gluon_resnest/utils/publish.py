@@ -89,10 +89,6 @@ class StagedFiles:
         shutil.rmtree(self.root, ignore_errors=True)
         return False
 
-    def final(self, staged_path):
-        """The published path of a staged file (a path under :attr:`prefix`'s folder)."""
-        return os.path.join(self.directory, os.path.relpath(staged_path, self.root))
-
     def staged_names(self):
         """Base names of the files staged so far, sorted."""
         return sorted(name for name in os.listdir(self.root) if os.path.isfile(os.path.join(self.root, name)))
