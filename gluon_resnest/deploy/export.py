@@ -147,10 +147,10 @@ def write_export(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
 
     The network is switched to its inference graph first
     (:func:`~gluon_resnest.deploy.inference_graph.prepare_for_inference`). ``preprocess=True`` bakes
-    :class:`Preprocess` in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images. Also writes
-    ``{prefix}-meta.json`` (input layout, shape and dtype, normalization, class names) for ``scripts/predict.py``.
-    ``fuse=True`` exports the oneDNN-fused CPU graph (see :func:`~gluon_resnest.deploy.inference_graph.fuse_for_cpu`;
-    not for ONNX). Returns ``(symbol path, params path, input shape)``.
+    :class:`Preprocess` in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images. ``fuse=True`` exports the
+    oneDNN-fused CPU graph (see :func:`~gluon_resnest.deploy.inference_graph.fuse_for_cpu`; not for ONNX).
+    Returns ``(input shape, meta)``: the description (input layout, shape and dtype, normalization, class names)
+    that :func:`write_meta` turns into ``{prefix}-meta.json`` for ``scripts/predict.py``.
     """
     if isinstance(input_size, int):
         input_size = (input_size, input_size)

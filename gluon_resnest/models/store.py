@@ -29,6 +29,7 @@ from typing import Tuple
 import portalocker
 
 from ..utils.fileio import atomic_write
+from ..utils.publish import sha1_file
 from .catalogue import CATALOGUE
 
 __all__ = ["SHA1", "STORES", "Store", "DEFAULT_REPO", "ModelFileError", "default_root", "store_of", "download_urls",
@@ -106,24 +107,20 @@ def download_urls(name, stem):
     return store_of(name).urls(stem)
 
 
-def _sha1_matches(digest, sha1):
-    return digest.hexdigest().startswith(sha1.lower())
+def _sha1_matches(hexdigest, sha1):
+    return hexdigest.startswith(sha1.lower())
 
 
 def check_sha1(path, sha1):
     """True if the file's sha1 starts with ``sha1`` (a full digest or a prefix of at least 8 digits)."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return _sha1_matches(digest, sha1)
+    return _sha1_matches(sha1_file(path), sha1)
 
 
 def _read_verified(path, sha1):
     """The bytes of ``path`` if their sha1 starts with ``sha1``, else ``None`` (one read of the file)."""
     with open(path, "rb") as handle:
         data = handle.read()
-    return data if _sha1_matches(hashlib.sha1(data), sha1) else None
+    return data if _sha1_matches(hashlib.sha1(data).hexdigest(), sha1) else None
 
 
 def _stream(response, path, url):

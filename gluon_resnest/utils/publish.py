@@ -6,6 +6,7 @@ renames has no manifest. Files that belonged to an earlier set at the prefix and
 removed (or, without ``force``, the publish is refused naming them). Staging folders of crashed earlier runs (their
 process is gone) are removed when the next staging starts.
 """
+import hashlib
 import os
 import shutil
 
@@ -19,9 +20,7 @@ class StaleFilesError(FileExistsError):
 
 
 def sha1_file(path, chunk=1 << 20):
-    """Hex sha1 of the file at ``path``."""
-    import hashlib
-
+    """Hex sha1 of the file at ``path`` (read in ``chunk``-byte blocks)."""
     digest = hashlib.sha1()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(chunk), b""):
