@@ -4,6 +4,7 @@
     python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg
     python scripts/predict.py deploy/resnest50.onnx cat.jpg
     python scripts/predict.py deploy/resnest50.onnx cat.jpg --runtime openvino     (bf16 if exported with --bf16)
+    python scripts/predict.py deploy/resnest50-int8.onnx cat.jpg --runtime openvino    (export --int8 ... --onnx)
     python scripts/predict.py runs/toy/resnest14 --rec runs/toy/toy_data/toy_val.rec --count 8
 """
 import argparse
@@ -19,7 +20,7 @@ from gluon_resnest.deploy.openvino_runtime import PRECISIONS, OpenVinoUnavailabl
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="export prefix (PREFIX-symbol.json/-0000.params) or PREFIX.onnx")
+    p.add_argument("model", help="export prefix (PREFIX-symbol.json/-0000.params), PREFIX.onnx or PREFIX-int8.onnx")
     p.add_argument("images", nargs="*", help="image files")
     p.add_argument("--rec", help="take images from this RecordIO file instead (labels are shown)")
     p.add_argument("--count", type=int, default=8, help="how many RecordIO images")

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from ..data.transforms import eval_transform_at
-from .export import load_exported, meta_path, read_meta, verify_files
+from .export import INT8_ONNX_SUFFIXES, export_prefix, load_exported, meta_path, read_meta, verify_files
 from .onnx_export import onnx_session, run_onnx
 
 __all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "RUNTIMES"]
@@ -38,10 +38,12 @@ RUNTIMES = ("onnxruntime", "openvino")
 
 
 class ExportedClassifier:
-    """Load ``path`` (an export prefix or a ``.onnx`` file) and classify HWC uint8 images.
+    """Load ``path`` (an export prefix, its ``PREFIX.onnx`` or its INT8 ``PREFIX-int8.onnx``) and classify HWC
+    uint8 images.
 
     A ``.onnx`` file runs in ``runtime`` ("onnxruntime" or "openvino"); OpenVINO uses ``precision`` ("f32" or
-    "bf16"), by default bf16 when the export was checked in bf16 (``scripts/export.py --bf16``), else f32.
+    "bf16") for what is not INT8, by default bf16 for ``PREFIX.onnx`` when the export was checked in bf16
+    (``scripts/export.py --bf16``), else f32.
 
     The input layout, size and dtype come from ``{prefix}-meta.json`` written at export time; the files it lists
     must be present with their sha1 (:class:`~gluon_resnest.deploy.export.ExportMismatchError` otherwise).
@@ -55,7 +57,7 @@ class ExportedClassifier:
             raise ValueError("--runtime openvino and --precision run an ONNX file; give PREFIX.onnx, not %s" % path)
         if precision and runtime != "openvino":
             raise ValueError("--precision applies to --runtime openvino")
-        prefix = path[:-5] if self.onnx else path
+        prefix = export_prefix(path)
         self.meta = read_meta(prefix)
         if self.meta is None:
             raise FileNotFoundError("%s is missing: export with scripts/export.py, which writes it (an export "
@@ -72,7 +74,8 @@ class ExportedClassifier:
             if runtime == "openvino":
                 from .openvino_runtime import compile_onnx, run_compiled
 
-                precision = precision or ("bf16" if self.meta.get("bf16") else "f32")
+                checked_bf16 = self.meta.get("bf16") and not path.endswith(INT8_ONNX_SUFFIXES[0])
+                precision = precision or ("bf16" if checked_bf16 else "f32")
                 compiled = compile_onnx(path, precision)
                 self._run_onnx = lambda batch: run_compiled(compiled, batch)
             else:

@@ -1,5 +1,6 @@
 """An export for deployment in one call: symbol/params (checked by reloading it without gluon_resnest), and
-optionally ONNX (checked with onnxruntime) and INT8 (compared with the float32 network on held-out images).
+optionally ONNX (checked with onnxruntime) and INT8, as MXNet symbol/params and, with ONNX, as an INT8 ONNX file
+(each compared with the float32 network on held-out images).
 
 All files are staged and published as one unit (:func:`~gluon_resnest.deploy.export.publish_export`) only when
 every check passed: a failed check leaves the prefix as it was.
@@ -15,7 +16,8 @@ from ..data.transforms import EvalTransform
 from ..models.factory import get_model, model_record
 from ..utils.publish import StagedFiles
 from .agreement import ExportCheckError, check_agreement
-from .export import (INT8_SUFFIXES, MODEL_SUFFIXES, ONNX_SUFFIXES, WithPreprocess, check_export_stale,
+from .export import (INT8_ONNX_SUFFIXES, INT8_SUFFIXES, MODEL_SUFFIXES, ONNX_SUFFIXES, WithPreprocess,
+                     check_export_stale,
                      publish_export, run_without_package, symbol_paths, write_export, write_meta)
 
 __all__ = ["export_deployment", "RELOAD_TOLERANCE"]
@@ -46,9 +48,11 @@ def _image_loader(path, size, batch_size):
 
 
 def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_data, mode, calib_batches,
-                 min_agreement):
+                 min_agreement, onnx_path=None):
     """Quantize ``source``, write ``{staged prefix}-int8-*`` and compare it with ``net`` on held-out images: the
-    batches of ``calib_data`` after the calibration ones, or all of ``val_data``."""
+    batches of ``calib_data`` after the calibration ones, or all of ``val_data``. With ``onnx_path`` (the staged
+    float32 ONNX file) also write ``{staged prefix}-int8.onnx``, calibrated on the same batches and compared the
+    same way. Returns ``{"int8": comparison, "int8_onnx": comparison or None}``."""
     from . import agreement
     from .int8 import quantize_model
 
@@ -69,7 +73,31 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
         raise ExportCheckError("%s has no images beyond the %d calibration batches to check the INT8 model on; "
                                "give more images or --val-data" % (calib_data, calib_batches))
     comparison["summary"] = check_agreement("INT8", comparison, min_agreement)
-    return comparison
+    results = {"int8": comparison, "int8_onnx": None}
+    if onnx_path:
+        from .int8_onnx import quantize_onnx
+
+        calibration = [data.asnumpy() for _, (data, _) in zip(range(calib_batches), loader)]
+        int8_onnx = quantize_onnx(onnx_path, stage.prefix + INT8_ONNX_SUFFIXES[0], calibration, mode)
+        runtime, run = _onnx_runner(int8_onnx)
+        onnx_comparison = agreement.compare_outputs(net, lambda data: run(data.asnumpy()), held_out, skip=skip)
+        onnx_comparison["summary"] = check_agreement("INT8 ONNX (%s)" % runtime, onnx_comparison, min_agreement)
+        results["int8_onnx"] = dict(onnx_comparison, runtime=runtime, precision="int8")
+    return results
+
+
+def _onnx_runner(onnx_path):
+    """``(runtime name, run(batch) -> logits)`` for an ONNX file: OpenVINO (float32 outside the quantized
+    operators) when installed, else onnxruntime."""
+    from .onnx_export import onnx_session, run_onnx
+    from .openvino_runtime import OpenVinoUnavailable, compile_onnx, run_compiled
+
+    try:
+        compiled = compile_onnx(onnx_path, "f32")
+    except OpenVinoUnavailable:
+        session = onnx_session(onnx_path)
+        return "onnxruntime", lambda batch: run_onnx(onnx_path, batch, session)
+    return "openvino", lambda batch: run_compiled(compiled, batch)
 
 
 def _bf16_check(net, onnx_path, images, size, batch_size, min_agreement):
@@ -91,7 +119,8 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
     """Export variant ``model`` with ``weights`` (``True`` for the published ones, a ``.params`` path, or ``None``
     for a random initialization) to prefix ``out``; returns a report dict.
 
-    ``int8`` is a calibration mode ("naive" or "entropy") and needs ``calib_data``; the INT8 model is compared with
+    ``int8`` is a calibration mode ("naive" or "entropy") and needs ``calib_data``; with ``onnx`` it also writes
+    ``{out}-int8.onnx`` (every convolution INT8, for OpenVINO or onnxruntime). Each INT8 model is compared with
     float32 on ``val_data`` or else the ``calib_data`` images not used for calibration, with a warning below
     :data:`~gluon_resnest.deploy.agreement.WARN_AGREEMENT` and
     :class:`~gluon_resnest.deploy.agreement.ExportCheckError` below ``min_agreement``. ``fuse`` exports the oneDNN-fused
@@ -117,7 +146,8 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
 
         check_bf16_support()
         onnx = True
-    check_export_stale(out, MODEL_SUFFIXES + (ONNX_SUFFIXES if onnx else ()) + (INT8_SUFFIXES if int8 else ()), force)
+    check_export_stale(out, MODEL_SUFFIXES + (ONNX_SUFFIXES if onnx else ()) + (INT8_SUFFIXES if int8 else ())
+                       + (INT8_ONNX_SUFFIXES if int8 and onnx else ()), force)
     net = get_model(model, pretrained=weights or False)
     if not weights:
         net.initialize(mx.init.Xavier())
@@ -146,9 +176,13 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
                                                 / np.abs(expected).max())
         if int8:
             source = get_model(model, pretrained=weights) if weights else net
-            report["int8_vs_fp32"] = _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_data,
-                                                  int8, calib_batches, min_agreement)
+            checks = _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_data, int8,
+                                  calib_batches, min_agreement, onnx_path if onnx else None)
+            report["int8_vs_fp32"] = checks["int8"]
             report["int8"] = symbol_paths(out + "-int8")
+            if checks["int8_onnx"]:
+                meta["int8_onnx"] = report["int8_onnx_vs_fp32"] = checks["int8_onnx"]
+                report["int8_onnx"] = out + INT8_ONNX_SUFFIXES[0]
         if bf16:
             meta["bf16"] = report["bf16_vs_fp32"] = _bf16_check(net, onnx_path, val_data or calib_data, size,
                                                                 batch_size, min_agreement)

@@ -11,17 +11,26 @@ from ..utils.publish import StagedFiles, check_stale, sha1_file
 from .inference_graph import prepare_for_inference
 
 __all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "MODEL_SUFFIXES",
-           "ONNX_SUFFIXES", "INT8_SUFFIXES", "export_model", "write_export", "publish_export", "check_export_stale",
+           "ONNX_SUFFIXES", "INT8_SUFFIXES", "INT8_ONNX_SUFFIXES", "export_prefix", "export_model", "write_export", "publish_export", "check_export_stale",
            "load_exported", "symbol_paths", "meta_path", "read_meta", "write_meta", "verify_files",
            "run_without_package"]
 
-#: The files of an export at ``PREFIX`` (``PREFIX`` + suffix): always, with ONNX, with INT8.
+#: The files of an export at ``PREFIX`` (``PREFIX`` + suffix): always, with ONNX, with INT8, with INT8 and ONNX.
 MODEL_SUFFIXES = ("-symbol.json", "-0000.params", "-meta.json")
 ONNX_SUFFIXES = (".onnx",)
 INT8_SUFFIXES = ("-int8-symbol.json", "-int8-0000.params", "-int8-meta.json")
+INT8_ONNX_SUFFIXES = ("-int8.onnx",)
 
 #: Every file an export may consist of; a new export replaces the whole set.
-EXPORT_SUFFIXES = MODEL_SUFFIXES + ONNX_SUFFIXES + INT8_SUFFIXES
+EXPORT_SUFFIXES = MODEL_SUFFIXES + ONNX_SUFFIXES + INT8_SUFFIXES + INT8_ONNX_SUFFIXES
+
+
+def export_prefix(path):
+    """The export prefix of ``path``: ``PREFIX`` for ``PREFIX.onnx`` and ``PREFIX-int8.onnx``, else ``path``."""
+    for suffix in INT8_ONNX_SUFFIXES + ONNX_SUFFIXES:
+        if path.endswith(suffix):
+            return path[:-len(suffix)]
+    return path
 
 
 class ExportMismatchError(ValueError):

@@ -1,5 +1,6 @@
 """Deployment: export script with standalone reload, baked preprocessing, ONNX parity, INT8, predict, errors."""
 import contextlib
+import importlib.util
 import json
 import os
 
@@ -119,10 +120,33 @@ def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_p
     report = json.loads(result.stdout[result.stdout.index("{"):])
     assert report["onnx_max_rel_diff"] < 1e-4
     assert report["int8_vs_fp32"]["images"] == 500 and report["int8_vs_fp32"]["top1_agreement"] >= 0.9
-    for model in (out, out + ".onnx", out + "-int8", str(trained_toy / "resnest14")):
-        pred = _script("predict.py", model, "--rec", val, "--count", "4")
+    int8_onnx = report["int8_onnx_vs_fp32"]
+    assert int8_onnx["images"] == 500 and int8_onnx["top1_agreement"] >= 0.9
+    assert report["int8_onnx"] == out + "-int8.onnx"
+    assert json.load(open(out + "-meta.json"))["int8_onnx"]["runtime"] == int8_onnx["runtime"]
+    convs, quantized = _int8_convolutions(out + "-int8.onnx")
+    assert quantized == convs == _int8_convolutions(out + ".onnx")[0] and _int8_convolutions(out + ".onnx")[1] == 0
+    runs = [(model, "onnxruntime") for model in (out, out + ".onnx", out + "-int8", str(trained_toy / "resnest14"),
+                                                 out + "-int8.onnx")]
+    if importlib.util.find_spec("openvino"):
+        runs.append((out + "-int8.onnx", "openvino"))
+    for model, runtime in runs:
+        pred = _script("predict.py", model, "--rec", val, "--count", "4", *(
+            ("--runtime", runtime) if runtime != "onnxruntime" else ()))
         assert pred.returncode == 0, pred.stderr[-2000:]
         assert "top-1 on these 4 images" in pred.stdout
+
+
+def _int8_convolutions(path):
+    """``(convolutions, those whose input and weight come from DequantizeLinear)`` of an ONNX file: the weights
+    and activations of a QDQ-quantized convolution are dequantized INT8 tensors."""
+    import onnx
+
+    graph = onnx.load(path).graph
+    producers = {out: node.op_type for node in graph.node for out in node.output}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    quantized = [node for node in convs if all(producers.get(i) == "DequantizeLinear" for i in node.input[:2])]
+    return len(convs), len(quantized)
     missing = _script("predict.py", str(tmp_path / "nothing"), "--rec", val)
     assert missing.returncode == 2 and "meta.json is missing" in missing.stderr
 
@@ -288,3 +312,22 @@ def test_bf16_export_is_checked_and_predict_runs_it_in_openvino(trained_toy, tmp
     assert "top-1 on these 4 images" in pred.stdout
     wrong = _script("predict.py", out, "--rec", val, "--runtime", "openvino")
     assert wrong.returncode == 2 and "give PREFIX.onnx" in wrong.stderr
+
+
+def test_int8_onnx_quantization_bad_input_and_file_mode(tmp_path):
+    from gluon_resnest.deploy.int8_onnx import quantize_onnx
+
+    prefix = str(tmp_path / "q")
+    sym, params, shape = export_model(_net("resnest14"), prefix, 32)
+    source = export_onnx(sym, params, prefix + ".onnx", shape)
+    batch = np.random.RandomState(0).uniform(-2, 2, (2, 3, 32, 32)).astype("float32")
+    with pytest.raises(ValueError, match="calibration mode must be one of naive, entropy, got 'minmax'"):
+        quantize_onnx(source, prefix + "-int8.onnx", [batch], "minmax")
+    with pytest.raises(ValueError, match="at least one batch"):
+        quantize_onnx(source, prefix + "-int8.onnx", [])
+    assert not os.path.exists(prefix + "-int8.onnx")
+    with umask(0o022):
+        out = quantize_onnx(source, prefix + "-int8.onnx", [batch], "entropy")
+    assert wrong_modes(str(tmp_path)) == {}
+    assert run_onnx(out, batch).shape == (2, 1000)
+    assert sorted(os.listdir(tmp_path)) == ["q-0000.params", "q-int8.onnx", "q-meta.json", "q-symbol.json", "q.onnx"]
