@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Benchmark ResNeSt inference (fp32, oneDNN-fused, INT8; our ONNX export in onnxruntime and OpenVINO fp32/bf16)
-and training steps against GluonCV and PyTorch.
+"""Benchmark ResNeSt inference (fp32, oneDNN-fused, INT8; our ONNX export in onnxruntime and OpenVINO fp32/bf16, our
+INT8 ONNX export in OpenVINO, OpenVINO's own INT8 by NNCF) and training steps against GluonCV and PyTorch.
 
     python scripts/benchmark.py --models resnest50 --batches 1 8 16 --json bench.json --plot bench.png
     python scripts/benchmark.py --smoke          (a few seconds; no timing claims)
@@ -40,7 +40,8 @@ def main(argv=None):
     p.add_argument("--no-int8", dest="int8", action="store_false")
     p.add_argument("--no-train", dest="train", action="store_false")
     p.add_argument("--no-runtimes", dest="runtimes", action="store_false",
-                   help="skip our ONNX export in onnxruntime and OpenVINO (float32, bf16)")
+                   help="skip our ONNX export in onnxruntime and OpenVINO (float32, bf16, INT8; OpenVINO's NNCF "
+                        "INT8 needs .venv-nncf: scripts/setup_env.sh --with-nncf)")
     p.add_argument("--smoke", action="store_true", help="resnest14 at 64 px, batches 1 and 2, one run each")
     p.add_argument("--json", help="write all rows as JSON")
     p.add_argument("--plot", help="write a throughput-vs-batch PNG")

@@ -4,8 +4,20 @@
 #                                                Gloo, ONNX, pytest), the one the README's commands run in
 #   bash scripts/setup_env.sh --with-references  also .venv-ref: MXNet with the PyTorch references (torch, timm,
 #                                                the official resnest package) for the parity tests; no GluonCV
+#   bash scripts/setup_env.sh --with-nncf        also .venv-nncf: OpenVINO with NNCF (numpy >= 1.24, every other pin
+#                                                of constraints.txt) for the benchmark's OpenVINO INT8 baseline
+# The flags combine.
 # A stamp file per environment, keyed on setup.py/constraints.txt/this script, makes a second run take a second.
 set -euo pipefail
+WITH_REFERENCES=0
+WITH_NNCF=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-references) WITH_REFERENCES=1 ;;
+    --with-nncf) WITH_NNCF=1 ;;
+    *) echo "usage: bash scripts/setup_env.sh [--with-references] [--with-nncf]" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PY=${PYTHON:-python3.11}
@@ -45,7 +57,7 @@ if fresh "$VENV"; then
   echo "$WANT" > "$VENV/.setup-stamp"
 fi
 
-if [ "${1:-}" = "--with-references" ]; then
+if [ "$WITH_REFERENCES" = 1 ]; then
   REF="$ROOT/.venv-ref"
   if fresh "$REF"; then
     base "$REF"
@@ -56,5 +68,16 @@ if [ "${1:-}" = "--with-references" ]; then
     "$REF/bin/python" -m pip install -q --no-deps -e .
     "$REF/bin/python" -c "import gluon_resnest, torch, mxnet; print('setup ok: .venv-ref, torch', torch.__version__)"
     echo "$WANT" > "$REF/.setup-stamp"
+  fi
+fi
+
+if [ "$WITH_NNCF" = 1 ]; then
+  NNCF="$ROOT/.venv-nncf"
+  if fresh "$NNCF"; then
+    base "$NNCF"
+    # Runs nothing of this project (gluon_resnest/benchmark/nncf_quantize.py imports numpy, openvino and nncf only).
+    "$NNCF/bin/python" -m pip install -q -c <(grep -v '^numpy' "$ROOT/constraints.txt") openvino openvino-telemetry nncf
+    "$NNCF/bin/python" -c "import nncf, numpy, openvino; print('setup ok: .venv-nncf, nncf', nncf.__version__, 'numpy', numpy.__version__)"
+    echo "$WANT" > "$NNCF/.setup-stamp"
   fi
 fi

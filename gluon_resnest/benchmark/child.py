@@ -1,21 +1,22 @@
 """Measurements that need a fresh interpreter, run by :func:`gluon_resnest.benchmark.measure.measure_in_child`:
 
     python -m gluon_resnest.benchmark.child torch|gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
-    python -m gluon_resnest.benchmark.child onnxruntime|openvino-f32|openvino-bf16|openvino-int8 MODEL --onnx M.onnx \
-        --batches 1 8
+    python -m gluon_resnest.benchmark.child onnxruntime|openvino-f32|openvino-bf16|ours-int8-openvino MODEL \
+        --model-file M.onnx --batches 1 8
+    python -m gluon_resnest.benchmark.child openvino-int8 MODEL --model-file M-nncf.xml --batches 1 8
 
 ``torch``: the PyTorch reference (timm, else the official package) with all available CPUs; ``gluoncv-default``:
 GluonCV as a user gets it (the parent removes our thread setting from the environment); ``ours-int8``: our
-oneDNN INT8 model for each batch size (the parent asks for one at a time); the runtimes run the ONNX
-export ``--onnx`` with all available CPUs, OpenVINO with its batch dimension fixed per batch size. Prints one line
-``ROWS <json list of rows>``.
+oneDNN INT8 model for each batch size (the parent asks for one at a time); the runtimes run ``--model-file`` (an
+ONNX file, or for ``openvino-int8`` an OpenVINO IR) with all available CPUs, OpenVINO with its batch dimension fixed
+per batch size. Prints one line ``ROWS <json list of rows>``.
 """
 import argparse
 import json
 import os
 
-from .measure import (RUNTIME_KINDS, gluoncv_twin, hybrid, inference_row, int8_net, median_seconds, random_net,
-                      result_row, training_row)
+from .measure import (OPENVINO_PRECISIONS, RUNTIME_KINDS, gluoncv_twin, hybrid, inference_row, int8_net,
+                      median_seconds, random_net, result_row, training_row)
 
 
 def torch_rows(name, batches, size, warmup, repeat):
@@ -52,9 +53,8 @@ def int8_rows(name, batches, size, warmup, repeat):
     return rows
 
 
-def runtime_rows(kind, name, onnx_path, batches, size, warmup, repeat):
-    """Rows of the ONNX file in onnxruntime or OpenVINO (``openvino-f32`` / ``-bf16``, or ``-int8`` for a QDQ file
-    at OpenVINO's default precision); ``impl`` is ``kind``."""
+def runtime_rows(kind, name, model_file, batches, size, warmup, repeat):
+    """Rows of ``model_file`` in onnxruntime or OpenVINO (at :data:`OPENVINO_PRECISIONS`); ``impl`` is ``kind``."""
     import numpy as np
 
     from ..utils.threads import available_cpus
@@ -68,14 +68,13 @@ def runtime_rows(kind, name, onnx_path, batches, size, warmup, repeat):
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = available_cpus()
             options.log_severity_level = 3
-            session = onnxruntime.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(model_file, options, providers=["CPUExecutionProvider"])
             feed = {session.get_inputs()[0].name: x}
             run = lambda: session.run(None, feed)  # noqa: E731
         else:
             from ..deploy.openvino_runtime import compile_onnx
 
-            precision = {"openvino-f32": "f32", "openvino-bf16": "bf16"}.get(kind)
-            compiled = compile_onnx(onnx_path, precision, batch, available_cpus())
+            compiled = compile_onnx(model_file, OPENVINO_PRECISIONS.get(kind), batch, available_cpus())
             request = compiled.create_infer_request()
             run = lambda: request.infer([x])  # noqa: E731
         rows.append(result_row(kind, "inference", batch, size, median_seconds(run, warmup, repeat)))
@@ -91,10 +90,11 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--train-batch", type=int, default=0)
-    p.add_argument("--onnx", help="the ONNX file the runtimes run")
+    p.add_argument("--model-file", help="the ONNX file (or OpenVINO IR .xml) the runtimes run")
     args = p.parse_args(argv)
     if args.kind in RUNTIME_KINDS:
-        rows = runtime_rows(args.kind, args.model, args.onnx, args.batches, args.size, args.warmup, args.repeat)
+        rows = runtime_rows(args.kind, args.model, args.model_file, args.batches, args.size, args.warmup,
+                            args.repeat)
     elif args.kind == "ours-int8":
         rows = int8_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
     elif args.kind == "torch":

@@ -2,9 +2,10 @@
 
 Candidates: ours (hybridized with static memory), ours oneDNN-fused, GluonCV's implementation with the same weights
 (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch reference (timm,
-else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8 (one process per
-batch size, in which no other network ran, as in a deployment) and our ONNX export in onnxruntime and OpenVINO
-(float32, bf16 and INT8, when installed).
+else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8 (MXNet oneDNN, one
+process per batch size, in which no other network ran, as in a deployment) and the :data:`RUNTIME_KINDS` on our
+ONNX export (when installed): onnxruntime, OpenVINO float32 and bf16, our INT8 ONNX export run by OpenVINO, and
+OpenVINO's own INT8 (NNCF) of our float32 export.
 Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
 """
 import json
@@ -25,14 +26,27 @@ from ..interop.torch_reference import reference_python
 from ..models.factory import get_model
 from ..nn import copy_parameters
 
-__all__ = ["RUNTIME_KINDS", "runtime_kinds", "runtime_rows", "qdq_onnx", "median_seconds", "inference_row",
-           "training_row", "measure_in_child", "benchmark", "compute_ceiling", "int8_net", "operator_profile",
-           "import_order_rows", "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
+__all__ = ["RUNTIME_KINDS", "OPENVINO_PRECISIONS", "NNCF_PYTHON_ENV", "runtime_kinds", "runtime_rows",
+           "calibration_batches", "nncf_python", "nncf_ir", "median_seconds", "inference_row", "training_row",
+           "measure_in_child", "benchmark", "compute_ceiling", "int8_net", "operator_profile", "import_order_rows",
+           "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
 
-#: Other runtimes measured on our ONNX export, each in a child process (see :func:`runtime_kinds`).
-#: ``openvino-int8`` runs the export quantized by onnxruntime's static QDQ quantization (NNCF, OpenVINO's own
-#: quantizer, needs numpy >= 1.24), at OpenVINO's default precision for the rest of the graph.
-RUNTIME_KINDS = ("onnxruntime", "openvino-f32", "openvino-bf16", "openvino-int8")
+#: Runtimes measured on our float32 ONNX export, each in a child process (see :func:`runtime_kinds`):
+#: onnxruntime, OpenVINO at float32 and bf16; ``ours-int8-openvino`` is our INT8 ONNX export
+#: (:func:`~gluon_resnest.deploy.int8_onnx.quantize_onnx`) run by OpenVINO, as ``scripts/predict.py --runtime
+#: openvino`` runs it; ``openvino-int8`` is OpenVINO's own post-training quantization (NNCF, in the
+#: :func:`nncf_python` interpreter) as an OpenVINO IR.
+RUNTIME_KINDS = ("onnxruntime", "openvino-f32", "openvino-bf16", "ours-int8-openvino", "openvino-int8")
+
+#: OpenVINO's inference precision per OpenVINO kind (float32 for the non-quantized parts of our INT8 export);
+#: ``openvino-int8``, absent, keeps OpenVINO's default.
+OPENVINO_PRECISIONS = {"openvino-f32": "f32", "openvino-bf16": "bf16", "ours-int8-openvino": "f32"}
+
+#: An interpreter with OpenVINO and NNCF, which needs numpy >= 1.24 and so cannot share MXNet's environment.
+NNCF_PYTHON_ENV = "GLUON_RESNEST_NNCF_PYTHON"
+
+#: The checkout this package runs from (where ``scripts/setup_env.sh`` puts its environments).
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 #: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
 CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
@@ -165,56 +179,84 @@ def int8_net(name, net, batch, size):
     return quantize_model(net, calib, (batch, 3, size, size), "naive", 2)
 
 
+def nncf_python():
+    """The interpreter that runs NNCF: ``$GLUON_RESNEST_NNCF_PYTHON``, else the checkout's ``.venv-nncf``
+    (``scripts/setup_env.sh --with-nncf``); None when neither exists."""
+    candidates = [os.environ.get(NNCF_PYTHON_ENV), os.path.join(_CHECKOUT, ".venv-nncf", "bin", "python")]
+    return next((path for path in candidates if path and os.path.isfile(path) and os.access(path, os.X_OK)), None)
+
+
 def runtime_kinds():
-    """The :data:`RUNTIME_KINDS` this machine can run: OpenVINO only when installed, its bf16 only on a CPU with
-    native bf16 support (the reason for a missing one goes to stderr)."""
+    """The :data:`RUNTIME_KINDS` this machine can run, in that order: OpenVINO's only when installed, its bf16 only
+    on a CPU with native bf16 support, ``openvino-int8`` only with an NNCF interpreter (:func:`nncf_python`). One
+    line on stderr per reason a kind is missing."""
     from ..deploy.openvino_runtime import OpenVinoUnavailable, check_bf16_support, import_openvino
 
-    kinds = ["onnxruntime"]
+    kinds = {"onnxruntime"}
+    reasons = {}
     try:
         import_openvino()
-        kinds += ["openvino-f32", "openvino-int8"]
+        kinds |= {"openvino-f32", "ours-int8-openvino"}
+        if nncf_python() is None:
+            reasons["openvino-int8"] = "no NNCF interpreter: set %s or run scripts/setup_env.sh --with-nncf" \
+                % NNCF_PYTHON_ENV
+        else:
+            kinds.add("openvino-int8")
         check_bf16_support()
-        kinds.append("openvino-bf16")
+        kinds.add("openvino-bf16")
     except OpenVinoUnavailable as err:
-        sys.stderr.write("benchmark: skipping %s: %s\n" % (", ".join(k for k in RUNTIME_KINDS if k not in kinds), err))
-    return kinds
+        reasons.update((kind, str(err)) for kind in RUNTIME_KINDS if kind not in kinds and kind not in reasons)
+    for reason in dict.fromkeys(reasons.values()):
+        sys.stderr.write("benchmark: skipping %s: %s\n" % (
+            ", ".join(kind for kind in RUNTIME_KINDS if reasons.get(kind) == reason), reason))
+    return [kind for kind in RUNTIME_KINDS if kind in kinds]
 
 
 def runtime_rows(name, batches, size, warmup, repeat):
     """Our export of a random ``name`` as ONNX (dynamic batch), run by each of :func:`runtime_kinds` in a child
-    process."""
+    process: ``ours-int8-openvino`` runs our INT8 ONNX export of it, ``openvino-int8`` NNCF's INT8 IR of it (both
+    calibrated on :func:`calibration_batches`), the others the float32 file."""
     from ..deploy.export import export_model
+    from ..deploy.int8_onnx import quantize_onnx
     from ..deploy.onnx_export import export_onnx
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="resnest-bench-") as work:
         sym, params, shape = export_model(random_net(name), os.path.join(work, name), size)
         onnx_path = export_onnx(sym, params, os.path.join(work, name + ".onnx"), shape)
+        calib = calibration_batches(size)
         for kind in runtime_kinds():
-            path = qdq_onnx(onnx_path, os.path.join(work, name + "-qdq.onnx"), size) if kind.endswith("int8") \
-                else onnx_path
-            rows += measure_in_child(kind, name, batches, size, warmup, repeat, extra=["--onnx", path])
+            if kind == "ours-int8-openvino":
+                path = quantize_onnx(onnx_path, os.path.join(work, name + "-int8.onnx"), calib)
+            elif kind == "openvino-int8":
+                path = nncf_ir(onnx_path, os.path.join(work, name + "-nncf.xml"), calib)
+            else:
+                path = onnx_path
+            if path:
+                rows += measure_in_child(kind, name, batches, size, warmup, repeat, extra=["--model-file", path])
     return rows
 
 
-def qdq_onnx(onnx_path, out_path, size, batches=4):
-    """``onnx_path`` quantized to INT8 QDQ form by onnxruntime (per-channel int8 weights, uint8 activations,
-    calibrated on ``batches`` random ``(1, 3, size, size)`` inputs); returns ``out_path``."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+def calibration_batches(size, count=4):
+    """The INT8 runtimes' calibration inputs: ``count`` seeded random float32 ``(1, 3, size, size)`` arrays."""
+    rng = np.random.RandomState(0)
+    return [rng.uniform(-1, 1, (1, 3, size, size)).astype("float32") for _ in range(count)]
 
-    class RandomBatches(CalibrationDataReader):
-        def __init__(self):
-            rng = np.random.RandomState(0)
-            self.feeds = iter([{"data": rng.uniform(-1, 1, (1, 3, size, size)).astype("float32")}
-                               for _ in range(batches)])
 
-        def get_next(self):
-            return next(self.feeds, None)
+def nncf_ir(onnx_path, out_path, batches):
+    """``onnx_path`` quantized to INT8 by NNCF (:mod:`gluon_resnest.benchmark.nncf_quantize` run by
+    :func:`nncf_python`), calibrated on ``batches`` (equal-shape float32 arrays); returns ``out_path``, an OpenVINO
+    IR ``.xml`` next to its ``.bin``, or None with a note on stderr when the quantization failed."""
+    from . import nncf_quantize
 
-    quantize_static(onnx_path, out_path, RandomBatches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    return out_path
+    calib = os.path.splitext(out_path)[0] + "-calib.npy"
+    np.save(calib, np.stack(batches))
+    result = subprocess.run([nncf_python(), "-P", nncf_quantize.__file__, onnx_path, calib, out_path],
+                            capture_output=True, text=True)
+    if result.returncode == 0 and os.path.isfile(out_path):
+        return out_path
+    sys.stderr.write("benchmark: NNCF quantization failed:\n%s\n" % result.stderr[-2000:])
+    return None
 
 
 def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0, extra=()):

@@ -1,7 +1,7 @@
 """Benchmark reports: the full table, the per-model summary with ratios against the peers, and the plot."""
 from ..utils.fileio import atomic_write
 
-__all__ = ["table", "summary", "plot", "SUMMARY_IMPLS"]
+__all__ = ["table", "summary", "plot", "SUMMARY_IMPLS", "SUMMARY_RATIOS"]
 
 
 def table(rows):
@@ -19,34 +19,34 @@ def table(rows):
 
 #: Summary columns: ``(impl, header)``; runtimes absent from a run show "-".
 SUMMARY_IMPLS = (("ours", "ours"), ("ours-fused", "ours fused"), ("ours-int8", "ours INT8"),
-                 ("onnxruntime", "onnxruntime"), ("openvino-f32", "OpenVINO fp32"), ("openvino-bf16", "OpenVINO bf16"),
-                 ("openvino-int8", "OpenVINO INT8 (QDQ)"),
+                 ("ours-int8-openvino", "ours INT8 (OpenVINO)"), ("onnxruntime", "onnxruntime"),
+                 ("openvino-f32", "OpenVINO fp32"), ("openvino-bf16", "OpenVINO bf16"),
+                 ("openvino-int8", "OpenVINO INT8 (NNCF)"),
                  ("gluoncv", "GluonCV (same threads)"), ("gluoncv-default-threads", "GluonCV (default)"))
+
+#: Ratio columns: ``(header, numerator impls, denominator impls)``, each side the fastest of its impls that ran
+#: ("pytorch" stands for the PyTorch reference, whichever package it came from).
+SUMMARY_RATIOS = (("best fp32 / GluonCV", ("ours", "ours-fused"), ("gluoncv",)),
+                  ("/ GluonCV default", ("ours", "ours-fused"), ("gluoncv-default-threads",)),
+                  ("/ PyTorch", ("ours", "ours-fused"), ("pytorch",)),
+                  ("INT8 / fused fp32", ("ours-int8",), ("ours-fused",)),
+                  ("best INT8 / OpenVINO bf16", ("ours-int8", "ours-int8-openvino"), ("openvino-bf16",)),
+                  ("best INT8 / OpenVINO INT8 (NNCF)", ("ours-int8", "ours-int8-openvino"), ("openvino-int8",)))
 
 
 def summary(rows):
-    """One line per model/mode/batch: img/s of each implementation and the ratios of our best fp32 graph."""
-    impls = [impl for impl, _ in SUMMARY_IMPLS]
-    lines = ["| model | mode | batch | %s | PyTorch | best fp32 / GluonCV | / GluonCV default | / PyTorch | "
-             "INT8 / fused fp32 | INT8 / OpenVINO bf16 | INT8 / OpenVINO INT8 |"
-             % " | ".join(header for _, header in SUMMARY_IMPLS),
-             "|---|---|---|%s---|---|---|---|---|---|---|" % ("---|" * len(impls))]
-    keys = sorted({(r["model"], r["mode"], r["batch"]) for r in rows}, key=lambda k: (k[0], k[1], k[2]))
-    for key in keys:
-        got = {r["impl"]: r["img_per_s"] for r in rows if (r["model"], r["mode"], r["batch"]) == key}
-        torch_rate = next((v for k, v in got.items() if k.startswith("pytorch")), None)
-        best = max(got.get("ours", 0), got.get("ours-fused", 0))
-
-        def ratio(a, b):
-            return "%.2fx" % (a / b) if a and b else "-"
-
-        cells = ["%.2f" % got[i] if i in got else "-" for i in impls]
-        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            key[0], key[1], key[2], " | ".join(cells), "%.2f" % torch_rate if torch_rate else "-",
-            ratio(best, got.get("gluoncv")), ratio(best, got.get("gluoncv-default-threads")),
-            ratio(best, torch_rate), ratio(got.get("ours-int8"), got.get("ours-fused")),
-            ratio(got.get("ours-int8"), got.get("openvino-bf16")),
-            ratio(got.get("ours-int8"), got.get("openvino-int8"))))
+    """One line per model/mode/batch: img/s of each :data:`SUMMARY_IMPLS` and of PyTorch, then the
+    :data:`SUMMARY_RATIOS` ("-" where a side did not run)."""
+    headers = [header for _, header in SUMMARY_IMPLS] + ["PyTorch"] + [header for header, _, _ in SUMMARY_RATIOS]
+    lines = ["| model | mode | batch | %s |" % " | ".join(headers), "|---|---|---|%s" % ("---|" * len(headers))]
+    for key in sorted({(r["model"], r["mode"], r["batch"]) for r in rows}):
+        got = {("pytorch" if r["impl"].startswith("pytorch") else r["impl"]): r["img_per_s"] for r in rows
+               if (r["model"], r["mode"], r["batch"]) == key}
+        cells = ["%.2f" % got[impl] if impl in got else "-" for impl in [i for i, _ in SUMMARY_IMPLS] + ["pytorch"]]
+        for _, num, den in SUMMARY_RATIOS:
+            a, b = (max((got[i] for i in side if i in got), default=None) for side in (num, den))
+            cells.append("%.2fx" % (a / b) if a and b else "-")
+        lines.append("| %s | %s | %d | %s |" % (key[0], key[1], key[2], " | ".join(cells)))
     return "\n".join(lines)
 
 
@@ -60,8 +60,13 @@ def plot(rows, path):
     infer = [r for r in rows if r["mode"] == "inference"]
     models = sorted({r["model"] for r in infer})
     impls = sorted({r["impl"] for r in infer})
-    colors = dict(zip(impls, plt.get_cmap("tab10").colors))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4), squeeze=False)
+    palette = plt.get_cmap("tab20").colors
+    palette = palette[::2] + palette[1::2]
+    colors = {impl: palette[i % len(palette)] for i, impl in enumerate(impls)}
+    width = 4.2 * len(models)
+    legend_cols = max(1, int(width // 2))
+    legend_height = 0.25 * -(-len(impls) // legend_cols) + 0.1
+    fig, axes = plt.subplots(1, len(models), figsize=(width, 4 + legend_height), squeeze=False)
     for ax, model in zip(axes[0], models):
         for impl in impls:
             pts = sorted((r["batch"], r["img_per_s"]) for r in infer if (r["model"], r["impl"]) == (model, impl))
@@ -74,7 +79,7 @@ def plot(rows, path):
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("images / s")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(impls), fontsize=8)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=legend_cols, fontsize=8)
+    fig.tight_layout(rect=(0, legend_height / (4 + legend_height), 1, 1))
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
     plt.close(fig)
