@@ -7,8 +7,9 @@
     python scripts/export.py --model resnest50 --pretrained --out deploy/resnest50 --bf16 --val-data VAL_IMAGES
 
 Writes PREFIX-symbol.json, PREFIX-0000.params, PREFIX-meta.json; --onnx adds PREFIX.onnx; --int8 adds
-PREFIX-int8-symbol.json/-0000.params/-meta.json, and with --onnx also PREFIX-int8.onnx (every convolution INT8;
-run it with scripts/predict.py PREFIX-int8.onnx --runtime openvino). Every export is checked against the source
+PREFIX-int8-symbol.json/-0000.params/-meta.json, and with --onnx (or --bf16) also PREFIX-int8.onnx (every
+convolution INT8; scripts/predict.py PREFIX-int8.onnx runs it in the runtime it was checked in, OpenVINO when
+installed). Every export is checked against the source
 network, the symbol/params pair in a separate process that does not import gluon_resnest (SymbolBlock.imports and
 mx.mod.Module); each INT8 model is compared with float32 on held-out images (--val-data, else the --calib-data
 images after the calibration batches) and fails below --min-agreement. --bf16 writes PREFIX.onnx and checks

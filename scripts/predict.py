@@ -4,7 +4,7 @@
     python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg
     python scripts/predict.py deploy/resnest50.onnx cat.jpg
     python scripts/predict.py deploy/resnest50.onnx cat.jpg --runtime openvino     (bf16 if exported with --bf16)
-    python scripts/predict.py deploy/resnest50-int8.onnx cat.jpg --runtime openvino    (export --int8 ... --onnx)
+    python scripts/predict.py deploy/resnest50-int8.onnx cat.jpg         (export --int8 ... --onnx; checked runtime)
     python scripts/predict.py runs/toy/resnest14 --rec runs/toy/toy_data/toy_val.rec --count 8
 """
 import argparse
@@ -25,7 +25,9 @@ def main(argv=None):
     p.add_argument("--rec", help="take images from this RecordIO file instead (labels are shown)")
     p.add_argument("--count", type=int, default=8, help="how many RecordIO images")
     p.add_argument("--topk", type=int, default=5)
-    p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime", help="runtime for a .onnx file")
+    p.add_argument("--runtime", choices=RUNTIMES,
+                   help="runtime for a .onnx file (default: onnxruntime; for PREFIX-int8.onnx the runtime the "
+                        "export checked it in)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="OpenVINO inference precision (default: bf16 when the export was checked with --bf16)")
     args = p.parse_args(argv)

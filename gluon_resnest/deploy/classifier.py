@@ -6,10 +6,10 @@ import numpy as np
 
 from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from ..data.transforms import eval_transform_at
-from .export import INT8_ONNX_SUFFIXES, export_prefix, load_exported, meta_path, read_meta, verify_files
+from .export import export_prefix, load_exported, meta_path, read_meta, verify_files
 from .onnx_export import onnx_session, run_onnx
 
-__all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "RUNTIMES"]
+__all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "onnx_runner", "RUNTIMES"]
 
 
 def class_names_for(meta, classes):
@@ -37,26 +37,42 @@ class ExportInput:
 RUNTIMES = ("onnxruntime", "openvino")
 
 
+def onnx_runner(path, runtime=None, precision="f32"):
+    """``(runtime, run)`` for the ONNX file ``path``: ``run(batch)`` returns the first output as a numpy array.
+    ``runtime`` is "onnxruntime" or "openvino" (at ``precision`` outside the INT8 operators); ``None`` takes
+    OpenVINO when it is installed, else onnxruntime."""
+    from .openvino_runtime import OpenVinoUnavailable, compile_onnx, run_compiled
+
+    if runtime in ("openvino", None):
+        try:
+            compiled = compile_onnx(path, precision)
+            return "openvino", lambda batch: run_compiled(compiled, batch)
+        except OpenVinoUnavailable:
+            if runtime == "openvino":
+                raise
+    session = onnx_session(path)
+    return "onnxruntime", lambda batch: run_onnx(path, batch, session)
+
+
 class ExportedClassifier:
     """Load ``path`` (an export prefix, its ``PREFIX.onnx`` or its INT8 ``PREFIX-int8.onnx``) and classify HWC
     uint8 images.
 
-    A ``.onnx`` file runs in ``runtime`` ("onnxruntime" or "openvino"); OpenVINO uses ``precision`` ("f32" or
-    "bf16") for what is not INT8, by default bf16 for ``PREFIX.onnx`` when the export was checked in bf16
+    A ``.onnx`` file runs in ``runtime`` ("onnxruntime" or "openvino"; by default onnxruntime, and for
+    ``PREFIX-int8.onnx`` the runtime the export checked it in); OpenVINO uses ``precision`` ("f32" or "bf16") for
+    what is not INT8, by default bf16 for ``PREFIX.onnx`` when the export was checked in bf16
     (``scripts/export.py --bf16``), else f32.
 
     The input layout, size and dtype come from ``{prefix}-meta.json`` written at export time; the files it lists
     must be present with their sha1 (:class:`~gluon_resnest.deploy.export.ExportMismatchError` otherwise).
     """
 
-    def __init__(self, path, ctx=mx.cpu(), runtime="onnxruntime", precision=None):
+    def __init__(self, path, ctx=mx.cpu(), runtime=None, precision=None):
         self.path, self.onnx = path, path.endswith(".onnx")
-        if runtime not in RUNTIMES:
+        if runtime not in RUNTIMES + (None,):
             raise ValueError("runtime must be one of %s, got %r" % (", ".join(RUNTIMES), runtime))
-        if (runtime != "onnxruntime" or precision) and not self.onnx:
+        if (runtime == "openvino" or precision) and not self.onnx:
             raise ValueError("--runtime openvino and --precision run an ONNX file; give PREFIX.onnx, not %s" % path)
-        if precision and runtime != "openvino":
-            raise ValueError("--precision applies to --runtime openvino")
         prefix = export_prefix(path)
         self.meta = read_meta(prefix)
         if self.meta is None:
@@ -69,19 +85,14 @@ class ExportedClassifier:
         self.transform = eval_transform_at(size, self.meta["mean"], self.meta["std"])
         self.input = ExportInput(self.transform, self.preprocessed)
         if self.onnx:
-            if not os.path.isfile(path):
-                raise FileNotFoundError("ONNX file %s is missing" % path)
-            if runtime == "openvino":
-                from .openvino_runtime import compile_onnx, run_compiled
-
-                checked_bf16 = self.meta.get("bf16") and not path.endswith(INT8_ONNX_SUFFIXES[0])
-                precision = precision or ("bf16" if checked_bf16 else "f32")
-                compiled = compile_onnx(path, precision)
-                self._run_onnx = lambda batch: run_compiled(compiled, batch)
-            else:
-                session = onnx_session(path)
-                self._run_onnx = lambda batch: run_onnx(path, batch, session)
-            self.runtime, self.precision = runtime, precision or "f32"
+            int8 = prefix != path[:-len(".onnx")]
+            checked = self.meta.get("int8_onnx" if int8 else "bf16") or {}
+            runtime = runtime or (checked.get("runtime", "onnxruntime") if int8 else "onnxruntime")
+            if precision and runtime != "openvino":
+                raise ValueError("--precision applies to --runtime openvino")
+            precision = precision or ("bf16" if checked and not int8 else "f32")
+            self.runtime, self._run_onnx = onnx_runner(path, runtime, precision)
+            self.precision = precision if self.runtime == "openvino" else "f32"
         else:
             self.block = load_exported(prefix, ctx)
         self.ctx = ctx

@@ -16,6 +16,7 @@ from ..data.transforms import EvalTransform
 from ..models.factory import get_model, model_record
 from ..utils.publish import StagedFiles
 from .agreement import ExportCheckError, check_agreement
+from .classifier import onnx_runner
 from .export import (INT8_ONNX_SUFFIXES, INT8_SUFFIXES, MODEL_SUFFIXES, ONNX_SUFFIXES, WithPreprocess,
                      check_export_stale,
                      publish_export, run_without_package, symbol_paths, write_export, write_meta)
@@ -79,35 +80,20 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
 
         calibration = [data.asnumpy() for _, (data, _) in zip(range(calib_batches), loader)]
         int8_onnx = quantize_onnx(onnx_path, stage.prefix + INT8_ONNX_SUFFIXES[0], calibration, mode)
-        runtime, run = _onnx_runner(int8_onnx)
+        runtime, run = onnx_runner(int8_onnx)
         onnx_comparison = agreement.compare_outputs(net, lambda data: run(data.asnumpy()), held_out, skip=skip)
         onnx_comparison["summary"] = check_agreement("INT8 ONNX (%s)" % runtime, onnx_comparison, min_agreement)
         results["int8_onnx"] = dict(onnx_comparison, runtime=runtime, precision="int8")
     return results
 
 
-def _onnx_runner(onnx_path):
-    """``(runtime name, run(batch) -> logits)`` for an ONNX file: OpenVINO (float32 outside the quantized
-    operators) when installed, else onnxruntime."""
-    from .onnx_export import onnx_session, run_onnx
-    from .openvino_runtime import OpenVinoUnavailable, compile_onnx, run_compiled
-
-    try:
-        compiled = compile_onnx(onnx_path, "f32")
-    except OpenVinoUnavailable:
-        session = onnx_session(onnx_path)
-        return "onnxruntime", lambda batch: run_onnx(onnx_path, batch, session)
-    return "openvino", lambda batch: run_compiled(compiled, batch)
-
-
 def _bf16_check(net, onnx_path, images, size, batch_size, min_agreement):
     """Compare OpenVINO bf16 on the staged ONNX file with ``net`` (float32) on the images at ``images``."""
     from . import agreement
-    from .openvino_runtime import compile_onnx, run_compiled
 
-    compiled = compile_onnx(onnx_path, "bf16")
+    _, run = onnx_runner(onnx_path, "openvino", "bf16")
     net.hybridize(static_alloc=True, static_shape=True)
-    comparison = agreement.compare_outputs(net, lambda data: run_compiled(compiled, data.asnumpy()),
+    comparison = agreement.compare_outputs(net, lambda data: run(data.asnumpy()),
                                            _image_loader(images, size, max(batch_size, CHECK_BATCH)))
     comparison["summary"] = check_agreement("bf16 (OpenVINO)", comparison, min_agreement)
     return dict(comparison, runtime="openvino", precision="bf16")
@@ -119,8 +105,9 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
     """Export variant ``model`` with ``weights`` (``True`` for the published ones, a ``.params`` path, or ``None``
     for a random initialization) to prefix ``out``; returns a report dict.
 
-    ``int8`` is a calibration mode ("naive" or "entropy") and needs ``calib_data``; with ``onnx`` it also writes
-    ``{out}-int8.onnx`` (every convolution INT8, for OpenVINO or onnxruntime). Each INT8 model is compared with
+    ``int8`` is a calibration mode ("naive" or "entropy") and needs ``calib_data``; with ``onnx`` (or ``bf16``,
+    which writes the ONNX file) it also writes ``{out}-int8.onnx`` (every convolution INT8, for OpenVINO or
+    onnxruntime). Each INT8 model is compared with
     float32 on ``val_data`` or else the ``calib_data`` images not used for calibration, with a warning below
     :data:`~gluon_resnest.deploy.agreement.WARN_AGREEMENT` and
     :class:`~gluon_resnest.deploy.agreement.ExportCheckError` below ``min_agreement``. ``fuse`` exports the oneDNN-fused

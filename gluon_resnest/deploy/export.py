@@ -26,11 +26,14 @@ EXPORT_SUFFIXES = MODEL_SUFFIXES + ONNX_SUFFIXES + INT8_SUFFIXES + INT8_ONNX_SUF
 
 
 def export_prefix(path):
-    """The export prefix of ``path``: ``PREFIX`` for ``PREFIX.onnx`` and ``PREFIX-int8.onnx``, else ``path``."""
-    for suffix in INT8_ONNX_SUFFIXES + ONNX_SUFFIXES:
-        if path.endswith(suffix):
-            return path[:-len(suffix)]
-    return path
+    """The export prefix of ``path``: ``PREFIX`` for ``PREFIX.onnx``, and for ``PREFIX-int8.onnx`` when
+    ``PREFIX-meta.json`` lists it (else that file is the ``.onnx`` of an export named ``PREFIX-int8``); ``path``
+    itself for anything else."""
+    if path.endswith(INT8_ONNX_SUFFIXES[0]):
+        base = path[:-len(INT8_ONNX_SUFFIXES[0])]
+        if os.path.basename(path) in (read_meta(base) or {}).get("files", {}):
+            return base
+    return path[:-len(ONNX_SUFFIXES[0])] if path.endswith(ONNX_SUFFIXES[0]) else path
 
 
 class ExportMismatchError(ValueError):

@@ -49,8 +49,8 @@ def check_bf16_support(core=None):
 
 
 def compile_onnx(onnx_path, precision="f32", batch_size=None, threads=None):
-    """An OpenVINO ``CompiledModel`` of ``onnx_path`` for the CPU at ``precision`` ("f32" or "bf16"; ``None``
-    leaves OpenVINO's own default, for quantized QDQ files), optimized for latency; ``batch_size`` fixes the dynamic
+    """An OpenVINO ``CompiledModel`` of ``onnx_path`` for the CPU at ``precision`` ("f32" or "bf16" for what
+    is not INT8; ``None`` leaves OpenVINO's own default), optimized for latency; ``batch_size`` fixes the dynamic
     batch dimension, ``threads`` the inference threads."""
     if precision is not None and precision not in PRECISIONS:
         raise ValueError("precision must be one of %s, got %r" % (", ".join(PRECISIONS), precision))

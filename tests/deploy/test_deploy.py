@@ -135,6 +135,19 @@ def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_p
             ("--runtime", runtime) if runtime != "onnxruntime" else ()))
         assert pred.returncode == 0, pred.stderr[-2000:]
         assert "top-1 on these 4 images" in pred.stdout
+    assert ExportedClassifier(out + "-int8.onnx").runtime == int8_onnx["runtime"]
+    assert ExportedClassifier(out + "-int8.onnx", runtime="onnxruntime").runtime == "onnxruntime"
+    missing = _script("predict.py", str(tmp_path / "nothing"), "--rec", val)
+    assert missing.returncode == 2 and "meta.json is missing" in missing.stderr
+
+
+def test_export_named_like_an_int8_onnx_file_reads_as_its_own(tmp_path):
+    prefix = str(tmp_path / "a-int8")
+    result = _script("export.py", "--model", "resnest14", "--out", prefix, "--size", "32", "--onnx")
+    assert result.returncode == 0, result.stderr[-3000:]
+    clf = ExportedClassifier(prefix + ".onnx")
+    assert clf.runtime == "onnxruntime" and clf.meta["input_shape"] == [1, 3, 32, 32]
+    assert clf.batch_logits(np.zeros((2, 3, 32, 32), "float32")).shape == (2, 1000)
 
 
 def _int8_convolutions(path):
@@ -147,8 +160,6 @@ def _int8_convolutions(path):
     convs = [node for node in graph.node if node.op_type == "Conv"]
     quantized = [node for node in convs if all(producers.get(i) == "DequantizeLinear" for i in node.input[:2])]
     return len(convs), len(quantized)
-    missing = _script("predict.py", str(tmp_path / "nothing"), "--rec", val)
-    assert missing.returncode == 2 and "meta.json is missing" in missing.stderr
 
 
 def test_entropy_calibration_quantizes(trained_toy):
