@@ -6,6 +6,7 @@ INT8 ONNX export in OpenVINO, OpenVINO's own INT8 by NNCF) and training steps ag
     python scripts/benchmark.py --smoke          (a few seconds; no timing claims)
     python scripts/benchmark.py --ceiling        (GFLOP/s of an SGEMM and single convolutions on this machine)
     python scripts/benchmark.py --models resnest50 --profile 8   (per-operator times of the fused graph)
+    python scripts/benchmark.py --models resnest50 --int8-profile 8   (per-layer times of the INT8 forms)
     python scripts/benchmark.py --models resnest50 --import-order 8   (mxnet imported before/after gluon_resnest)
     python scripts/benchmark.py --input-pipeline --images 512 --workers 1 2 --json input.json
                                  (our loader vs mx.io.ImageRecordIter on generated 500x375 JPEGs)
@@ -19,7 +20,8 @@ import sys
 
 import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 from gluon_resnest.benchmark.input_pipeline import input_pipeline_rows, input_table
-from gluon_resnest.benchmark.measure import benchmark, compute_ceiling, import_order_rows, operator_profile
+from gluon_resnest.benchmark.measure import (benchmark, compute_ceiling, import_order_rows, int8_profiles,
+                                             operator_profile)
 from gluon_resnest.benchmark.report import plot, summary, table
 from gluon_resnest.interop.torch_reference import reference_python
 from gluon_resnest.utils.fileio import atomic_write
@@ -49,6 +51,9 @@ def main(argv=None):
     p.add_argument("--ceiling", action="store_true", help="only measure the GFLOP/s MXNet's kernels reach here")
     p.add_argument("--profile", type=int, metavar="BATCH",
                    help="only print MXNet profiler per-operator totals of the fused graph at this batch size")
+    p.add_argument("--int8-profile", type=int, metavar="BATCH",
+                   help="only print per-layer times of our INT8 ONNX export and OpenVINO's own INT8 in OpenVINO, "
+                        "and MXNet profiler totals of our INT8 model, at this batch size")
     p.add_argument("--import-order", type=int, metavar="BATCH",
                    help="only measure inference at this batch size with mxnet imported before / after us")
     p.add_argument("--input-pipeline", action="store_true",
@@ -81,6 +86,12 @@ def main(argv=None):
             print("%s, batch %d, %d px, fused graph, %d forwards:\n%s" % (
                 name, args.profile, args.size, PROFILE_RUNS,
                 operator_profile(name, args.profile, args.size, PROFILE_RUNS)))
+        return 0
+    if args.int8_profile:
+        for name in args.models:
+            for kind, text in int8_profiles(name, args.int8_profile, args.size, PROFILE_RUNS):
+                print("%s, batch %d, %d px, %s, %d forwards:\n%s\n" % (name, args.int8_profile, args.size, kind,
+                                                                      PROFILE_RUNS, text))
         return 0
     if args.import_order:
         rows = [row for name in args.models for row in import_order_rows(name, args.import_order, args.size,

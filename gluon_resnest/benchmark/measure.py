@@ -26,7 +26,8 @@ from ..interop.torch_reference import reference_python
 from ..models.factory import get_model
 from ..nn import copy_parameters
 
-__all__ = ["RUNTIME_KINDS", "OPENVINO_PRECISIONS", "NNCF_PYTHON_ENV", "runtime_kinds", "runtime_rows",
+__all__ = ["RUNTIME_KINDS", "OPENVINO_PRECISIONS", "NNCF_PYTHON_ENV", "runtime_kinds", "runtime_rows", "runtime_files",
+           "openvino_layer_profile", "int8_profiles",
            "calibration_batches", "nncf_python", "nncf_ir", "median_seconds", "inference_row", "training_row",
            "measure_in_child", "benchmark", "compute_ceiling", "int8_net", "operator_profile", "import_order_rows",
            "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
@@ -128,8 +129,9 @@ def compute_ceiling(gemm_size=2048, convs=CEILING_CONVS, warmup=2, repeat=10):
     return rows
 
 
-def operator_profile(name, batch=8, size=224, runs=3):
-    """MXNet profiler's per-operator totals (ms) for ``runs`` forwards of the oneDNN-fused inference graph.
+def operator_profile(name, batch=8, size=224, runs=3, int8=False):
+    """MXNet profiler's per-operator totals (ms) for ``runs`` forwards of the oneDNN-fused inference graph (with
+    ``int8``, of our INT8 model, :func:`int8_net`).
 
     Operators are timed one by one (inference bulking off while the graph is built), so the totals add up to
     slightly more than a normal forward. Returns the profiler's aggregate table as text.
@@ -137,8 +139,9 @@ def operator_profile(name, batch=8, size=224, runs=3):
     previous = os.environ.get("MXNET_EXEC_BULK_EXEC_INFERENCE")
     os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"] = "0"
     try:
-        net = fuse_for_cpu(random_net(name), (batch, 3, size, size))
-        x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
+        shape = (batch, 3, size, size)
+        net = int8_net(name, random_net(name), batch, size) if int8 else fuse_for_cpu(random_net(name), shape)
+        x = mx.nd.random.uniform(-1, 1, shape=shape)
         for _ in range(2):
             net(x).wait_to_read()
     finally:
@@ -214,27 +217,74 @@ def runtime_kinds():
 
 def runtime_rows(name, batches, size, warmup, repeat):
     """Our export of a random ``name`` as ONNX (dynamic batch), run by each of :func:`runtime_kinds` in a child
-    process: ``ours-int8-openvino`` runs our INT8 ONNX export of it, ``openvino-int8`` NNCF's INT8 IR of it (both
-    calibrated on :func:`calibration_batches`), the others the float32 file."""
+    process, on the files of :func:`runtime_files`."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="resnest-bench-") as work:
+        for kind, path in runtime_files(name, size, work, runtime_kinds()).items():
+            rows += measure_in_child(kind, name, batches, size, warmup, repeat, extra=["--model-file", path])
+    return rows
+
+
+def runtime_files(name, size, work, kinds):
+    """``{kind: model file}`` in folder ``work`` for each of ``kinds`` (:data:`RUNTIME_KINDS`) that could be made:
+    ``ours-int8-openvino`` runs our INT8 ONNX export of a random ``name``, ``openvino-int8`` NNCF's INT8 IR of it
+    (both calibrated on :func:`calibration_batches`), the others its float32 ONNX export."""
     from ..deploy.export import export_model
     from ..deploy.int8_onnx import quantize_onnx
     from ..deploy.onnx_export import export_onnx
 
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="resnest-bench-") as work:
-        sym, params, shape = export_model(random_net(name), os.path.join(work, name), size)
-        onnx_path = export_onnx(sym, params, os.path.join(work, name + ".onnx"), shape)
-        calib = calibration_batches(size)
-        for kind in runtime_kinds():
-            if kind == "ours-int8-openvino":
-                path = quantize_onnx(onnx_path, os.path.join(work, name + "-int8.onnx"), calib)
-            elif kind == "openvino-int8":
-                path = nncf_ir(onnx_path, os.path.join(work, name + "-nncf.xml"), calib)
-            else:
-                path = onnx_path
-            if path:
-                rows += measure_in_child(kind, name, batches, size, warmup, repeat, extra=["--model-file", path])
-    return rows
+    sym, params, shape = export_model(random_net(name), os.path.join(work, name), size)
+    onnx_path = export_onnx(sym, params, os.path.join(work, name + ".onnx"), shape)
+    calib = calibration_batches(size)
+    files = {}
+    for kind in kinds:
+        if kind == "ours-int8-openvino":
+            files[kind] = quantize_onnx(onnx_path, os.path.join(work, name + "-int8.onnx"), calib)
+        elif kind == "openvino-int8":
+            files[kind] = nncf_ir(onnx_path, os.path.join(work, name + "-nncf.xml"), calib)
+        else:
+            files[kind] = onnx_path
+    return {kind: path for kind, path in files.items() if path}
+
+
+def openvino_layer_profile(model_file, precision, batch=8, size=224, runs=3):
+    """OpenVINO's per-layer counters for ``model_file`` at ``precision`` and ``(batch, 3, size, size)`` input:
+    text lines ``ms per forward, layers, node type, implementation``, grouped by node type and implementation,
+    largest first (averaged over ``runs`` forwards after two untimed ones)."""
+    from ..deploy.openvino_runtime import compile_onnx
+    from ..utils.threads import available_cpus
+
+    compiled = compile_onnx(model_file, precision, batch, available_cpus(), layer_counters=True)
+    request = compiled.create_infer_request()
+    x = np.random.RandomState(0).uniform(-1, 1, (batch, 3, size, size)).astype("float32")
+    for _ in range(2):
+        request.infer([x])
+    totals, counts = {}, {}
+    for _ in range(runs):
+        request.infer([x])
+        for layer in request.profiling_info:
+            key = (layer.node_type, layer.exec_type)
+            totals[key] = totals.get(key, 0.0) + layer.real_time.total_seconds() * 1e3 / runs
+            counts[key] = counts.get(key, 0) + 1
+    lines = ["%9s  %6s  %s" % ("ms/forward", "layers", "node type / implementation")]
+    for key, total in sorted(totals.items(), key=lambda item: -item[1]):
+        if total >= 0.05:
+            lines.append("%9.2f  %6d  %s / %s" % (total, counts[key] // runs, key[0], key[1]))
+    lines.append("%9.2f  %6s  total" % (sum(totals.values()), ""))
+    return "\n".join(lines)
+
+
+def int8_profiles(name, batch=8, size=224, runs=3):
+    """Where INT8 inference time goes for a random ``name``: OpenVINO's per-layer counters on our INT8 ONNX export
+    and on OpenVINO's own INT8 (NNCF, when its interpreter exists) of our float32 export, then MXNet's profiler on
+    our oneDNN INT8 model; returns ``[(title, text)]``."""
+    kinds = [kind for kind in ("ours-int8-openvino", "openvino-int8") if kind in runtime_kinds()]
+    profiles = []
+    with tempfile.TemporaryDirectory(prefix="resnest-profile-") as work:
+        for kind, path in runtime_files(name, size, work, kinds).items():
+            profiles.append((kind, openvino_layer_profile(path, OPENVINO_PRECISIONS.get(kind), batch, size, runs)))
+    profiles.append(("ours-int8", operator_profile(name, batch, size, runs, int8=True)))
+    return profiles
 
 
 def calibration_batches(size, count=4):

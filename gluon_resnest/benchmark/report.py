@@ -18,9 +18,9 @@ def table(rows):
 
 
 #: Summary columns: ``(impl, header)``; runtimes absent from a run show "-".
-SUMMARY_IMPLS = (("ours", "ours"), ("ours-fused", "ours fused"), ("ours-int8", "ours INT8"),
-                 ("ours-int8-openvino", "ours INT8 (OpenVINO)"), ("onnxruntime", "onnxruntime"),
-                 ("openvino-f32", "OpenVINO fp32"), ("openvino-bf16", "OpenVINO bf16"),
+SUMMARY_IMPLS = (("ours", "ours"), ("ours-fused", "ours fused"), ("ours-int8", "ours INT8 (MXNet)"),
+                 ("ours-int8-openvino", "ours INT8 ONNX (OpenVINO)"), ("onnxruntime", "onnxruntime"),
+                 ("openvino-f32", "OpenVINO fp32"), ("openvino-bf16", "OpenVINO bf16 (= our bf16 path)"),
                  ("openvino-int8", "OpenVINO INT8 (NNCF)"),
                  ("gluoncv", "GluonCV (same threads)"), ("gluoncv-default-threads", "GluonCV (default)"))
 
@@ -31,22 +31,29 @@ SUMMARY_RATIOS = (("best fp32 / GluonCV", ("ours", "ours-fused"), ("gluoncv",)),
                   ("/ PyTorch", ("ours", "ours-fused"), ("pytorch",)),
                   ("INT8 / fused fp32", ("ours-int8",), ("ours-fused",)),
                   ("best INT8 / OpenVINO bf16", ("ours-int8", "ours-int8-openvino"), ("openvino-bf16",)),
-                  ("best INT8 / OpenVINO INT8 (NNCF)", ("ours-int8", "ours-int8-openvino"), ("openvino-int8",)))
+                  ("best INT8 / OpenVINO INT8 (NNCF)", ("ours-int8", "ours-int8-openvino"), ("openvino-int8",)),
+                  ("MXNet INT8 / OpenVINO INT8 (NNCF)", ("ours-int8",), ("openvino-int8",)))
 
 
 def summary(rows):
     """One line per model/mode/batch: img/s of each :data:`SUMMARY_IMPLS` and of PyTorch, then the
-    :data:`SUMMARY_RATIOS` ("-" where a side did not run)."""
+    :data:`SUMMARY_RATIOS` ("-" where a side did not run); columns empty in every line are left out."""
     headers = [header for _, header in SUMMARY_IMPLS] + ["PyTorch"] + [header for header, _, _ in SUMMARY_RATIOS]
-    lines = ["| model | mode | batch | %s |" % " | ".join(headers), "|---|---|---|%s" % ("---|" * len(headers))]
-    for key in sorted({(r["model"], r["mode"], r["batch"]) for r in rows}):
+    keys = sorted({(r["model"], r["mode"], r["batch"]) for r in rows})
+    table_cells = []
+    for key in keys:
         got = {("pytorch" if r["impl"].startswith("pytorch") else r["impl"]): r["img_per_s"] for r in rows
                if (r["model"], r["mode"], r["batch"]) == key}
         cells = ["%.2f" % got[impl] if impl in got else "-" for impl in [i for i, _ in SUMMARY_IMPLS] + ["pytorch"]]
         for _, num, den in SUMMARY_RATIOS:
             a, b = (max((got[i] for i in side if i in got), default=None) for side in (num, den))
             cells.append("%.2fx" % (a / b) if a and b else "-")
-        lines.append("| %s | %s | %d | %s |" % (key[0], key[1], key[2], " | ".join(cells)))
+        table_cells.append(cells)
+    shown = [i for i in range(len(headers)) if any(cells[i] != "-" for cells in table_cells)]
+    lines = ["| model | mode | batch | %s |" % " | ".join(headers[i] for i in shown),
+             "|---|---|---|%s" % ("---|" * len(shown))]
+    for key, cells in zip(keys, table_cells):
+        lines.append("| %s | %s | %d | %s |" % (key[0], key[1], key[2], " | ".join(cells[i] for i in shown)))
     return "\n".join(lines)
 
 

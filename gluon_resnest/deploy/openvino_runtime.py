@@ -48,10 +48,11 @@ def check_bf16_support(core=None):
                                   % (", ".join(capabilities), ", ".join(cpu_bf16_flags()) or "none"))
 
 
-def compile_onnx(onnx_path, precision="f32", batch_size=None, threads=None):
+def compile_onnx(onnx_path, precision="f32", batch_size=None, threads=None, layer_counters=False):
     """An OpenVINO ``CompiledModel`` of ``onnx_path`` for the CPU at ``precision`` ("f32" or "bf16" for what
     is not INT8; ``None`` leaves OpenVINO's own default), optimized for latency; ``batch_size`` fixes the dynamic
-    batch dimension, ``threads`` the inference threads."""
+    batch dimension, ``threads`` the inference threads; ``layer_counters`` turns on OpenVINO's per-layer timing
+    (``InferRequest.profiling_info``)."""
     if precision is not None and precision not in PRECISIONS:
         raise ValueError("precision must be one of %s, got %r" % (", ".join(PRECISIONS), precision))
     ov = import_openvino()
@@ -68,6 +69,8 @@ def compile_onnx(onnx_path, precision="f32", batch_size=None, threads=None):
         config["INFERENCE_PRECISION_HINT"] = precision
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
+    if layer_counters:
+        config["PERF_COUNT"] = True
     return core.compile_model(model, "CPU", config)
 
 

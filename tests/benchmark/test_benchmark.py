@@ -66,3 +66,25 @@ def test_input_pipeline_smoke(tmp_path):
         ("mx.io.ImageRecordIter", False), ("ours", False), ("ours", True)}
     assert all(r["img_per_s"] > 0 for r in rows)
     assert "| ours | yes | 1 |" in result.stdout
+
+
+def test_int8_profiles_time_every_int8_form(monkeypatch):
+    import glob
+    import importlib.util
+    import tempfile
+
+    import pytest
+
+    from gluon_resnest.benchmark import measure
+
+    if importlib.util.find_spec("openvino") is None:
+        pytest.skip("OpenVINO is not installed")
+    monkeypatch.setattr(measure, "nncf_python", lambda: None)
+    profiles = dict(measure.int8_profiles("resnest14", batch=1, size=32, runs=1))
+    assert sorted(profiles) == ["ours-int8", "ours-int8-openvino"]
+    lines = profiles["ours-int8-openvino"].splitlines()
+    assert "Convolution / " in profiles["ours-int8-openvino"] and lines[-1].endswith("total")
+    total = float(lines[-1].split()[0])
+    assert 0 < sum(float(line.split()[0]) for line in lines[1:-1]) <= total + 1e-6
+    assert "_sg_mkldnn_conv" in profiles["ours-int8"] and "_contrib_quantize_v2" in profiles["ours-int8"]
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), "resnest-profile-*"))
