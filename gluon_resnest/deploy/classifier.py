@@ -59,7 +59,7 @@ class ExportedClassifier:
     uint8 images.
 
     A ``.onnx`` file runs in ``runtime`` ("onnxruntime" or "openvino"; by default onnxruntime, and for
-    ``PREFIX-int8.onnx`` the runtime the export checked it in); OpenVINO uses ``precision`` ("f32" or "bf16") for
+    ``PREFIX-int8.onnx`` checked in OpenVINO, OpenVINO when it is installed); OpenVINO uses ``precision`` ("f32" or "bf16") for
     what is not INT8, by default bf16 for ``PREFIX.onnx`` when the export was checked in bf16
     (``scripts/export.py --bf16``), else f32.
 
@@ -87,12 +87,15 @@ class ExportedClassifier:
         if self.onnx:
             int8 = prefix != path[:-len(".onnx")]
             checked = self.meta.get("int8_onnx" if int8 else "bf16") or {}
-            runtime = runtime or (checked.get("runtime", "onnxruntime") if int8 else "onnxruntime")
-            if precision and runtime != "openvino":
+            if runtime is None and not (int8 and checked.get("runtime") == "openvino"):
+                runtime = "onnxruntime"
+            if precision and runtime == "onnxruntime":
                 raise ValueError("--precision applies to --runtime openvino")
-            precision = precision or ("bf16" if checked and not int8 else "f32")
-            self.runtime, self._run_onnx = onnx_runner(path, runtime, precision)
-            self.precision = precision if self.runtime == "openvino" else "f32"
+            precision_used = precision or ("bf16" if checked and not int8 else "f32")
+            self.runtime, self._run_onnx = onnx_runner(path, runtime, precision_used)
+            if precision and self.runtime != "openvino":
+                raise ValueError("--precision applies to OpenVINO, which is not installed")
+            self.precision = precision_used if self.runtime == "openvino" else "f32"
         else:
             self.block = load_exported(prefix, ctx)
         self.ctx = ctx

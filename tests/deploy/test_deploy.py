@@ -105,7 +105,7 @@ def trained_toy(tmp_path_factory):
     return root / "run"
 
 
-def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_path):
+def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_path, monkeypatch):
     out = str(tmp_path / "toy")
     val = str(trained_toy / "toy_data" / "toy_val.rec")
     train_rec = str(trained_toy / "toy_data" / "toy_train.rec")
@@ -137,6 +137,17 @@ def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_p
         assert "top-1 on these 4 images" in pred.stdout
     assert ExportedClassifier(out + "-int8.onnx").runtime == int8_onnx["runtime"]
     assert ExportedClassifier(out + "-int8.onnx", runtime="onnxruntime").runtime == "onnxruntime"
+    from gluon_resnest.deploy import openvino_runtime
+
+    def no_openvino():
+        raise openvino_runtime.OpenVinoUnavailable("OpenVINO is not installed")
+
+    monkeypatch.setattr(openvino_runtime, "import_openvino", no_openvino)
+    assert ExportedClassifier(out + "-int8.onnx").runtime == "onnxruntime"
+    with pytest.raises(ValueError, match="--precision applies to OpenVINO, which is not installed"):
+        ExportedClassifier(out + "-int8.onnx", precision="bf16")
+    with pytest.raises(openvino_runtime.OpenVinoUnavailable):
+        ExportedClassifier(out + "-int8.onnx", runtime="openvino")
     missing = _script("predict.py", str(tmp_path / "nothing"), "--rec", val)
     assert missing.returncode == 2 and "meta.json is missing" in missing.stderr
 
