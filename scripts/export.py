@@ -9,14 +9,14 @@
 Writes PREFIX-symbol.json, PREFIX-0000.params, PREFIX-meta.json; --onnx adds PREFIX.onnx; --int8 adds
 PREFIX-int8-symbol.json/-0000.params/-meta.json, and with --onnx (or --bf16) also PREFIX-int8.onnx (every
 convolution INT8; scripts/predict.py PREFIX-int8.onnx runs it in the runtime it was checked in, OpenVINO when
-installed). Every export is checked against the source
-network, the symbol/params pair in a separate process that does not import gluon_resnest (SymbolBlock.imports and
-mx.mod.Module); each INT8 model is compared with float32 on held-out images (--val-data, else the --calib-data
-images after the calibration batches) and fails below --min-agreement. --bf16 writes PREFIX.onnx and checks
-OpenVINO's bfloat16 inference of it (needs the optional extra openvino and a CPU with AVX512_BF16 or AMX) against
-float32 the same way; run it with scripts/predict.py PREFIX.onnx --runtime openvino. The files are published
-together, and only when every check passed; PREFIX-meta.json lists each with its sha1. Files of an earlier export
-at PREFIX that this one does not produce make the export stop (naming them) unless --force.
+installed). Every export is checked against the source network, the symbol/params pair in a separate process that
+does not import gluon_resnest (SymbolBlock.imports and mx.mod.Module); each INT8 model is compared with float32 on
+held-out images (--val-data, else the --calib-data images after the calibration batches) and fails below
+--min-agreement. --bf16 writes PREFIX.onnx and checks OpenVINO's bfloat16 inference of it (needs the optional extra
+openvino and a CPU with AVX512_BF16 or AMX) against float32 the same way; run it with scripts/predict.py PREFIX.onnx
+--runtime openvino. The files are published together, and only when every check passed; PREFIX-meta.json lists each
+with its sha1. Files of an earlier export at PREFIX that this one does not produce make the export stop (naming
+them) unless --force.
 """
 import argparse
 import json

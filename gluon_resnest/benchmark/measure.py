@@ -25,6 +25,7 @@ from ..interop.gluoncv import GLUONCV_NAMES, gluoncv_original
 from ..interop.torch_reference import reference_python
 from ..models.factory import get_model
 from ..nn import copy_parameters
+from ..utils.interpreters import side_python
 
 __all__ = ["RUNTIME_KINDS", "OPENVINO_PRECISIONS", "NNCF_PYTHON_ENV", "runtime_kinds", "runtime_rows", "runtime_files",
            "openvino_layer_profile", "int8_profiles",
@@ -46,8 +47,6 @@ OPENVINO_PRECISIONS = {"openvino-f32": "f32", "openvino-bf16": "bf16", "ours-int
 #: An interpreter with OpenVINO and NNCF, which needs numpy >= 1.24 and so cannot share MXNet's environment.
 NNCF_PYTHON_ENV = "GLUON_RESNEST_NNCF_PYTHON"
 
-#: The checkout this package runs from (where ``scripts/setup_env.sh`` puts its environments).
-_CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 #: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
 CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
@@ -185,8 +184,7 @@ def int8_net(name, net, batch, size):
 def nncf_python():
     """The interpreter that runs NNCF: ``$GLUON_RESNEST_NNCF_PYTHON``, else the checkout's ``.venv-nncf``
     (``scripts/setup_env.sh --with-nncf``); None when neither exists."""
-    candidates = [os.environ.get(NNCF_PYTHON_ENV), os.path.join(_CHECKOUT, ".venv-nncf", "bin", "python")]
-    return next((path for path in candidates if path and os.path.isfile(path) and os.access(path, os.X_OK)), None)
+    return side_python(NNCF_PYTHON_ENV, ".venv-nncf")
 
 
 def runtime_kinds():

@@ -1,5 +1,4 @@
 """Classify image files with an exported model: symbol/params (FP32 or INT8) or ONNX."""
-import os
 
 import mxnet as mx
 import numpy as np
@@ -59,8 +58,8 @@ class ExportedClassifier:
     uint8 images.
 
     A ``.onnx`` file runs in ``runtime`` ("onnxruntime" or "openvino"; by default onnxruntime, and for
-    ``PREFIX-int8.onnx`` checked in OpenVINO, OpenVINO when it is installed); OpenVINO uses ``precision`` ("f32" or "bf16") for
-    what is not INT8, by default bf16 for ``PREFIX.onnx`` when the export was checked in bf16
+    ``PREFIX-int8.onnx`` checked in OpenVINO, OpenVINO when it is installed); OpenVINO uses ``precision`` ("f32"
+    or "bf16") for what is not INT8, by default bf16 for ``PREFIX.onnx`` when the export was checked in bf16
     (``scripts/export.py --bf16``), else f32.
 
     The input layout, size and dtype come from ``{prefix}-meta.json`` written at export time; the files it lists

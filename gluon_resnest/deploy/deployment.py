@@ -5,6 +5,7 @@ optionally ONNX (checked with onnxruntime) and INT8, as MXNet symbol/params and,
 All files are staged and published as one unit (:func:`~gluon_resnest.deploy.export.publish_export`) only when
 every check passed: a failed check leaves the prefix as it was.
 """
+import itertools
 import tempfile
 
 import mxnet as mx
@@ -18,8 +19,8 @@ from ..utils.publish import StagedFiles
 from .agreement import ExportCheckError, check_agreement
 from .classifier import onnx_runner
 from .export import (INT8_ONNX_SUFFIXES, INT8_SUFFIXES, MODEL_SUFFIXES, ONNX_SUFFIXES, WithPreprocess,
-                     check_export_stale,
-                     publish_export, run_without_package, symbol_paths, write_export, write_meta)
+                     check_export_stale, publish_export, run_without_package, symbol_paths, write_export,
+                     write_meta)
 
 __all__ = ["export_deployment", "RELOAD_TOLERANCE"]
 
@@ -60,7 +61,8 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
     calib_batch = max(batch_size, CHECK_BATCH)
     loader = _image_loader(calib_data, size, calib_batch)
     data_shape = (calib_batch, 3, size, size)
-    qnet = quantize_model(source, loader, data_shape, mode, calib_batches)
+    calibration = list(itertools.islice(loader, calib_batches))
+    qnet = quantize_model(source, calibration, data_shape, mode, calib_batches)
     qprefix = stage.prefix + "-int8"
     qnet.export(qprefix)
     write_meta(qprefix, dict(meta, input_shape=list(data_shape), int8=mode))
@@ -78,8 +80,8 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
     if onnx_path:
         from .int8_onnx import quantize_onnx
 
-        calibration = [data.asnumpy() for _, (data, _) in zip(range(calib_batches), loader)]
-        int8_onnx = quantize_onnx(onnx_path, stage.prefix + INT8_ONNX_SUFFIXES[0], calibration, mode)
+        int8_onnx = quantize_onnx(onnx_path, stage.prefix + INT8_ONNX_SUFFIXES[0],
+                                  [data.asnumpy() for data, _ in calibration], mode)
         runtime, run = onnx_runner(int8_onnx)
         onnx_comparison = agreement.compare_outputs(net, lambda data: run(data.asnumpy()), held_out, skip=skip)
         onnx_comparison["summary"] = check_agreement("INT8 ONNX (%s)" % runtime, onnx_comparison, min_agreement)
@@ -107,8 +109,8 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
 
     ``int8`` is a calibration mode ("naive" or "entropy") and needs ``calib_data``; with ``onnx`` (or ``bf16``,
     which writes the ONNX file) it also writes ``{out}-int8.onnx`` (every convolution INT8, for OpenVINO or
-    onnxruntime). Each INT8 model is compared with
-    float32 on ``val_data`` or else the ``calib_data`` images not used for calibration, with a warning below
+    onnxruntime). Each INT8 model is compared with float32 on ``val_data`` or else the ``calib_data`` images not
+    used for calibration, with a warning below
     :data:`~gluon_resnest.deploy.agreement.WARN_AGREEMENT` and
     :class:`~gluon_resnest.deploy.agreement.ExportCheckError` below ``min_agreement``. ``fuse`` exports the oneDNN-fused
     CPU graph (any oneDNN-enabled MXNet loads it; ONNX cannot be made from it). ``bf16`` writes the ONNX file and

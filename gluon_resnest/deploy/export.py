@@ -11,9 +11,9 @@ from ..utils.publish import StagedFiles, check_stale, sha1_file
 from .inference_graph import prepare_for_inference
 
 __all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "MODEL_SUFFIXES",
-           "ONNX_SUFFIXES", "INT8_SUFFIXES", "INT8_ONNX_SUFFIXES", "export_prefix", "export_model", "write_export", "publish_export", "check_export_stale",
-           "load_exported", "symbol_paths", "meta_path", "read_meta", "write_meta", "verify_files",
-           "run_without_package"]
+           "ONNX_SUFFIXES", "INT8_SUFFIXES", "INT8_ONNX_SUFFIXES", "export_prefix", "export_model", "write_export",
+           "publish_export", "check_export_stale", "load_exported", "symbol_paths", "meta_path", "read_meta",
+           "write_meta", "verify_files", "run_without_package"]
 
 #: The files of an export at ``PREFIX`` (``PREFIX`` + suffix): always, with ONNX, with INT8, with INT8 and ONNX.
 MODEL_SUFFIXES = ("-symbol.json", "-0000.params", "-meta.json")

@@ -8,10 +8,10 @@ operator schemas first when they are missing, which is all that timm's import ne
 """
 import importlib
 import importlib.util
-import os
 import sys
 
 from ..models.factory import model_record
+from ..utils.interpreters import side_python
 
 __all__ = ["import_timm", "reference_model", "available_references", "reference_python", "REFERENCE_PYTHON_ENV"]
 
@@ -47,12 +47,9 @@ def import_timm():
 def reference_python():
     """The interpreter that runs the PyTorch references: ``$GLUON_RESNEST_TORCH_PYTHON``, else the checkout's
     ``.venv-ref`` (``scripts/setup_env.sh --with-references``), else this one if it has torch; None otherwise."""
-    candidates = [os.environ.get(REFERENCE_PYTHON_ENV),
-                  os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                               ".venv-ref", "bin", "python")]
-    for path in candidates:
-        if path and os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
+    found = side_python(REFERENCE_PYTHON_ENV, ".venv-ref")
+    if found:
+        return found
     return sys.executable if importlib.util.find_spec("torch") is not None else None
 
 

@@ -1,4 +1,5 @@
-"""Utilities shared by every layer: atomic file writing and CPU thread sizing."""
+"""Utilities shared by every layer: atomic file writing, multi-file publishing, CPU thread sizing and the side
+environments' interpreters."""
 from .fileio import atomic_write
 from .threads import available_cpus, configure_threads, local_processes
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gluon_resnest.benchmark import measure, nncf_quantize
+from gluon_resnest.utils import interpreters
 
 STUB_OPENVINO = """
 import json, sys
@@ -54,7 +55,7 @@ def test_nncf_python_prefers_the_environment_variable(tmp_path, monkeypatch):
 def test_nncf_python_falls_back_to_the_checkout_venv(tmp_path, monkeypatch):
     (tmp_path / ".venv-nncf" / "bin").mkdir(parents=True)
     python = _executable(tmp_path / ".venv-nncf" / "bin" / "python")
-    monkeypatch.setattr(measure, "_CHECKOUT", str(tmp_path))
+    monkeypatch.setattr(interpreters, "CHECKOUT", str(tmp_path))
     monkeypatch.setenv(measure.NNCF_PYTHON_ENV, str(tmp_path / "missing"))
     assert measure.nncf_python() == python
     os.remove(python)
@@ -63,7 +64,7 @@ def test_nncf_python_falls_back_to_the_checkout_venv(tmp_path, monkeypatch):
 
 def test_runtime_kinds_skip_openvino_int8_without_nncf(tmp_path, monkeypatch, capsys):
     pytest.importorskip("openvino")
-    monkeypatch.setattr(measure, "_CHECKOUT", str(tmp_path))
+    monkeypatch.setattr(interpreters, "CHECKOUT", str(tmp_path))
     monkeypatch.delenv(measure.NNCF_PYTHON_ENV, raising=False)
     kinds = measure.runtime_kinds()
     assert "openvino-int8" not in kinds and {"onnxruntime", "openvino-f32", "ours-int8-openvino"} <= set(kinds)
