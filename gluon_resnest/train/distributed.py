@@ -1,5 +1,13 @@
-"""One interface for Horovod (under ``horovodrun``) and plain single-process training."""
+"""One interface for Horovod (under ``horovodrun``) and plain single-process training.
+
+Every collective here is an allreduce: a broadcast from rank 0 is a sum in which the other ranks contribute zeros
+(exact: ``x + 0 == x``). Horovod 0.28's MXNet broadcast and allgather read the operation's name after handing it
+to the background thread, which may already have completed the operation and freed it; under load that
+use-after-free crashes a rank (``Segmentation fault: 11`` in ``EnqueueTensorBroadcast``). Its allreduce path does
+not touch the operation after enqueueing it.
+"""
 import os
+import pickle
 
 import mxnet as mx
 import numpy as np
@@ -13,7 +21,8 @@ def launched_by_horovod():
 
 
 class Distributed:
-    """Rank/size, parameter and object broadcast, sum-allreduce and the trainer, with or without Horovod."""
+    """Rank/size, parameter and object broadcast from rank 0, sum-allreduce and the trainer, with or without
+    Horovod."""
 
     def __init__(self, use_horovod=None):
         self.hvd = None
@@ -36,12 +45,38 @@ class Distributed:
         """``mx.gpu(local_rank)`` when GPUs are requested and present, else ``mx.cpu()``."""
         return mx.gpu(self.local_rank) if use_gpu and mx.context.num_gpus() > 0 else mx.cpu()
 
+    def _from_root(self, arrays, name):
+        """Overwrite each NDArray of ``arrays`` in place with rank 0's values; returns when they have arrived.
+
+        The sum runs on plain copies: Horovod cannot read arrays that oneDNN holds in its own layout (weights after
+        an inference pass)."""
+        if self.is_root:
+            sums = [mx.nd.array(array.asnumpy(), dtype=array.dtype) for array in arrays]
+        else:
+            sums = [mx.nd.zeros(array.shape, dtype=array.dtype) for array in arrays]
+        self.hvd.grouped_allreduce_(sums, op=self.hvd.Sum, name=name)
+        if not self.is_root:
+            for array, summed in zip(arrays, sums):
+                array[:] = summed
+        mx.nd.waitall()
+
     def broadcast_parameters(self, params):
-        if self.hvd:
-            self.hvd.broadcast_parameters(params, root_rank=0)
+        """Give every rank rank 0's values of ``params`` (a Gluon ``ParameterDict``; all initialized)."""
+        if not self.hvd or self.size == 1:
+            return
+        arrays = [param.data() for _, param in sorted(params.items())]
+        self._from_root(arrays, "parameters")
 
     def broadcast_object(self, obj, name):
-        return self.hvd.broadcast_object(obj, root_rank=0, name=name) if self.hvd else obj
+        """Rank 0's ``obj`` (anything picklable) on every rank; other ranks' ``obj`` is ignored."""
+        if not self.hvd or self.size == 1:
+            return obj
+        payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if self.is_root else b""
+        length = int(self.allreduce_sum([len(payload)], name + ".length")[0])
+        buffer = mx.nd.array(np.frombuffer(payload, dtype=np.uint8), dtype="uint8") if self.is_root \
+            else mx.nd.empty((length,), dtype="uint8")
+        self._from_root([buffer], name + ".payload")
+        return obj if self.is_root else pickle.loads(buffer.asnumpy().tobytes())
 
     def allreduce_sum(self, values, name):
         """Element-wise sum of a float64 vector over all ranks."""

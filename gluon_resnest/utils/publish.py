@@ -1,14 +1,17 @@
 """Publish a set of files under one path prefix as a unit.
 
-Files are written into a hidden staging folder beside the prefix (``.NAME.staging-PID``), then renamed into place
-together; the file named ``last`` (a manifest) is removed first and renamed in last, so a set interrupted between
-renames has no manifest. Files that belonged to an earlier set at the prefix and are not in the new one are
-removed (or, without ``force``, the publish is refused naming them). Staging folders of crashed earlier runs (their
-process is gone) are removed when the next staging starts.
+Files are written into a hidden staging folder beside the prefix (``.NAME.staging-HOST-PID``), then renamed into
+place together; the file named ``last`` (a manifest) is removed first and renamed in last, so a set interrupted
+between renames has no manifest. Files that belonged to an earlier set at the prefix and are not in the new one are
+removed (or, without ``force``, the publish is refused naming them). Staging folders of crashed earlier runs on this
+host (their process is gone) are removed when the next staging starts; other hosts' folders on a shared filesystem
+are left alone. Several processes may publish the same set at once (one per host on a shared filesystem): each
+rename is atomic and a file another publisher already removed is not an error.
 """
 import hashlib
 import os
 import shutil
+import socket
 
 __all__ = ["StaleFilesError", "StagedFiles", "check_stale", "sha1_file"]
 
@@ -51,9 +54,22 @@ def _process_alive(pid):
     return True
 
 
+def _host_tag():
+    """This host's name as it appears in staging folder names (``-`` and path separators replaced)."""
+    return socket.gethostname().replace("-", "_").replace(os.sep, "_") or "host"
+
+
+def _remove_if_present(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
 def _remove_crashed_staging(directory, base):
-    """Remove ``.BASE.staging-PID`` folders in ``directory`` whose process no longer runs; returns their paths."""
-    marker = "." + base + _STAGING
+    """Remove this host's ``.BASE.staging-HOST-PID`` folders in ``directory`` whose process no longer runs; returns
+    their paths."""
+    marker = "." + base + _STAGING + _host_tag() + "-"
     removed = []
     for entry in os.listdir(directory):
         pid = entry[len(marker):]
@@ -74,7 +90,7 @@ class StagedFiles:
     def __init__(self, prefix):
         self.final_prefix = os.path.abspath(prefix)
         self.directory, self.base = os.path.split(self.final_prefix)
-        self.root = os.path.join(self.directory, "." + self.base + _STAGING + str(os.getpid()))
+        self.root = os.path.join(self.directory, "." + self.base + _STAGING + "%s-%d" % (_host_tag(), os.getpid()))
         self.prefix = os.path.join(self.root, self.base)
 
     def __enter__(self):
@@ -105,12 +121,11 @@ class StagedFiles:
         published = {os.path.join(self.directory, name) for name in names}
         stale = check_stale(owned, published, force)
         manifest = os.path.join(self.directory, last)
-        if os.path.lexists(manifest):
-            os.remove(manifest)
+        _remove_if_present(manifest)
         for name in names:
             if name != last:
                 os.replace(os.path.join(self.root, name), os.path.join(self.directory, name))
         for path in stale:
-            os.remove(path)
+            _remove_if_present(path)
         os.replace(os.path.join(self.root, last), manifest)
         return sorted(published)

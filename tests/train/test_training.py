@@ -1,4 +1,5 @@
-"""Training recipe units, resume == uninterrupted, and a 2-process horovodrun toy training that learns."""
+"""Training recipe units, resume == uninterrupted, a 2-process horovodrun toy training that learns, and rank 0's
+parameters and objects reaching the other rank."""
 import json
 import os
 import shutil
@@ -11,12 +12,14 @@ import pytest
 
 from gluon_resnest import get_model
 from gluon_resnest.deploy.export import load_exported
+from gluon_resnest.data.datasets import open_image_dataset
 from gluon_resnest.data.targets import mixup, smooth_one_hot
 from gluon_resnest.train.optimizer import apply_no_wd
 from gluon_resnest.train.schedule import cosine_schedule, dropblock_rate
 from gluon_resnest.train import TrainConfig, train
 
-from tests.helpers.scripts import script_path
+from tests.helpers.model_server import sha1_of
+from tests.helpers.scripts import ROOT, script_path
 from tests.helpers.training import tiny_cfg
 VENV_BIN = os.path.dirname(sys.executable)
 
@@ -103,6 +106,45 @@ def test_horovodrun_two_processes_learn_the_toy_set(tmp_path):
     assert net(mx.nd.zeros((1, 3, 48, 48))).shape == (1, 10)
     assert sorted(f for f in os.listdir(save) if f.startswith("ckpt-")) == \
         ["ckpt-%04d.%s" % (e, s) for e in range(3) for s in ("json", "params", "states")]
+
+
+@pytest.mark.skipif(shutil.which("horovodrun", path=VENV_BIN) is None, reason="horovod not installed")
+def test_horovodrun_broadcasts_rank0_parameters_and_objects_without_horovod_broadcast(tmp_path):
+    cmd = [os.path.join(VENV_BIN, "horovodrun"), "--gloo", "-np", "2", "-H", "localhost:2", sys.executable, "-m",
+           "tests.helpers.horovod_collectives", str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    root, other = (json.load(open(tmp_path / ("rank%d.json" % r))) for r in (0, 1))
+    assert other["before"] != root["before"]  # different initial weights per rank
+    assert root["after"] == root["before"] == other["after"]  # bit-exact copies of rank 0's
+    assert root["object"] == other["object"] == 0 and other["nested"] == [1.5, None, ""]
+    assert other["blob"] == root["blob"]
+
+
+@pytest.mark.skipif(shutil.which("horovodrun", path=VENV_BIN) is None, reason="horovod not installed")
+def test_two_simulated_hosts_prepare_the_toy_set_and_fetch_weights_into_shared_folders(tmp_path, server):
+    weights = tmp_path / "r14.params"
+    net = get_model("resnest14")
+    net.initialize(mx.init.Xavier())
+    net.save_parameters(str(weights))
+    payload = weights.read_bytes()
+    sha1 = sha1_of(payload)
+    server.add("resnest14-" + sha1[:8], payload)
+    server.delay = 0.5  # both hosts ask while the first download is still running
+    save, toy, home = tmp_path / "run", tmp_path / "toy", tmp_path / "mxhome"
+    cmd = [os.path.join(VENV_BIN, "horovodrun"), "--gloo", "-np", "2", "-H", "localhost:1,127.0.0.1:1",
+           sys.executable, "-m", "tests.helpers.two_host_training", str(save), str(toy), sha1]
+    env = dict(os.environ, MXNET_HOME=str(home), MXNET_GLUON_REPO=server.url)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert len(server.requests) == 1, server.requests  # the lock held across the two hosts: one download
+    assert sorted(os.listdir(home / "models")) == ["resnest14-%s.%s" % (sha1[:8], ext) for ext in ("lock", "params")]
+    assert sha1_of((home / "models" / ("resnest14-%s.params" % sha1[:8])).read_bytes()) == sha1
+    assert sorted(os.listdir(toy)) == ["toy_%s.%s" % (split, ext) for split in ("train", "val")
+                                       for ext in ("idx", "rec")]
+    assert [len(open_image_dataset(str(toy / ("toy_%s.rec" % split)))) for split in ("train", "val")] == [2000, 500]
+    history = [json.loads(line) for line in open(save / "metrics.jsonl")]
+    assert len(history) == 1 and history[0]["images"] == 2 * (2000 // 2 // 32) * 32
 
 
 def test_sgd_and_mixup_off_epoch_run(small_toy):
