@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["AgreementWarning", "ExportCheckError", "compare_outputs", "check_agreement", "WARN_AGREEMENT"]
+__all__ = ["AgreementWarning", "ExportCheckError", "compare_many", "compare_outputs", "check_agreement",
+           "WARN_AGREEMENT"]
 
 #: A reduced-precision export agreeing with float32 on fewer top-1 predictions than this gets a warning.
 WARN_AGREEMENT = 0.99
@@ -23,34 +24,43 @@ def _numpy(out):
     return out.asnumpy() if hasattr(out, "asnumpy") else np.asarray(out)
 
 
-def compare_outputs(reference, candidate, loader, batches=None, skip=0):
-    """Top-1 agreement and relative logit error of ``candidate`` against ``reference``, plus both throughputs.
+def compare_many(reference, candidates, loader, batches=None, skip=0):
+    """Top-1 agreement and relative logit error of each candidate against ``reference``, plus throughputs;
+    ``reference`` runs once per batch.
 
-    ``reference`` and ``candidate`` map a ``(N, 3, H, W)`` NDArray batch to ``(N, classes)`` logits (an NDArray or
-    a numpy array). Compares on the ``loader`` batches after the first ``skip`` (the calibration batches, when the
-    loader is the calibration data), at most ``batches`` of them; ``images`` is the number compared (0 when none
-    were left).
+    ``reference`` and each value of ``candidates`` (a dict) map a ``(N, 3, H, W)`` NDArray batch to ``(N, classes)``
+    logits (an NDArray or a numpy array). Compares on the ``loader`` batches after the first ``skip`` (the
+    calibration batches, when the loader is the calibration data), at most ``batches`` of them. Returns
+    ``{name: comparison}``; ``images`` is the number compared (0 when none were left).
     """
-    agree = total = 0
-    errors = [0.0]
-    times = {"reference": 1e-12, "candidate": 1e-12}
+    agree = dict.fromkeys(candidates, 0)
+    errors = {name: [0.0] for name in candidates}
+    times = dict.fromkeys(list(candidates) + [None], 1e-12)
+    total = 0
     for i, (data, _) in enumerate(loader):
         if i < skip:
             continue
         if batches is not None and i - skip >= batches:
             break
         outs = {}
-        for key, block in (("reference", reference), ("candidate", candidate)):
+        for name, block in [(None, reference)] + list(candidates.items()):
             tic = time.perf_counter()
-            outs[key] = _numpy(block(data))
-            times[key] += time.perf_counter() - tic
-        ref, got = outs["reference"], outs["candidate"]
-        agree += int((ref.argmax(1) == got.argmax(1)).sum())
+            outs[name] = _numpy(block(data))
+            times[name] += time.perf_counter() - tic
+        ref = outs[None]
         total += ref.shape[0]
-        errors.append(np.abs(ref - got).max() / max(np.abs(ref).max(), 1e-12))
-    return {"top1_agreement": agree / float(max(total, 1)), "max_rel_logit_error": float(np.max(errors)),
-            "images": total, "reference_img_per_s": total / times["reference"],
-            "candidate_img_per_s": total / times["candidate"]}
+        for name in candidates:
+            agree[name] += int((ref.argmax(1) == outs[name].argmax(1)).sum())
+            errors[name].append(np.abs(ref - outs[name]).max() / max(np.abs(ref).max(), 1e-12))
+    return {name: {"top1_agreement": agree[name] / float(max(total, 1)),
+                   "max_rel_logit_error": float(np.max(errors[name])), "images": total,
+                   "reference_img_per_s": total / times[None], "candidate_img_per_s": total / times[name]}
+            for name in candidates}
+
+
+def compare_outputs(reference, candidate, loader, batches=None, skip=0):
+    """:func:`compare_many` with one candidate; returns its comparison dict."""
+    return compare_many(reference, {"candidate": candidate}, loader, batches, skip)["candidate"]
 
 
 def check_agreement(kind, comparison, min_agreement=None):

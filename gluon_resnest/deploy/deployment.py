@@ -53,8 +53,8 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
                  min_agreement, onnx_path=None):
     """Quantize ``source``, write ``{staged prefix}-int8-*`` and compare it with ``net`` on held-out images: the
     batches of ``calib_data`` after the calibration ones, or all of ``val_data``. With ``onnx_path`` (the staged
-    float32 ONNX file) also write ``{staged prefix}-int8.onnx``, calibrated on the same batches and compared the
-    same way. Returns ``{"int8": comparison, "int8_onnx": comparison or None}``."""
+    float32 ONNX file) also write ``{staged prefix}-int8.onnx``, calibrated on the same batches and compared in the
+    same pass over the same images. Returns ``{"int8": comparison, "int8_onnx": comparison or None}``."""
     from . import agreement
     from .int8 import quantize_model
 
@@ -71,21 +71,24 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
         held_out, skip = _image_loader(val_data, size, calib_batch), 0
     else:
         held_out, skip = loader, calib_batches
-    comparison = agreement.compare_outputs(net, qnet, held_out, skip=skip)
-    if not comparison["images"]:
-        raise ExportCheckError("%s has no images beyond the %d calibration batches to check the INT8 model on; "
-                               "give more images or --val-data" % (calib_data, calib_batches))
-    comparison["summary"] = check_agreement("INT8", comparison, min_agreement)
-    results = {"int8": comparison, "int8_onnx": None}
+    candidates = {"int8": qnet}
     if onnx_path:
         from .int8_onnx import quantize_onnx
 
         int8_onnx = quantize_onnx(onnx_path, stage.prefix + INT8_ONNX_SUFFIXES[0],
                                   [data.asnumpy() for data, _ in calibration], mode)
         runtime, run = onnx_runner(int8_onnx)
-        onnx_comparison = agreement.compare_outputs(net, lambda data: run(data.asnumpy()), held_out, skip=skip)
-        onnx_comparison["summary"] = check_agreement("INT8 ONNX (%s)" % runtime, onnx_comparison, min_agreement)
-        results["int8_onnx"] = dict(onnx_comparison, runtime=runtime, precision="int8")
+        candidates["int8_onnx"] = lambda data: run(data.asnumpy())
+    comparisons = agreement.compare_many(net, candidates, held_out, skip=skip)
+    if not comparisons["int8"]["images"]:
+        raise ExportCheckError("%s has no images beyond the %d calibration batches to check the INT8 model on; "
+                               "give more images or --val-data" % (calib_data, calib_batches))
+    results = {"int8": comparisons["int8"], "int8_onnx": None}
+    results["int8"]["summary"] = check_agreement("INT8", results["int8"], min_agreement)
+    if onnx_path:
+        results["int8_onnx"] = dict(comparisons["int8_onnx"], runtime=runtime, precision="int8")
+        results["int8_onnx"]["summary"] = check_agreement("INT8 ONNX (%s)" % runtime, results["int8_onnx"],
+                                                          min_agreement)
     return results
 
 

@@ -260,6 +260,29 @@ def test_crash_between_renames_is_detected_and_cleaned_up(tmp_path):
     assert ExportedClassifier(prefix).meta["model"] == "resnest14"
 
 
+def test_compare_many_runs_the_reference_once_per_batch():
+    from gluon_resnest.deploy.agreement import compare_many
+
+    rng = np.random.default_rng(0)
+    batches = [(mx.nd.array(rng.normal(size=(4, 3, 2, 2))), None) for _ in range(5)]
+    calls = []
+
+    def reference(data):
+        calls.append(data)
+        return data.reshape((4, -1))
+
+    def flipped(data):
+        return -data.reshape((4, -1)).asnumpy()
+
+    def scaled(data):
+        return data.reshape((4, -1)) * 1.001
+
+    report = compare_many(reference, {"same": scaled, "flipped": flipped}, batches, skip=1, batches=3)
+    assert len(calls) == 3 and all(a is b[0] for a, b in zip(calls, batches[1:4]))
+    assert report["same"]["top1_agreement"] == 1.0 and abs(report["same"]["max_rel_logit_error"] - 1e-3) < 1e-6
+    assert report["flipped"]["top1_agreement"] < 0.5 and report["flipped"]["images"] == 12
+
+
 def test_low_agreement_warns_or_fails_and_publishes_nothing(trained_toy, tmp_path, monkeypatch):
     from gluon_resnest.deploy import agreement, deployment
 
@@ -268,7 +291,8 @@ def test_low_agreement_warns_or_fails_and_publishes_nothing(trained_toy, tmp_pat
         agreement.check_agreement("INT8", low)
     with pytest.raises(agreement.ExportCheckError, match="below --min-agreement 0.9"):
         agreement.check_agreement("INT8", low, 0.9)
-    monkeypatch.setattr(agreement, "compare_outputs", lambda *args, **kwargs: low)
+    monkeypatch.setattr(agreement, "compare_many", lambda reference, candidates, *args, **kwargs:
+                        {name: dict(low) for name in candidates})
     val = str(trained_toy / "toy_data" / "toy_val.rec")
     with pytest.raises(agreement.ExportCheckError, match="nothing was published"):
         deployment.export_deployment("resnest14", str(trained_toy / "best.params"), str(tmp_path / "q"), 48,
