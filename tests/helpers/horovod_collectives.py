@@ -2,8 +2,8 @@
 :class:`~gluon_resnest.train.distributed.Distributed`, which must not call Horovod's broadcast or allgather.
 
 Usage: ``horovodrun -np 2 ... python -m tests.helpers.horovod_collectives OUT_DIR``; each rank writes
-``OUT_DIR/rank{r}.json``: the sha1 of its parameters before and after the broadcast, and the sha1 of the pickled
-object it got.
+``OUT_DIR/rank{r}.json``: the sha1 of its parameters before and after the broadcast, and what it received of
+rank 0's object (its rank field, a nested list, a 1 MB blob's sha1, a float32 state array).
 """
 import hashlib
 import json
@@ -14,6 +14,7 @@ import gluon_resnest  # noqa: F401  (first: sizes MXNet's threads)
 import horovod.mxnet as hvd
 import horovod.mxnet.mpi_ops as mpi_ops
 import mxnet as mx
+import numpy as np
 
 from gluon_resnest.models.factory import get_model
 from gluon_resnest.train.distributed import Distributed
@@ -39,10 +40,12 @@ def main(out_dir):
     params = net.collect_params()
     before = _digest(params)
     dist.broadcast_parameters(params)
-    obj = {"rank": dist.rank, "blob": bytes(range(256)) * 4099, "nested": [1.5, None, "x" * dist.rank]}
+    obj = {"rank": dist.rank, "blob": bytes(range(256)) * 4099, "nested": [1.5, None, "x" * dist.rank],
+           "states": {"w": np.arange(6, dtype=np.float32).reshape(2, 3) * (dist.rank + 1)}}
     got = dist.broadcast_object(obj, "check")
     record = {"before": before, "after": _digest(params), "object": got["rank"], "nested": got["nested"],
-              "blob": hashlib.sha1(got["blob"]).hexdigest()}
+              "blob": hashlib.sha1(got["blob"]).hexdigest(), "states": got["states"]["w"].tolist(),
+              "states_dtype": str(got["states"]["w"].dtype)}
     with open(os.path.join(out_dir, "rank%d.json" % dist.rank), "w") as handle:
         json.dump(record, handle)
     dist.barrier("done")

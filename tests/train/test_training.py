@@ -119,6 +119,7 @@ def test_horovodrun_broadcasts_rank0_parameters_and_objects_without_horovod_broa
     assert root["after"] == root["before"] == other["after"]  # bit-exact copies of rank 0's
     assert root["object"] == other["object"] == 0 and other["nested"] == [1.5, None, ""]
     assert other["blob"] == root["blob"]
+    assert other["states"] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]] and other["states_dtype"] == "float32"
 
 
 @pytest.mark.skipif(shutil.which("horovodrun", path=VENV_BIN) is None, reason="horovod not installed")
