@@ -71,13 +71,13 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
         held_out, skip = _image_loader(val_data, size, calib_batch), 0
     else:
         held_out, skip = loader, calib_batches
-    candidates = {"int8": qnet}
+    candidates, onnx_runtime = {"int8": qnet}, None
     if onnx_path:
         from .int8_onnx import quantize_onnx
 
         int8_onnx = quantize_onnx(onnx_path, stage.prefix + INT8_ONNX_SUFFIXES[0],
                                   [data.asnumpy() for data, _ in calibration], mode)
-        runtime, run = onnx_runner(int8_onnx)
+        onnx_runtime, run = onnx_runner(int8_onnx)
         candidates["int8_onnx"] = lambda data: run(data.asnumpy())
     comparisons = agreement.compare_many(net, candidates, held_out, skip=skip)
     if not comparisons["int8"]["images"]:
@@ -85,9 +85,9 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
                                "give more images or --val-data" % (calib_data, calib_batches))
     results = {"int8": comparisons["int8"], "int8_onnx": None}
     results["int8"]["summary"] = check_agreement("INT8", results["int8"], min_agreement)
-    if onnx_path:
-        results["int8_onnx"] = dict(comparisons["int8_onnx"], runtime=runtime, precision="int8")
-        results["int8_onnx"]["summary"] = check_agreement("INT8 ONNX (%s)" % runtime, results["int8_onnx"],
+    if onnx_runtime:
+        results["int8_onnx"] = dict(comparisons["int8_onnx"], runtime=onnx_runtime, precision="int8")
+        results["int8_onnx"]["summary"] = check_agreement("INT8 ONNX (%s)" % onnx_runtime, results["int8_onnx"],
                                                           min_agreement)
     return results
 

@@ -1,10 +1,8 @@
 """One interface for Horovod (under ``horovodrun``) and plain single-process training.
 
-Every collective here is an allreduce: a broadcast from rank 0 is a sum in which the other ranks contribute zeros
-(exact: ``x + 0 == x``). Horovod 0.28's MXNet broadcast and allgather read the operation's name after handing it
-to the background thread, which may already have completed the operation and freed it; under load that
-use-after-free crashes a rank (``Segmentation fault: 11`` in ``EnqueueTensorBroadcast``). Its allreduce path does
-not touch the operation after enqueueing it.
+Every collective here is an allreduce; Horovod's broadcast and allgather are never called (the README's Training
+section says why). A broadcast from rank 0 is a sum in which the other ranks contribute ``-0.0``, which leaves every
+value's bits unchanged (``x + -0.0 == x``, also for ``x = -0.0``).
 """
 import os
 import pickle
@@ -45,27 +43,43 @@ class Distributed:
         """``mx.gpu(local_rank)`` when GPUs are requested and present, else ``mx.cpu()``."""
         return mx.gpu(self.local_rank) if use_gpu and mx.context.num_gpus() > 0 else mx.cpu()
 
-    def _from_root(self, arrays, name):
-        """Overwrite each NDArray of ``arrays`` in place with rank 0's values; returns when they have arrived.
+    def _sum_in_place(self, arrays, name):
+        """Sum each NDArray of ``arrays`` over all ranks in place (one grouped allreduce per dtype); returns when
+        the sums have arrived."""
+        by_dtype = {}
+        for array in arrays:
+            by_dtype.setdefault(np.dtype(array.dtype).name, []).append(array)
+        for dtype, group in sorted(by_dtype.items()):
+            self.hvd.grouped_allreduce_(group, op=self.hvd.Sum, name="%s.%s" % (name, dtype))
+        for array in arrays:
+            array.wait_to_read()
 
-        The sum runs on plain copies: Horovod cannot read arrays that oneDNN holds in its own layout (weights after
-        an inference pass)."""
+    def _addend(self, array):
+        """This rank's share of a broadcast of ``array``: a plain copy on rank 0 (Horovod cannot read arrays that
+        oneDNN keeps in its own layout, such as weights after an inference pass), ``-0.0`` elsewhere."""
         if self.is_root:
-            sums = [mx.nd.array(array.asnumpy(), dtype=array.dtype) for array in arrays]
-        else:
-            sums = [mx.nd.zeros(array.shape, dtype=array.dtype) for array in arrays]
-        self.hvd.grouped_allreduce_(sums, op=self.hvd.Sum, name=name)
+            return mx.nd.array(array.asnumpy(), ctx=array.context, dtype=array.dtype)
+        negative_zeros = np.full(array.shape, -0.0, dtype=np.dtype(array.dtype))  # mx.nd.full drops the sign
+        return mx.nd.array(negative_zeros, ctx=array.context, dtype=array.dtype)
+
+    def broadcast_parameters(self, params):
+        """Give every rank rank 0's values of ``params`` (a Gluon ``ParameterDict`` whose parameters are
+        initialized; ``ValueError`` naming the first one that is not)."""
+        if not self.hvd or self.size == 1:
+            return
+        arrays = []
+        for name, param in sorted(params.items()):
+            try:
+                arrays.append(param.data())
+            except mx.gluon.parameter.DeferredInitializationError:
+                raise ValueError("parameter %s is not initialized yet (deferred): run one forward pass or give its "
+                                 "layer the input size before broadcasting" % name) from None
+        sums = [self._addend(array) for array in arrays]
+        self._sum_in_place(sums, "parameters")
         if not self.is_root:
             for array, summed in zip(arrays, sums):
                 array[:] = summed
-        mx.nd.waitall()
-
-    def broadcast_parameters(self, params):
-        """Give every rank rank 0's values of ``params`` (a Gluon ``ParameterDict``; all initialized)."""
-        if not self.hvd or self.size == 1:
-            return
-        arrays = [param.data() for _, param in sorted(params.items())]
-        self._from_root(arrays, "parameters")
+                array.wait_to_read()
 
     def broadcast_object(self, obj, name):
         """Rank 0's ``obj`` (anything picklable) on every rank; other ranks' ``obj`` is ignored."""
@@ -74,8 +88,8 @@ class Distributed:
         payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if self.is_root else b""
         length = int(self.allreduce_sum([len(payload)], name + ".length")[0])
         buffer = mx.nd.array(np.frombuffer(payload, dtype=np.uint8), dtype="uint8") if self.is_root \
-            else mx.nd.empty((length,), dtype="uint8")
-        self._from_root([buffer], name + ".payload")
+            else mx.nd.zeros((length,), dtype="uint8")
+        self._sum_in_place([buffer], name + ".payload")
         return obj if self.is_root else pickle.loads(buffer.asnumpy().tobytes())
 
     def allreduce_sum(self, values, name):

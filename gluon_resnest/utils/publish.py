@@ -1,15 +1,17 @@
 """Publish a set of files under one path prefix as a unit.
 
-Files are written into a hidden staging folder beside the prefix (``.NAME.staging-HOST-PID``), then renamed into
-place together; the file named ``last`` (a manifest) is removed first and renamed in last, so a set interrupted
+Files are written into a hidden staging folder beside the prefix (``.NAME.staging-HOST-PID-RANDOM``), then renamed
+into place together; the file named ``last`` (a manifest) is removed first and renamed in last, so a set interrupted
 between renames has no manifest. Files that belonged to an earlier set at the prefix and are not in the new one are
 removed (or, without ``force``, the publish is refused naming them). Staging folders of crashed earlier runs on this
-host (their process is gone) are removed when the next staging starts; other hosts' folders on a shared filesystem
-are left alone. Several processes may publish the same set at once (one per host on a shared filesystem): each
-rename is atomic and a file another publisher already removed is not an error.
+host (their process is gone; also the ``.NAME.staging-PID`` folders of earlier versions) are removed when the next
+staging starts; other hosts' folders on a shared filesystem are left alone. Several processes may publish the same
+bytes at once (one per host on a shared filesystem): each rename is atomic and a file another publisher already
+removed is not an error; publishers of different bytes at once may leave a mixture.
 """
 import hashlib
 import os
+import secrets
 import shutil
 import socket
 
@@ -67,13 +69,18 @@ def _remove_if_present(path):
 
 
 def _remove_crashed_staging(directory, base):
-    """Remove this host's ``.BASE.staging-HOST-PID`` folders in ``directory`` whose process no longer runs; returns
-    their paths."""
-    marker = "." + base + _STAGING + _host_tag() + "-"
+    """Remove this host's ``.BASE.staging-HOST-PID-RANDOM`` folders (and earlier versions' ``.BASE.staging-PID``)
+    in ``directory`` whose process no longer runs; returns their paths."""
+    legacy, ours = "." + base + _STAGING, "." + base + _STAGING + _host_tag() + "-"
     removed = []
     for entry in os.listdir(directory):
-        pid = entry[len(marker):]
-        if entry.startswith(marker) and pid.isdigit() and not _process_alive(int(pid)):
+        if entry.startswith(ours):
+            pid = entry[len(ours):].split("-")[0]
+        elif entry.startswith(legacy):
+            pid = entry[len(legacy):]
+        else:
+            continue
+        if pid.isdigit() and not _process_alive(int(pid)):
             shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
             removed.append(os.path.join(directory, entry))
     return removed
@@ -90,13 +97,13 @@ class StagedFiles:
     def __init__(self, prefix):
         self.final_prefix = os.path.abspath(prefix)
         self.directory, self.base = os.path.split(self.final_prefix)
-        self.root = os.path.join(self.directory, "." + self.base + _STAGING + "%s-%d" % (_host_tag(), os.getpid()))
+        self.root = os.path.join(self.directory, "." + self.base + _STAGING
+                                 + "%s-%d-%s" % (_host_tag(), os.getpid(), secrets.token_hex(4)))
         self.prefix = os.path.join(self.root, self.base)
 
     def __enter__(self):
         os.makedirs(self.directory, exist_ok=True)
         _remove_crashed_staging(self.directory, self.base)
-        shutil.rmtree(self.root, ignore_errors=True)
         os.mkdir(self.root)
         return self
 

@@ -277,9 +277,9 @@ def test_compare_many_runs_the_reference_once_per_batch():
     def scaled(data):
         return data.reshape((4, -1)) * 1.001
 
-    report = compare_many(reference, {"same": scaled, "flipped": flipped}, batches, skip=1, batches=3)
+    report = compare_many(reference, {"scaled": scaled, "flipped": flipped}, batches, skip=1, batches=3)
     assert len(calls) == 3 and all(a is b[0] for a, b in zip(calls, batches[1:4]))
-    assert report["same"]["top1_agreement"] == 1.0 and abs(report["same"]["max_rel_logit_error"] - 1e-3) < 1e-6
+    assert report["scaled"]["top1_agreement"] == 1.0 and abs(report["scaled"]["max_rel_logit_error"] - 1e-3) < 1e-6
     assert report["flipped"]["top1_agreement"] < 0.5 and report["flipped"]["images"] == 12
 
 

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from gluon_resnest import get_model
-from gluon_resnest.deploy.export import load_exported
 from gluon_resnest.data.datasets import open_image_dataset
 from gluon_resnest.data.targets import mixup, smooth_one_hot
+from gluon_resnest.deploy.export import load_exported
+from gluon_resnest.train import TrainConfig, train
+from gluon_resnest.train.distributed import Distributed
 from gluon_resnest.train.optimizer import apply_no_wd
 from gluon_resnest.train.schedule import cosine_schedule, dropblock_rate
-from gluon_resnest.train import TrainConfig, train
 
 from tests.helpers.model_server import sha1_of
 from tests.helpers.scripts import ROOT, script_path
@@ -131,13 +132,17 @@ def test_two_simulated_hosts_prepare_the_toy_set_and_fetch_weights_into_shared_f
     payload = weights.read_bytes()
     sha1 = sha1_of(payload)
     server.add("resnest14-" + sha1[:8], payload)
-    server.delay = 0.5  # both hosts ask while the first download is still running
-    save, toy, home = tmp_path / "run", tmp_path / "toy", tmp_path / "mxhome"
+    server.delay = 1.0  # the first download lasts long enough for the second host to ask meanwhile
+    save, toy, home, trace = tmp_path / "run", tmp_path / "toy", tmp_path / "mxhome", tmp_path / "trace"
+    trace.mkdir()
     cmd = [os.path.join(VENV_BIN, "horovodrun"), "--gloo", "-np", "2", "-H", "localhost:1,127.0.0.1:1",
-           sys.executable, "-m", "tests.helpers.two_host_training", str(save), str(toy), sha1]
+           sys.executable, "-m", "tests.helpers.two_host_training", str(save), str(toy), sha1, str(trace)]
     env = dict(os.environ, MXNET_HOME=str(home), MXNET_GLUON_REPO=server.url)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    spans = [json.load(open(trace / ("rank%d.json" % r))) for r in (0, 1)]
+    for key in ("toy", "weights"):  # both hosts were at it at the same time
+        assert max(s[key][0] for s in spans) < min(s[key][1] for s in spans), spans
     assert len(server.requests) == 1, server.requests  # the lock held across the two hosts: one download
     assert sorted(os.listdir(home / "models")) == ["resnest14-%s.%s" % (sha1[:8], ext) for ext in ("lock", "params")]
     assert sha1_of((home / "models" / ("resnest14-%s.params" % sha1[:8])).read_bytes()) == sha1
@@ -146,6 +151,15 @@ def test_two_simulated_hosts_prepare_the_toy_set_and_fetch_weights_into_shared_f
     assert [len(open_image_dataset(str(toy / ("toy_%s.rec" % split)))) for split in ("train", "val")] == [2000, 500]
     history = [json.loads(line) for line in open(save / "metrics.jsonl")]
     assert len(history) == 1 and history[0]["images"] == 2 * (2000 // 2 // 32) * 32
+
+
+def test_broadcast_parameters_names_a_deferred_parameter():
+    dist = Distributed(use_horovod=False)
+    dist.hvd, dist.size, dist.rank = object(), 2, 1  # as on rank 1 of 2; no collective is reached
+    net = mx.gluon.nn.Dense(3, prefix="head_")
+    net.initialize()
+    with pytest.raises(ValueError, match="head_weight is not initialized yet"):
+        dist.broadcast_parameters(net.collect_params())
 
 
 def test_sgd_and_mixup_off_epoch_run(small_toy):

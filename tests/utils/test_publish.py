@@ -30,9 +30,10 @@ def test_publish_relative_prefix_replaces_the_set_and_refuses_stale_files(tmp_pa
 
 
 def test_staging_of_a_dead_process_is_removed_and_nothing_published_on_error(tmp_path):
-    dead = tmp_path / (".m.staging-%s-%d" % (_host_tag(), 2 ** 22))
-    dead.mkdir()
-    (dead / "m-a").write_text("left by a crash")
+    for dead in (tmp_path / (".m.staging-%s-%d-0a1b2c3d" % (_host_tag(), 2 ** 22)),
+                 tmp_path / (".m.staging-%d" % (2 ** 22 + 1))):  # and the form of earlier versions
+        dead.mkdir()
+        (dead / "m-a").write_text("left by a crash")
     with pytest.raises(RuntimeError):
         with StagedFiles(str(tmp_path / "m")) as stage:
             atomic_write(stage.prefix + "-a", "new")
@@ -40,27 +41,30 @@ def test_staging_of_a_dead_process_is_removed_and_nothing_published_on_error(tmp
     assert os.listdir(tmp_path) == []
 
 
-def _publish_repeatedly(prefix, times, errors):
-    try:
-        for _ in range(times):
-            _publish(prefix, ["-a", "-b", "-meta"], force=True)
-    except Exception as err:  # reported to the parent through the queue
-        errors.put(repr(err))
+def _publish_repeatedly(prefix, names, times, start):
+    start.wait(60)
+    for _ in range(times):
+        _publish(prefix, names, force=True)
 
 
-def test_two_processes_publishing_the_same_set_at_once_both_succeed(tmp_path):
+def test_two_processes_publishing_at_once_both_succeed(tmp_path):
+    """The manifest and stale files may vanish under a publisher (the other one removed them): not an error."""
     import multiprocessing
 
-    prefix, ctx = str(tmp_path / "m"), multiprocessing.get_context("fork")
-    errors = ctx.Queue()
-    workers = [ctx.Process(target=_publish_repeatedly, args=(prefix, 300, errors)) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-    assert [w.exitcode for w in workers] == [0, 0]
-    assert errors.empty(), errors.get()
-    assert sorted(os.listdir(tmp_path)) == ["m-a", "m-b", "m-meta"]
+    prefix, ctx = str(tmp_path / "m"), multiprocessing.get_context("spawn")
+    start = ctx.Barrier(2)
+    workers = [ctx.Process(target=_publish_repeatedly, args=(prefix, names, 300, start))
+               for names in (["-a", "-b", "-meta"], ["-a", "-meta"])]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(120)
+        assert [w.exitcode for w in workers] == [0, 0]
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert sorted(os.listdir(tmp_path)) in (["m-a", "m-b", "m-meta"], ["m-a", "m-meta"])
 
 
 def test_other_hosts_staging_folders_are_left_alone(tmp_path):
