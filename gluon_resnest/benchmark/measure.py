@@ -276,7 +276,8 @@ def int8_profiles(name, batch=8, size=224, runs=3):
     """Where INT8 inference time goes for a random ``name``: OpenVINO's per-layer counters on our INT8 ONNX export
     and on OpenVINO's own INT8 (NNCF, when its interpreter exists) of our float32 export, then MXNet's profiler on
     our oneDNN INT8 model; returns ``[(title, text)]``."""
-    kinds = [kind for kind in ("ours-int8-openvino", "openvino-int8") if kind in runtime_kinds()]
+    available = runtime_kinds()
+    kinds = [kind for kind in ("ours-int8-openvino", "openvino-int8") if kind in available]
     profiles = []
     with tempfile.TemporaryDirectory(prefix="resnest-profile-") as work:
         for kind, path in runtime_files(name, size, work, kinds).items():

@@ -1,4 +1,5 @@
-"""A loopback HTTP server that serves zipped .params files built by the tests, with fault injection."""
+"""A loopback HTTP server that serves zipped .params files built by the tests, with fault injection; the
+random weights it serves and the catalogue records that name their sha1."""
 import hashlib
 import http.server
 import io
@@ -59,12 +60,35 @@ class ModelServer:
         self.httpd.server_close()
 
 
-def publish(monkeypatch, name, sha1):
-    """Make ``sha1`` the published sha1 of ``name`` for one test (the catalogue record is swapped back after)."""
+def published_record(name, sha1):
+    """``name``'s catalogue record with ``sha1`` as the sha1 of its published weights."""
     import dataclasses
 
     from gluon_resnest.models.catalogue import CATALOGUE
 
     record = CATALOGUE[name]
-    monkeypatch.setitem(CATALOGUE, name, dataclasses.replace(
-        record, pretrained=dataclasses.replace(record.pretrained, sha1=sha1)))
+    return dataclasses.replace(record, pretrained=dataclasses.replace(record.pretrained, sha1=sha1))
+
+
+def publish(monkeypatch, name, sha1):
+    """Make ``sha1`` the published sha1 of ``name`` for one test (the catalogue record is swapped back after)."""
+    from gluon_resnest.models.catalogue import CATALOGUE
+
+    monkeypatch.setitem(CATALOGUE, name, published_record(name, sha1))
+
+
+def random_weights(name, folder):
+    """``(net, bytes)``: variant ``name`` with Xavier-initialized weights and its ``.params`` file's bytes (the file
+    is written to ``folder``)."""
+    import os
+
+    import mxnet as mx
+
+    from gluon_resnest import get_model
+
+    net = get_model(name)
+    net.initialize(mx.init.Xavier())
+    path = os.path.join(str(folder), name + ".params")
+    net.save_parameters(path)
+    with open(path, "rb") as handle:
+        return net, handle.read()

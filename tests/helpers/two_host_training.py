@@ -7,7 +7,6 @@ published sha1 in this process (the weights come from ``$MXNET_GLUON_REPO`` into
 ``TRACE_DIR/rank{r}.json``: ``{"toy": [start, end], "weights": [start, end]}``, the wall-clock interval of its first
 toy-set preparation and of its weight fetch, so a test can check that the two hosts did them at the same time.
 """
-import dataclasses
 import json
 import os
 import sys
@@ -17,6 +16,7 @@ import gluon_resnest  # noqa: F401  (first: sizes MXNet's threads)
 from gluon_resnest.models import store
 from gluon_resnest.models.catalogue import CATALOGUE
 from gluon_resnest.train import TrainConfig, loop, train
+from tests.helpers.model_server import published_record
 
 
 def _timed(function, intervals, key):
@@ -30,8 +30,7 @@ def _timed(function, intervals, key):
 
 
 def main(save_dir, toy_dir, sha1, trace_dir):
-    record = CATALOGUE["resnest14"]
-    CATALOGUE["resnest14"] = dataclasses.replace(record, pretrained=dataclasses.replace(record.pretrained, sha1=sha1))
+    CATALOGUE["resnest14"] = published_record("resnest14", sha1)
     intervals = {}
     loop.ensure_toy_dataset = _timed(loop.ensure_toy_dataset, intervals, "toy")
     store._obtain = _timed(store._obtain, intervals, "weights")

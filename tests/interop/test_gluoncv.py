@@ -16,7 +16,7 @@ from gluon_resnest import get_model
 from gluon_resnest.interop.gluoncv import gluoncv_original, import_gluoncv
 from gluon_resnest.models import store
 from gluon_resnest.nn import iter_dropblocks
-from tests.helpers.model_server import publish, sha1_of
+from tests.helpers.model_server import publish, random_weights, sha1_of
 from tests.helpers.scripts import ROOT, script_path
 
 gcv = import_gluoncv()
@@ -129,12 +129,7 @@ def test_dropblock_scheduler_and_set_drop_prob_ramp_ours():
 
 @pytest.fixture
 def resnest14_bytes(tmp_path_factory):
-    net = get_model("resnest14")
-    net.initialize(mx.init.Xavier())
-    path = str(tmp_path_factory.mktemp("w") / "r14.params")
-    net.save_parameters(path)
-    with open(path, "rb") as handle:
-        return handle.read()
+    return random_weights("resnest14", tmp_path_factory.mktemp("w"))[1]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import gluon_resnest
 from gluon_resnest import get_model, model_store
 from gluon_resnest.model_store import ModelFileError, get_model_file
-from tests.helpers.model_server import publish, sha1_of
+from tests.helpers.model_server import publish, random_weights, sha1_of
 
 FAST = dict(retries=1, backoff=0.01, timeout=5)
 
@@ -25,11 +25,7 @@ def env(tmp_path, server, monkeypatch):
 @pytest.fixture(scope="module")
 def resnest14_file(tmp_path_factory):
     """A resnest14 params file with random weights, its bytes, sha1, and the network's output on a fixed input."""
-    net = get_model("resnest14")
-    net.initialize(mx.init.Xavier())
-    path = str(tmp_path_factory.mktemp("w") / "r14.params")
-    net.save_parameters(path)
-    data = open(path, "rb").read()
+    net, data = random_weights("resnest14", tmp_path_factory.mktemp("w"))
     x = mx.nd.random.uniform(shape=(1, 3, 64, 64), ctx=mx.cpu())
     return data, sha1_of(data), x, net(x).asnumpy()
 

@@ -19,7 +19,7 @@ from gluon_resnest.train.distributed import Distributed
 from gluon_resnest.train.optimizer import apply_no_wd
 from gluon_resnest.train.schedule import cosine_schedule, dropblock_rate
 
-from tests.helpers.model_server import sha1_of
+from tests.helpers.model_server import random_weights, sha1_of
 from tests.helpers.scripts import ROOT, script_path
 from tests.helpers.training import tiny_cfg
 VENV_BIN = os.path.dirname(sys.executable)
@@ -125,11 +125,7 @@ def test_horovodrun_broadcasts_rank0_parameters_and_objects_without_horovod_broa
 
 @pytest.mark.skipif(shutil.which("horovodrun", path=VENV_BIN) is None, reason="horovod not installed")
 def test_two_simulated_hosts_prepare_the_toy_set_and_fetch_weights_into_shared_folders(tmp_path, server):
-    weights = tmp_path / "r14.params"
-    net = get_model("resnest14")
-    net.initialize(mx.init.Xavier())
-    net.save_parameters(str(weights))
-    payload = weights.read_bytes()
+    _, payload = random_weights("resnest14", tmp_path)
     sha1 = sha1_of(payload)
     server.add("resnest14-" + sha1[:8], payload)
     server.delay = 1.0  # the first download lasts long enough for the second host to ask meanwhile
