@@ -4,7 +4,7 @@
 >>> net = gluon_resnest.get_model("resnest50", pretrained=True)
 
 Subpackages: ``nn`` (layers), ``models`` (network, catalogue, factory, weight store), ``data``, ``train``,
-``deploy``, ``interop`` (PyTorch and GluonCV), ``utils``, ``benchmark``.
+``deploy``, ``interop`` (PyTorch and GluonCV), ``utils``.
 """
 import sys
 

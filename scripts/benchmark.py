@@ -18,13 +18,14 @@ import json
 import os
 import sys
 
-import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
-from gluon_resnest.benchmark.input_pipeline import input_pipeline_rows, input_table
-from gluon_resnest.benchmark.measure import (benchmark, compute_ceiling, import_order_rows, int8_profiles,
-                                             operator_profile)
-from gluon_resnest.benchmark.report import plot, summary, table
-from gluon_resnest.interop.torch_reference import reference_python
-from gluon_resnest.utils.fileio import atomic_write
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout, for tools/
+import gluon_resnest  # noqa: E402  (sets OMP_NUM_THREADS before MXNet loads)
+from gluon_resnest.utils.fileio import atomic_write  # noqa: E402
+from tools.benchmark.input_pipeline import input_pipeline_rows, input_table  # noqa: E402
+from tools.benchmark.measure import (benchmark, compute_ceiling, import_order_rows, int8_profiles,  # noqa: E402
+                                     operator_profile)
+from tools.benchmark.report import plot, summary, table  # noqa: E402
+from tools.interpreters import reference_python  # noqa: E402
 
 PROFILE_RUNS = 3
 

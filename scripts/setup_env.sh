@@ -75,7 +75,7 @@ if [ "$WITH_NNCF" = 1 ]; then
   NNCF="$ROOT/.venv-nncf"
   if fresh "$NNCF"; then
     base "$NNCF"
-    # Runs nothing of this project (gluon_resnest/benchmark/nncf_quantize.py imports numpy, openvino and nncf only).
+    # Runs nothing of this project (tools/benchmark/nncf_quantize.py imports numpy, openvino and nncf only).
     "$NNCF/bin/python" -m pip install -q -c <(grep -v '^numpy' "$ROOT/constraints.txt") openvino openvino-telemetry nncf
     "$NNCF/bin/python" -c "import nncf, numpy, openvino; print('setup ok: .venv-nncf, nncf', nncf.__version__, 'numpy', numpy.__version__)"
     echo "$WANT" > "$NNCF/.setup-stamp"

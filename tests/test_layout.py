@@ -95,7 +95,7 @@ def test_readme_flags_exist_in_script_parsers(script, flags):
     assert flags <= documented, "README uses %s flags the parser lacks: %s" % (script, sorted(flags - documented))
 
 
-LAYERS = ["utils", "nn", "data", "models", "interop", "deploy", "train", "benchmark"]
+LAYERS = ["utils", "nn", "data", "models", "interop", "deploy", "train"]
 
 
 def test_layers_import_only_from_layers_above():

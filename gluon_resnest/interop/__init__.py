@@ -1,8 +1,7 @@
 """Interoperability: GluonCV integration (our ResNeSt behind GluonCV's names and builders, GluonCV's import next to
-a modern torch), PyTorch checkpoint conversion and references.
+a modern torch), PyTorch checkpoint conversion checked against the PyTorch models.
 
-The PyTorch modules (:mod:`.torch_convert`, :mod:`.torch_reference`) import torch, timm or safetensors only when
-called.
+:mod:`.torch_convert` imports torch, timm or safetensors only when called.
 """
 from .gluoncv import gluoncv_original, import_gluoncv, install, uninstall
 

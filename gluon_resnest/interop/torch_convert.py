@@ -2,17 +2,25 @@
 
 Both PyTorch implementations share the Gluon module hierarchy and tensor layouts (OIHW convolutions, grouped
 ones included; (out, in) dense), so conversion is a renaming: batch-norm ``weight/bias`` become ``gamma/beta``,
-the split-attention ``conv2.bn0`` becomes ``conv2.bn``, and ``num_batches_tracked`` is dropped.
+the split-attention ``conv2.bn0`` becomes ``conv2.bn``, and ``num_batches_tracked`` is dropped. A converted file is
+checked against the PyTorch model it came from (:func:`compare_with_reference`; the reference names of each variant
+are written in its catalogue record, ``timm`` and ``official``).
+
+timm imports torchvision; PyPI's torchvision build may fail to load next to a CPU-only torch because its
+``nms``/``qnms`` operator registrations need its compiled extension. :func:`import_timm` declares those two
+operator schemas first when they are missing, which is all that timm's import needs.
 """
+import importlib
 import re
 
 import mxnet as mx
 import numpy as np
 
+from ..models.factory import model_record
 from ..utils.fileio import atomic_write
 
 __all__ = ["torch_to_gluon_names", "read_checkpoint", "convert_state_dict", "save_params_atomic", "convert_checkpoint",
-           "compare_with_reference"]
+           "compare_with_reference", "import_timm", "available_references", "reference_model"]
 
 
 def _unwrap(state):
@@ -88,8 +96,6 @@ def compare_with_reference(net, name, src, source=None, shape=(2, 3, 224, 224), 
     """Max relative logit difference between ``net`` and the PyTorch reference loaded with checkpoint ``src``."""
     import torch
 
-    from .torch_reference import available_references, reference_model
-
     sources = [source] if source else list(available_references(name))
     state = {k: torch.from_numpy(np.array(v)) for k, v in read_checkpoint(src).items()}
     last_error = None
@@ -108,3 +114,48 @@ def compare_with_reference(net, name, src, source=None, shape=(2, 3, 224, 224), 
         got = net(mx.nd.array(x)).asnumpy()
         return candidate, float(np.abs(got - expected).max() / max(np.abs(expected).max(), 1e-12))
     raise ValueError("checkpoint %s does not load into any PyTorch reference of %s: %s" % (src, name, last_error))
+
+
+_TORCHVISION_SCHEMAS = (
+    "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+    "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+)
+_fragment = None
+
+
+def import_timm():
+    """Import timm, working around a torchvision build whose C++ ops cannot load next to this torch."""
+    global _fragment
+    import torch
+
+    try:
+        return importlib.import_module("timm")
+    except RuntimeError as err:
+        if "torchvision::" not in str(err):
+            raise
+    if _fragment is None:
+        _fragment = torch.library.Library("torchvision", "FRAGMENT")
+        for schema in _TORCHVISION_SCHEMAS:
+            _fragment.define(schema)
+    for mod in [m for m in list(importlib.sys.modules) if m == "torchvision" or m.startswith(("torchvision.", "timm"))]:
+        del importlib.sys.modules[mod]
+    return importlib.import_module("timm")
+
+
+def available_references(name):
+    """Which references exist for ``name``: a subset of ``("official", "timm")``."""
+    rec = model_record(name)
+    return tuple(src for src, ref in (("official", rec.official), ("timm", rec.timm)) if ref)
+
+
+def reference_model(name, source):
+    """A randomly initialized PyTorch model of variant ``name`` from ``source`` ("official" or "timm"), eval mode."""
+    rec = model_record(name)
+    if source not in available_references(name):
+        raise ValueError("no %r reference for %s; available: %s" % (source, name, available_references(name)))
+    if source == "official":
+        module, func = rec.official.split(":")
+        model = getattr(importlib.import_module(module), func)(pretrained=False)
+    else:
+        model = import_timm().create_model(rec.timm, pretrained=False)
+    return model.eval()

@@ -1,5 +1,4 @@
-"""Utilities shared by every layer: atomic file writing, multi-file publishing, CPU thread sizing and the side
-environments' interpreters."""
+"""Utilities shared by every layer: atomic file writing, multi-file publishing and CPU thread sizing."""
 from .fileio import atomic_write
 from .threads import available_cpus, configure_threads, local_processes
 

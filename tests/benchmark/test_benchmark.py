@@ -13,7 +13,7 @@ def test_benchmark_smoke(tmp_path):
     impls = {r["impl"] for r in rows}
     assert {"ours", "ours-fused", "ours-int8", "gluoncv", "gluoncv-default-threads"} <= impls
     assert any(i.startswith("pytorch") for i in impls)
-    from gluon_resnest.benchmark.measure import runtime_kinds
+    from tools.benchmark.measure import runtime_kinds
 
     assert set(runtime_kinds()) <= impls and "onnxruntime" in impls
     assert {r["batch"] for r in rows if r["impl"] == "ours-int8"} == {1, 2}
@@ -46,7 +46,7 @@ def test_ceiling_and_operator_profile_helpers():
     import glob
     import tempfile
 
-    from gluon_resnest.benchmark.measure import compute_ceiling, operator_profile
+    from tools.benchmark.measure import compute_ceiling, operator_profile
 
     rows = compute_ceiling(gemm_size=64, convs=((1, 16, 32, 8, 3, 2),), warmup=1, repeat=1)
     assert [r["kernel"] for r in rows] == ["sgemm 64^3", "conv 3x3 16->32 groups 2, 8x8, batch 1"]
@@ -75,7 +75,7 @@ def test_int8_profiles_time_every_int8_form(monkeypatch):
 
     import pytest
 
-    from gluon_resnest.benchmark import measure
+    from tools.benchmark import measure
 
     if importlib.util.find_spec("openvino") is None:
         pytest.skip("OpenVINO is not installed")

@@ -10,8 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from gluon_resnest.benchmark import measure, nncf_quantize
-from gluon_resnest.utils import interpreters
+from tools.benchmark import measure, nncf_quantize
+from tools import interpreters
 
 STUB_OPENVINO = """
 import json, sys

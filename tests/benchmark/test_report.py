@@ -1,5 +1,5 @@
 """The benchmark summary's columns and ratios, on made-up rows (no measurement)."""
-from gluon_resnest.benchmark.report import SUMMARY_IMPLS, SUMMARY_RATIOS, summary
+from tools.benchmark.report import SUMMARY_IMPLS, SUMMARY_RATIOS, summary
 
 
 def _rows(rates, model="resnest14", mode="inference", batch=1):

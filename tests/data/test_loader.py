@@ -11,7 +11,7 @@ import pytest
 
 from gluon_resnest.data import AutoAugment, EvalTransform, TrainTransform, make_loader, open_image_dataset, write_recordio
 from gluon_resnest.data.loader import BadSampleError
-from gluon_resnest.data.synthetic import photo_like_samples
+from tools.synthetic import photo_like_samples
 
 
 def _write_folder(root, samples, ext=".jpg"):

@@ -4,7 +4,7 @@ import torch
 
 import gluon_resnest
 from gluon_resnest.interop.torch_convert import convert_state_dict, save_params_atomic
-from gluon_resnest.interop.torch_reference import reference_model
+from gluon_resnest.interop.torch_convert import reference_model
 
 
 def randomize(model, x, seed=0, calibration_batch=16):

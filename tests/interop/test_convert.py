@@ -11,7 +11,7 @@ from tests.helpers.torch_parity import randomize  # noqa: E402
 from gluon_resnest import get_model  # noqa: E402
 from gluon_resnest.interop.torch_convert import torch_to_gluon_names  # noqa: E402
 from gluon_resnest.models.params import ParamsMismatchError  # noqa: E402
-from gluon_resnest.interop.torch_reference import reference_model  # noqa: E402
+from gluon_resnest.interop.torch_convert import reference_model  # noqa: E402
 
 from tests.helpers.scripts import run_script  # noqa: E402
 

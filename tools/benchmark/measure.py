@@ -20,12 +20,12 @@ import time
 import mxnet as mx
 import numpy as np
 
-from ..deploy.inference_graph import fuse_for_cpu
-from ..interop.gluoncv import GLUONCV_NAMES, gluoncv_original
-from ..interop.torch_reference import reference_python
-from ..models.factory import get_model
-from ..nn import copy_parameters
-from ..utils.interpreters import side_python
+from gluon_resnest.deploy.inference_graph import fuse_for_cpu
+from gluon_resnest.interop.gluoncv import GLUONCV_NAMES, gluoncv_original
+from gluon_resnest.models.factory import get_model
+from gluon_resnest.nn import copy_parameters
+
+from ..interpreters import reference_python, side_python, tools_env
 
 __all__ = ["RUNTIME_KINDS", "OPENVINO_PRECISIONS", "NNCF_PYTHON_ENV", "runtime_kinds", "runtime_rows", "runtime_files",
            "openvino_layer_profile", "int8_profiles",
@@ -175,7 +175,7 @@ def random_net(name):
 
 def int8_net(name, net, batch, size):
     """``net`` quantized for ``(batch, 3, size, size)`` input, calibrated on two random batches."""
-    from ..deploy.int8 import quantize_model
+    from gluon_resnest.deploy.int8 import quantize_model
 
     calib = [(mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size)), None) for _ in range(2)]
     return quantize_model(net, calib, (batch, 3, size, size), "naive", 2)
@@ -191,7 +191,7 @@ def runtime_kinds():
     """The :data:`RUNTIME_KINDS` this machine can run, in that order: OpenVINO's only when installed, its bf16 only
     on a CPU with native bf16 support, ``openvino-int8`` only with an NNCF interpreter (:func:`nncf_python`). One
     line on stderr per reason a kind is missing."""
-    from ..deploy.openvino_runtime import OpenVinoUnavailable, check_bf16_support, import_openvino
+    from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable, check_bf16_support, import_openvino
 
     kinds = {"onnxruntime"}
     reasons = {}
@@ -227,9 +227,9 @@ def runtime_files(name, size, work, kinds):
     """``{kind: model file}`` in folder ``work`` for each of ``kinds`` (:data:`RUNTIME_KINDS`) that could be made:
     ``ours-int8-openvino`` runs our INT8 ONNX export of a random ``name``, ``openvino-int8`` NNCF's INT8 IR of it
     (both calibrated on :func:`calibration_batches`), the others its float32 ONNX export."""
-    from ..deploy.export import export_model
-    from ..deploy.int8_onnx import quantize_onnx
-    from ..deploy.onnx_export import export_onnx
+    from gluon_resnest.deploy.export import export_model
+    from gluon_resnest.deploy.int8_onnx import quantize_onnx
+    from gluon_resnest.deploy.onnx_export import export_onnx
 
     sym, params, shape = export_model(random_net(name), os.path.join(work, name), size)
     onnx_path = export_onnx(sym, params, os.path.join(work, name + ".onnx"), shape)
@@ -249,8 +249,8 @@ def openvino_layer_profile(model_file, precision, batch=8, size=224, runs=3):
     """OpenVINO's per-layer counters for ``model_file`` at ``precision`` and ``(batch, 3, size, size)`` input:
     text lines ``ms per forward, layers, node type, implementation``, grouped by node type and implementation,
     largest first (averaged over ``runs`` forwards after two untimed ones)."""
-    from ..deploy.openvino_runtime import compile_onnx
-    from ..utils.threads import available_cpus
+    from gluon_resnest.deploy.openvino_runtime import compile_onnx
+    from gluon_resnest.utils.threads import available_cpus
 
     compiled = compile_onnx(model_file, precision, batch, available_cpus(), layer_counters=True)
     request = compiled.create_infer_request()
@@ -293,7 +293,7 @@ def calibration_batches(size, count=4):
 
 
 def nncf_ir(onnx_path, out_path, batches):
-    """``onnx_path`` quantized to INT8 by NNCF (:mod:`gluon_resnest.benchmark.nncf_quantize` run by
+    """``onnx_path`` quantized to INT8 by NNCF (:mod:`tools.benchmark.nncf_quantize` run by
     :func:`nncf_python`), calibrated on ``batches`` (equal-shape float32 arrays); returns ``out_path``, an OpenVINO
     IR ``.xml`` next to its ``.bin``, or None with a note on stderr when the quantization failed."""
     from . import nncf_quantize
@@ -309,14 +309,14 @@ def nncf_ir(onnx_path, out_path, batches):
 
 
 def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0, extra=()):
-    """Run :mod:`gluon_resnest.benchmark.child` in a fresh interpreter (for ``torch``, the one with the PyTorch
-    references, :func:`~gluon_resnest.interop.torch_reference.reference_python`); returns its rows (empty with a
+    """Run :mod:`tools.benchmark.child` in a fresh interpreter (for ``torch``, the one with the PyTorch
+    references, :func:`~tools.interpreters.reference_python`); returns its rows (empty with a
     note on failure)."""
     python = reference_python() if kind == "torch" else sys.executable
-    args = [python, "-m", "gluon_resnest.benchmark.child", kind, name, "--batches"] + \
+    args = [python, "-m", "tools.benchmark.child", kind, name, "--batches"] + \
         [str(b) for b in batches] + ["--size", str(size), "--warmup", str(warmup), "--repeat", str(repeat),
                                      "--train-batch", str(train_batch)] + list(extra)
-    result = subprocess.run(args, capture_output=True, text=True, env=env or dict(os.environ))
+    result = subprocess.run(args, capture_output=True, text=True, env=tools_env(env))
     return _rows_from_output(result, kind)
 
 
@@ -331,14 +331,14 @@ def _rows_from_output(result, what):
 
 def import_order_rows(name, batch=8, size=224, repeat=5):
     """Inference rows of ``name`` with ``mxnet`` imported before and after gluon_resnest, each in a fresh
-    interpreter without ``OMP_NUM_THREADS`` (:mod:`gluon_resnest.benchmark.import_order`)."""
+    interpreter without ``OMP_NUM_THREADS`` (:mod:`tools.benchmark.import_order`)."""
     from . import import_order
 
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "GLUON_RESNEST_KEEP_THREADS")}
     rows = []
     for order in ("mxnet-first", "ours-first"):
         result = subprocess.run([sys.executable, "-P", import_order.__file__, order, name, str(batch), str(size),
-                                 str(repeat)], capture_output=True, text=True, env=env)
+                                 str(repeat)], capture_output=True, text=True, env=tools_env(env))
         rows += _rows_from_output(result, "import order " + order)
     return rows
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Repeat the start-up of a Horovod training run many times in one process per rank, to catch rare crashes there.
 
-    horovodrun --gloo -np 2 -H localhost:2 .venv/bin/python scripts/stress_horovod_setup.py --iterations 300
-    horovodrun --gloo -np 2 -H localhost:2 .venv/bin/python scripts/stress_horovod_setup.py --iterations 300 \
+    horovodrun --gloo -np 2 -H localhost:2 .venv/bin/python tools/stress_horovod_setup.py --iterations 300
+    horovodrun --gloo -np 2 -H localhost:2 .venv/bin/python tools/stress_horovod_setup.py --iterations 300 \
         --broadcast horovod                       (Horovod's own broadcast_parameters, for comparison)
 
 Each set-up builds the toy resnest14 run (its two loaders with one worker process each, the network, the trainer),

@@ -1,9 +1,9 @@
-"""Measurements that need a fresh interpreter, run by :func:`gluon_resnest.benchmark.measure.measure_in_child`:
+"""Measurements that need a fresh interpreter, run by :func:`tools.benchmark.measure.measure_in_child`:
 
-    python -m gluon_resnest.benchmark.child torch|gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
-    python -m gluon_resnest.benchmark.child onnxruntime|openvino-f32|openvino-bf16|ours-int8-openvino MODEL \
+    python -m tools.benchmark.child torch|gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
+    python -m tools.benchmark.child onnxruntime|openvino-f32|openvino-bf16|ours-int8-openvino MODEL \
         --model-file M.onnx --batches 1 8
-    python -m gluon_resnest.benchmark.child openvino-int8 MODEL --model-file M-nncf.xml --batches 1 8
+    python -m tools.benchmark.child openvino-int8 MODEL --model-file M-nncf.xml --batches 1 8
 
 ``torch``: the PyTorch reference (timm, else the official package) with all available CPUs; ``gluoncv-default``:
 GluonCV as a user gets it (the parent removes our thread setting from the environment); ``ours-int8``: our
@@ -22,7 +22,7 @@ from .measure import (OPENVINO_PRECISIONS, RUNTIME_KINDS, gluoncv_twin, hybrid, 
 def torch_rows(name, batches, size, warmup, repeat):
     import torch
 
-    from ..interop.torch_reference import available_references, reference_model
+    from gluon_resnest.interop.torch_convert import available_references, reference_model
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     source = "timm" if "timm" in available_references(name) else "official"
@@ -57,7 +57,7 @@ def runtime_rows(kind, name, model_file, batches, size, warmup, repeat):
     """Rows of ``model_file`` in onnxruntime or OpenVINO (at :data:`OPENVINO_PRECISIONS`); ``impl`` is ``kind``."""
     import numpy as np
 
-    from ..utils.threads import available_cpus
+    from gluon_resnest.utils.threads import available_cpus
 
     rows = []
     for batch in batches:
@@ -72,7 +72,7 @@ def runtime_rows(kind, name, model_file, batches, size, warmup, repeat):
             feed = {session.get_inputs()[0].name: x}
             run = lambda: session.run(None, feed)  # noqa: E731
         else:
-            from ..deploy.openvino_runtime import compile_onnx
+            from gluon_resnest.deploy.openvino_runtime import compile_onnx
 
             compiled = compile_onnx(model_file, OPENVINO_PRECISIONS.get(kind), batch, available_cpus())
             request = compiled.create_infer_request()

@@ -1,6 +1,6 @@
 """Input-pipeline throughput: our training loader (worker processes) against ``mx.io.ImageRecordIter`` with the
 same augmentations (random-resized crop, flip, brightness/contrast/saturation jitter 0.4, PCA lighting 0.1,
-normalization), on the same generated photo-like JPEGs (:mod:`gluon_resnest.data.synthetic`), in one run.
+normalization), on the same generated photo-like JPEGs (:mod:`tools.synthetic`), in one run.
 
 Each measurement is one pass over the file after one warm-up batch; rows give images per second in all and per
 worker (our worker processes, ``ImageRecordIter``'s ``preprocess_threads``).
@@ -10,12 +10,13 @@ import time
 
 import mxnet as mx
 
-from ..data.autoaugment import AutoAugment
-from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
-from ..data.datasets import open_image_dataset, write_recordio
-from ..data.loader import make_loader
-from ..data.synthetic import photo_like_samples
-from ..data.transforms import TrainTransform
+from gluon_resnest.data.autoaugment import AutoAugment
+from gluon_resnest.data.constants import IMAGENET_MEAN, IMAGENET_STD
+from gluon_resnest.data.datasets import open_image_dataset, write_recordio
+from gluon_resnest.data.loader import make_loader
+from gluon_resnest.data.transforms import TrainTransform
+
+from ..synthetic import photo_like_samples
 
 __all__ = ["photo_recordio", "ours_rate", "record_iter_rate", "input_pipeline_rows", "input_table"]
 

@@ -1,5 +1,5 @@
 """Benchmark reports: the full table, the per-model summary with ratios against the peers, and the plot."""
-from ..utils.fileio import atomic_write
+from gluon_resnest.utils.fileio import atomic_write
 
 __all__ = ["table", "summary", "plot", "SUMMARY_IMPLS", "SUMMARY_RATIOS"]
 

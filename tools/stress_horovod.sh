@@ -2,7 +2,7 @@
 # Start RUNS (default 20) back-to-back 2-rank horovodrun toy trainings (Gloo, CPU, default worker count), each in a
 # fresh directory so every run also writes the toy data (local rank 0 writes, the other rank waits at a barrier).
 # Prints one line per run and exits non-zero if any run failed; logs are kept under OUT (default runs/stress).
-#   bash scripts/stress_horovod.sh            RUNS=5 OUT=/tmp/stress bash scripts/stress_horovod.sh
+#   bash tools/stress_horovod.sh            RUNS=5 OUT=/tmp/stress bash tools/stress_horovod.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-20}

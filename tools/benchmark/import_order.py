@@ -11,8 +11,8 @@ def main(order, model, batch, size, repeat):
         import mxnet  # noqa: F401
     import gluon_resnest
     import mxnet as mx
-    from gluon_resnest.benchmark.measure import inference_row, random_net
     from gluon_resnest.utils.threads import mxnet_omp_threads
+    from tools.benchmark.measure import inference_row, random_net
 
     net = random_net(model)
     net.hybridize(static_alloc=True, static_shape=True)
