@@ -48,7 +48,7 @@ def parse_args(argv=None):
     a("--params", default=d.params, help="start from this .params file (a new classifier when the classes differ)")
     a("--freeze-epochs", type=int, default=d.freeze_epochs, help="train only the classifier for the first N epochs")
     a("--input-size", type=int, default=d.input_size, help="training/eval resolution (0: 224, toy 64)")
-    a("--crop-pct", type=float, default=d.crop_pct, help="eval center-crop fraction")
+    a("--crop-pct", type=float, default=d.crop_pct, help="validation center-crop fraction (0: the variant's)")
     a("--min-random-area", type=float, default=d.min_random_area, help="random-resized-crop minimum area")
     a("--batch-size", type=int, default=d.batch_size, help="per worker")
     a("--epochs", "--num-epochs", type=int, default=d.epochs, help="epochs to train in all")

@@ -11,13 +11,12 @@ import numpy as np
 
 from .constants import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["EvalTransform", "TrainTransform", "eval_settings", "eval_transform_at", "eval_transform_for",
-           "INTERPOLATION", "CROP_THEN_RESIZE_FROM"]
+__all__ = ["EvalTransform", "TrainTransform", "INTERPOLATION", "CROP_MODES"]
 
 INTERPOLATION = {"nearest": 0, "bilinear": 1, "bicubic": 2, "area": 3}
-#: The ResNeSt evaluation protocol changes at this size: below it, resize then center-crop 0.875 (bilinear); from
-#: it, center-crop ``size / (size + 32)`` of the short side then resize (bicubic), as for ResNeSt-200/269.
-CROP_THEN_RESIZE_FROM = 320
+#: ``resize_crop``: resize the short side to ``ceil(size / crop_pct)``, then center-crop ``size`` (ResNeSt's protocol
+#: below 320 px); ``crop_resize``: center-crop ``crop_pct`` of the short side, then resize it to ``size`` (from 320 px).
+CROP_MODES = ("resize_crop", "crop_resize")
 _GRAY = np.array([0.299, 0.587, 0.114])
 _EIGVAL = np.array([55.46, 4.794, 1.148], dtype=np.float32)
 _EIGVEC = np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]],
@@ -48,22 +47,20 @@ def _interp(name):
 class EvalTransform:
     """Deterministic evaluation transform; output CHW float32 ``(3, size, size)``.
 
-    Below :data:`CROP_THEN_RESIZE_FROM` px: resize the short side to ``ceil(size / crop_pct)`` and center-crop
-    ``size``. From there: center-crop ``crop_pct`` of the short side and resize it to ``size``.
+    Built from a model's :class:`~gluon_resnest.data.config.DataConfig` (its ``eval_transform()``), which checks
+    the arguments; ``crop_mode`` is one of :data:`CROP_MODES`.
     """
 
-    def __init__(self, size, crop_pct=0.875, interpolation="bilinear", mean=IMAGENET_MEAN, std=IMAGENET_STD):
-        if not 0 < crop_pct <= 1:
-            raise ValueError("crop_pct must be in (0, 1], got %r" % (crop_pct,))
-        self.size, self.crop_pct, self.interp = size, crop_pct, _interp(interpolation)
-        self.mean, self.std = mean, std
+    def __init__(self, size, crop_pct, crop_mode, interpolation, mean, std):
+        self.size, self.crop_pct, self.crop_mode = size, crop_pct, crop_mode
+        self.interp, self.mean, self.std = _interp(interpolation), mean, std
 
     def crop(self, img):
         """The resized center crop of an HWC uint8 image (numpy or NDArray), as an HWC uint8 ``(size, size, 3)``
         NDArray (no normalization)."""
         img = _as_ndarray(img)
         height, width = img.shape[:2]
-        if self.size >= CROP_THEN_RESIZE_FROM:
+        if self.crop_mode == "crop_resize":
             side = int(round(min(height, width) * self.crop_pct))
             x0, y0 = (width - side) // 2, (height - side) // 2
             return mx.image.fixed_crop(img, x0, y0, side, side, (self.size, self.size), self.interp)
@@ -72,27 +69,6 @@ class EvalTransform:
 
     def __call__(self, img):
         return _normalize(self.crop(img).asnumpy(), self.mean, self.std)
-
-
-def eval_settings(size):
-    """``(crop_pct, interpolation)`` of the ResNeSt evaluation protocol at ``size`` (:data:`CROP_THEN_RESIZE_FROM`)."""
-    if size >= CROP_THEN_RESIZE_FROM:
-        return size / (size + 32.0), "bicubic"
-    return 0.875, "bilinear"
-
-
-def eval_transform_at(size, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """The ResNeSt evaluation transform at ``size`` (:func:`eval_settings`)."""
-    return EvalTransform(size, *eval_settings(size), mean=mean, std=std)
-
-
-def eval_transform_for(pretrained, size=None):
-    """The published evaluation transform of a pretrained record (``eval_size``, ``crop_pct``,
-    ``interpolation``, ``mean``, ``std``), or the protocol's transform at another ``size``."""
-    if size is None or size == pretrained.eval_size:
-        return EvalTransform(pretrained.eval_size, pretrained.crop_pct, pretrained.interpolation, pretrained.mean,
-                             pretrained.std)
-    return eval_transform_at(size, pretrained.mean, pretrained.std)
 
 
 class TrainTransform:

@@ -4,8 +4,8 @@ import mxnet as mx
 import numpy as np
 
 from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
-from ..data.transforms import eval_transform_at
-from .export import export_prefix, load_exported, meta_path, read_meta, verify_files
+from ..data.config import resolve_data_config
+from .export import ExportMismatchError, export_prefix, load_exported, meta_path, read_meta, verify_files
 from .onnx_export import onnx_session, run_onnx
 
 __all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "onnx_runner", "RUNTIMES"]
@@ -22,7 +22,7 @@ def class_names_for(meta, classes):
 
 class ExportInput:
     """One HWC uint8 image -> one input of an export: HWC uint8 ``(S, S, 3)`` crop when the preprocessing is baked
-    in, else normalized CHW float32 ``(3, S, S)`` (``transform``: its :class:`~gluon_resnest.data.EvalTransform`)."""
+    in, else normalized CHW float32 ``(3, S, S)`` (``transform``: the export's eval transform, from its data config)."""
 
     def __init__(self, transform, preprocessed):
         self.transform, self.preprocessed = transform, preprocessed
@@ -62,8 +62,9 @@ class ExportedClassifier:
     or "bf16") for what is not INT8, by default bf16 for ``PREFIX.onnx`` when the export was checked in bf16
     (``scripts/export.py --bf16``), else f32.
 
-    The input layout, size and dtype come from ``{prefix}-meta.json`` written at export time; the files it lists
-    must be present with their sha1 (:class:`~gluon_resnest.deploy.export.ExportMismatchError` otherwise).
+    The input layout, size and dtype and the eval transform (:attr:`data_config`: size, crop, interpolation,
+    mean/std) come from ``{prefix}-meta.json`` written at export time; the files it lists must be present with their
+    sha1 (:class:`~gluon_resnest.deploy.export.ExportMismatchError` otherwise).
     """
 
     def __init__(self, path, ctx=mx.cpu(), runtime=None, precision=None):
@@ -80,8 +81,12 @@ class ExportedClassifier:
         verify_files(prefix, self.meta, [path] if self.onnx else [])
         self.shape = tuple(self.meta["input_shape"])
         self.preprocessed = self.meta["preprocessed"]
+        self.data_config = resolve_data_config(self.meta)
         size = self.shape[1] if self.preprocessed else self.shape[2]
-        self.transform = eval_transform_at(size, self.meta["mean"], self.meta["std"])
+        if size != self.data_config.input_size:
+            raise ExportMismatchError("%s: input_shape %s does not match its data_config input_size %d; export again"
+                                      % (meta_path(prefix), self.meta["input_shape"], self.data_config.input_size))
+        self.transform = self.data_config.eval_transform()
         self.input = ExportInput(self.transform, self.preprocessed)
         if self.onnx:
             int8 = prefix != path[:-len(".onnx")]

@@ -13,8 +13,7 @@ import numpy as np
 
 from ..data.datasets import open_image_dataset
 from ..data.loader import make_loader
-from ..data.transforms import EvalTransform
-from ..models.factory import get_model, model_record
+from ..models.factory import get_model, model_data_config
 from ..utils.publish import StagedFiles
 from .agreement import ExportCheckError, check_agreement
 from .classifier import onnx_runner
@@ -44,12 +43,12 @@ def _reference_output(net, shape, preprocess):
 CHECK_BATCH = 8
 
 
-def _image_loader(path, size, batch_size):
-    """Evaluation-transformed ``(N, 3, size, size)`` batches of the images at ``path``."""
-    return make_loader(open_image_dataset(path), EvalTransform(size), batch_size)
+def _image_loader(path, data_config, batch_size):
+    """``(N, 3, S, S)`` batches of the images at ``path``, transformed by ``data_config``'s eval transform."""
+    return make_loader(open_image_dataset(path), data_config.eval_transform(), batch_size)
 
 
-def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_data, mode, calib_batches,
+def _int8_export(net, source, stage, meta, data_config, batch_size, calib_data, val_data, mode, calib_batches,
                  min_agreement, onnx_path=None):
     """Quantize ``source``, write ``{staged prefix}-int8-*`` and compare it with ``net`` on held-out images: the
     batches of ``calib_data`` after the calibration ones, or all of ``val_data``. With ``onnx_path`` (the staged
@@ -59,7 +58,8 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
     from .int8 import quantize_model
 
     calib_batch = max(batch_size, CHECK_BATCH)
-    loader = _image_loader(calib_data, size, calib_batch)
+    loader = _image_loader(calib_data, data_config, calib_batch)
+    size = data_config.input_size
     data_shape = (calib_batch, 3, size, size)
     calibration = list(itertools.islice(loader, calib_batches))
     qnet = quantize_model(source, calibration, data_shape, mode, calib_batches)
@@ -68,7 +68,7 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
     write_meta(qprefix, dict(meta, input_shape=list(data_shape), int8=mode))
     net.hybridize(static_alloc=True, static_shape=True)
     if val_data:
-        held_out, skip = _image_loader(val_data, size, calib_batch), 0
+        held_out, skip = _image_loader(val_data, data_config, calib_batch), 0
     else:
         held_out, skip = loader, calib_batches
     candidates, onnx_runtime = {"int8": qnet}, None
@@ -92,14 +92,14 @@ def _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_dat
     return results
 
 
-def _bf16_check(net, onnx_path, images, size, batch_size, min_agreement):
+def _bf16_check(net, onnx_path, images, data_config, batch_size, min_agreement):
     """Compare OpenVINO bf16 on the staged ONNX file with ``net`` (float32) on the images at ``images``."""
     from . import agreement
 
     _, run = onnx_runner(onnx_path, "openvino", "bf16")
     net.hybridize(static_alloc=True, static_shape=True)
     comparison = agreement.compare_outputs(net, lambda data: run(data.asnumpy()),
-                                           _image_loader(images, size, max(batch_size, CHECK_BATCH)))
+                                           _image_loader(images, data_config, max(batch_size, CHECK_BATCH)))
     comparison["summary"] = check_agreement("bf16 (OpenVINO)", comparison, min_agreement)
     return dict(comparison, runtime="openvino", precision="bf16")
 
@@ -143,9 +143,9 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
     net = get_model(model, pretrained=weights or False)
     if not weights:
         net.initialize(mx.init.Xavier())
-    size = size or model_record(model).pretrained.eval_size
+    data_config = model_data_config(model, input_size=size)
     with StagedFiles(out) as stage:
-        shape, meta = write_export(net, stage.prefix, size, batch_size, preprocess, fuse=fuse,
+        shape, meta = write_export(net, stage.prefix, data_config, batch_size, preprocess, fuse=fuse,
                                    class_names=class_names)
         x, expected = _reference_output(net, shape, preprocess)
         with tempfile.TemporaryDirectory() as work:
@@ -168,7 +168,7 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
                                                 / np.abs(expected).max())
         if int8:
             source = get_model(model, pretrained=weights) if weights else net
-            checks = _int8_export(net, source, stage, meta, size, batch_size, calib_data, val_data, int8,
+            checks = _int8_export(net, source, stage, meta, data_config, batch_size, calib_data, val_data, int8,
                                   calib_batches, min_agreement, onnx_path if onnx else None)
             report["int8_vs_fp32"] = checks["int8"]
             report["int8"] = symbol_paths(out + "-int8")
@@ -176,7 +176,7 @@ def export_deployment(model, weights, out, size=None, batch_size=1, preprocess=F
                 meta["int8_onnx"] = report["int8_onnx_vs_fp32"] = checks["int8_onnx"]
                 report["int8_onnx"] = out + INT8_ONNX_SUFFIXES[0]
         if bf16:
-            meta["bf16"] = report["bf16_vs_fp32"] = _bf16_check(net, onnx_path, val_data or calib_data, size,
+            meta["bf16"] = report["bf16_vs_fp32"] = _bf16_check(net, onnx_path, val_data or calib_data, data_config,
                                                                 batch_size, min_agreement)
         write_meta(stage.prefix, meta)
         publish_export(stage, force)

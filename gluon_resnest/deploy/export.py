@@ -6,14 +6,15 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
+from ..models.factory import model_data_config
 from ..utils.fileio import atomic_write
 from ..utils.publish import StagedFiles, check_stale, sha1_file
 from .inference_graph import prepare_for_inference
 
 __all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "MODEL_SUFFIXES",
-           "ONNX_SUFFIXES", "INT8_SUFFIXES", "INT8_ONNX_SUFFIXES", "export_prefix", "export_model", "write_export",
-           "publish_export", "check_export_stale", "load_exported", "symbol_paths", "meta_path", "read_meta",
-           "write_meta", "verify_files", "run_without_package"]
+           "ONNX_SUFFIXES", "INT8_SUFFIXES", "INT8_ONNX_SUFFIXES", "export_prefix", "export_model", "net_data_config",
+           "write_export", "publish_export", "check_export_stale", "load_exported", "symbol_paths", "meta_path",
+           "read_meta", "write_meta", "verify_files", "run_without_package"]
 
 #: The files of an export at ``PREFIX`` (``PREFIX`` + suffix): always, with ONNX, with INT8, with INT8 and ONNX.
 MODEL_SUFFIXES = ("-symbol.json", "-0000.params", "-meta.json")
@@ -139,42 +140,53 @@ def read_meta(prefix):
             raise ValueError("%s is not valid JSON (%s); export again" % (meta_path(prefix), err)) from None
 
 
-def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
-                 fuse=False, force=False):
+def export_model(net, prefix, input_size=None, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
+                 fuse=False, force=False, data_config=None):
     """Export ``net`` to ``{prefix}-symbol.json``, ``{prefix}-0000.params`` and ``{prefix}-meta.json``, published as
     one unit (:func:`write_export` into a staging folder, then :func:`publish_export` with ``force``).
-    Returns ``(symbol path, params path, input shape)``.
+    ``data_config`` (default: the data config of the net's variant at ``input_size``, see :func:`net_data_config`)
+    sets the input size and is recorded in the meta. Returns ``(symbol path, params path, input shape)``.
     """
+    data_config = data_config or net_data_config(net, input_size)
     with StagedFiles(prefix) as stage:
-        shape, meta = write_export(net, stage.prefix, input_size, batch_size, preprocess, ctx, class_names, fuse)
+        shape, meta = write_export(net, stage.prefix, data_config, batch_size, preprocess, ctx, class_names, fuse)
         write_meta(stage.prefix, meta)
         publish_export(stage, force)
     sym, params = symbol_paths(prefix)
     return sym, params, shape
 
 
-def write_export(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
+def net_data_config(net, input_size=None):
+    """The evaluation data config of the variant ``net`` was built as (``net.model_name``, set by
+    :func:`~gluon_resnest.models.factory.get_model`), at ``input_size`` when given."""
+    name = getattr(net, "model_name", None)
+    if name is None:
+        raise ValueError("the network has no model_name, so its data config is unknown: pass data_config")
+    return model_data_config(name, input_size=input_size)
+
+
+def write_export(net, prefix, data_config, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
                  fuse=False):
-    """Trace ``net`` for inference and write ``{prefix}-symbol.json`` and ``{prefix}-0000.params``.
+    """Trace ``net`` for inference at ``data_config.input_size`` and write ``{prefix}-symbol.json`` and
+    ``{prefix}-0000.params``.
 
     The network is switched to its inference graph first
     (:func:`~gluon_resnest.deploy.inference_graph.prepare_for_inference`). ``preprocess=True`` bakes
-    :class:`Preprocess` in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images. ``fuse=True`` exports the
-    oneDNN-fused CPU graph (see :func:`~gluon_resnest.deploy.inference_graph.fuse_for_cpu`; not for ONNX).
-    Returns ``(input shape, meta)``: the description (input layout, shape and dtype, normalization, class names)
-    that :func:`write_meta` turns into ``{prefix}-meta.json`` for ``scripts/predict.py``.
+    :class:`Preprocess` (with the config's mean/std) in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images.
+    ``fuse=True`` exports the oneDNN-fused CPU graph (see :func:`~gluon_resnest.deploy.inference_graph.fuse_for_cpu`;
+    not for ONNX). Returns ``(input shape, meta)``: the description (input layout, shape and dtype, the whole data
+    config, class names) that :func:`write_meta` turns into ``{prefix}-meta.json``.
     """
-    if isinstance(input_size, int):
-        input_size = (input_size, input_size)
+    size = data_config.input_size
     prepare_for_inference(net)
     block = net
     if preprocess:
-        block = WithPreprocess(net)
+        block = WithPreprocess(net, data_config.mean, data_config.std)
         block.preprocess.initialize(ctx=ctx)
-        shape = (batch_size, input_size[0], input_size[1], 3)
+        shape = (batch_size, size, size, 3)
         data = mx.nd.zeros(shape, ctx=ctx, dtype="uint8")
     else:
-        shape = (batch_size, 3, input_size[0], input_size[1])
+        shape = (batch_size, 3, size, size)
         data = mx.nd.zeros(shape, ctx=ctx)
     if fuse:
         block.optimize_for(data, backend="MKLDNN", static_alloc=True, static_shape=True)
@@ -184,7 +196,7 @@ def write_export(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
     block.export(prefix)
     return shape, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
                    "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
-                   "preprocessed": bool(preprocess), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+                   "preprocessed": bool(preprocess), "data_config": data_config.as_dict(),
                    "num_classes": getattr(net, "num_classes", None),
                    "class_names": class_names or getattr(net, "classes", None), "fused": bool(fuse)}
 

@@ -44,7 +44,7 @@ def gluoncv_factory(name):
     GluonCV's default DropBlock rate (the catalogue's recipe rate) unless ``dropblock_prob`` is given."""
     from ..models.factory import get_model, model_record
 
-    rate = model_record(name).arch.dropblock_prob
+    rate = model_record(name).recipe.dropblock_prob
 
     def build(pretrained=False, root=None, ctx=None, **kwargs):
         if "MXNET_HOME" in os.environ:

@@ -1,18 +1,20 @@
 """The model catalogue: one record per ResNeSt variant, and the only place a variant's facts are written.
 
-Each :class:`ModelRecord` holds the architecture (arguments of :class:`~gluon_resnest.models.resnest.ResNeSt`),
-the pretrained record (sha1 and publishing store of the weights, evaluation size/crop/interpolation, mean/std,
-published accuracy), the measured size and cost, and the names of the same network in the PyTorch references
-(timm and the official ``resnest`` package). Sources: GluonCV's model zoo for resnest14-269; the official
-``ablation.md`` (Gluon column) and Gluon model store for the fast variants. Parameter counts (trainable, BN
-running statistics excluded) and multiply-accumulates are checked against the built networks by the tests.
+Each :class:`ModelRecord` has three parts: the :class:`Architecture` (arguments of
+:class:`~gluon_resnest.models.resnest.ResNeSt`), the :class:`Recipe` (the regularisation its published training
+used) and the :class:`PretrainedRecord` (sha1 and publishing store of the weights, their evaluation
+:class:`~gluon_resnest.data.config.DataConfig`, published accuracy); then the measured size and cost, and the names
+of the same network in the PyTorch references (timm and the official ``resnest`` package). Sources: GluonCV's model
+zoo for resnest14-269; the official ``ablation.md`` (Gluon column) and Gluon model store for the fast variants.
+Parameter counts (trainable, BN running statistics excluded) and multiply-accumulates are checked against the
+built networks by the tests.
 """
 import dataclasses
 from typing import Optional, Tuple
 
-from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
+from ..data.config import DataConfig
 
-__all__ = ["Architecture", "PretrainedRecord", "ModelRecord", "CATALOGUE", "ARCH_FIELDS", "record"]
+__all__ = ["Architecture", "Recipe", "PretrainedRecord", "ModelRecord", "CATALOGUE"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,9 +26,15 @@ class Architecture:
     bottleneck_width: int
     stem_width: int
     avd_first: bool
+    name_prefix: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Regularisation of the variant's published training: the DropBlock rate its schedule ramps to (stages 3-4)
+    and the dropout rate before the classifier."""
     dropblock_prob: float
     final_drop: float
-    name_prefix: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,13 +42,9 @@ class PretrainedRecord:
     """The published ImageNet-1k weights of a variant and how they are evaluated."""
     sha1: str
     store: str                 # publisher's store, a key of gluon_resnest.models.store.STORES
-    eval_size: int             # square evaluation resolution
-    crop_pct: float            # center-crop fraction of the short side
-    interpolation: str         # "bilinear" below 320 px, "bicubic" from 320 px
+    data_config: DataConfig    # evaluation size, crop, interpolation, normalization
     top1: float                # published validation top-1 (%)
     top5: Optional[float]      # published top-5 (%), None where not published
-    mean: Tuple[float, float, float] = IMAGENET_MEAN
-    std: Tuple[float, float, float] = IMAGENET_STD
     classes: int = 1000
 
 
@@ -48,6 +52,7 @@ class PretrainedRecord:
 class ModelRecord:
     name: str
     arch: Architecture
+    recipe: Recipe
     pretrained: PretrainedRecord
     params: int                # trainable parameters
     gmacs_224: float           # multiply-accumulates at 224x224, billions
@@ -56,74 +61,59 @@ class ModelRecord:
     official: Optional[str] = None   # "module:function" in the official resnest package
 
 
-ARCH_FIELDS = tuple(f.name for f in dataclasses.fields(Architecture))
-_PRETRAINED_FIELDS = {f.name for f in dataclasses.fields(PretrainedRecord)}
-
-
-def record(name, params, gmacs_224, gmacs_eval=None, timm=None, official=None, **fields):
-    """Build a :class:`ModelRecord` from keyword fields of :class:`Architecture` and :class:`PretrainedRecord`."""
-    arch = Architecture(**{k: fields.pop(k) for k in ARCH_FIELDS})
-    unknown = set(fields) - _PRETRAINED_FIELDS
-    if unknown:
-        raise TypeError("record %s: unknown fields %s" % (name, ", ".join(sorted(unknown))))
-    return ModelRecord(name, arch, PretrainedRecord(**fields), params, gmacs_224,
-                       gmacs_224 if gmacs_eval is None else gmacs_eval, timm, official)
-
-
 _R50 = (3, 4, 6, 3)
-_GLUONCV = dict(dropblock_prob=0.1, final_drop=0.0, radix=2, cardinality=1, bottleneck_width=64, avd_first=False,
-                name_prefix="resnest_", store="gluoncv")
-_FAST = dict(layers=_R50, stem_width=32, avd_first=True, dropblock_prob=0.1, final_drop=0.0,
-             name_prefix="resnetv1f_", store="resnest", eval_size=224, crop_pct=0.875, interpolation="bilinear",
-             top5=None)
-_AT_224 = dict(eval_size=224, crop_pct=0.875, interpolation="bilinear")
+_AT_224 = DataConfig(224, 0.875, "resize_crop", "bilinear")
+_GLUONCV = dict(radix=2, cardinality=1, bottleneck_width=64, avd_first=False, name_prefix="resnest_")
+_FAST = dict(layers=_R50, stem_width=32, avd_first=True, name_prefix="resnetv1f_")
+#: The published recipe of every variant but resnest14 (no DropBlock) and resnest200/269 (final dropout 0.2).
+_RECIPE = Recipe(dropblock_prob=0.1, final_drop=0.0)
+
+
+def _gluoncv(name, layers, stem_width, sha1, top1, top5, params, gmacs_224, gmacs_eval=None,
+             data_config=_AT_224, recipe=_RECIPE, **names):
+    return ModelRecord(name, Architecture(layers=layers, stem_width=stem_width, **_GLUONCV), recipe,
+                       PretrainedRecord(sha1, "gluoncv", data_config, top1, top5), params, gmacs_224,
+                       gmacs_224 if gmacs_eval is None else gmacs_eval, **names)
+
+
+def _fast(name, radix, cardinality, bottleneck_width, sha1, top1, params, gmacs_224, **names):
+    arch = Architecture(radix=radix, cardinality=cardinality, bottleneck_width=bottleneck_width, **_FAST)
+    return ModelRecord(name, arch, _RECIPE, PretrainedRecord(sha1, "resnest", _AT_224, top1, None), params, gmacs_224,
+                       gmacs_224, **names)
+
 
 _RECORDS = [
-    record("resnest14", **dict(_GLUONCV, dropblock_prob=0.0), layers=(1, 1, 1, 1), stem_width=32, **_AT_224,
-           sha1="7e0b0cae2fd7e9084d1e498b858af1429a6eb1cb", top1=75.75, top5=92.70,
-           params=10611688, gmacs_224=2.749, timm="resnest14d"),
-    record("resnest26", **_GLUONCV, layers=(2, 2, 2, 2), stem_width=32, **_AT_224,
-           sha1="364590740605b6a2b95f5bb77436d781a817436f", top1=78.68, top5=94.38,
-           params=17069448, gmacs_224=3.623, timm="resnest26d"),
-    record("resnest50", **_GLUONCV, layers=_R50, stem_width=32, **_AT_224,
-           sha1="bcfefe1dd1dd1ef5cfed5563123c1490ea37b42e", top1=81.04, top5=95.42,
-           params=27483240, gmacs_224=5.371, timm="resnest50d", official="resnest.torch.resnest:resnest50"),
-    record("resnest101", **_GLUONCV, layers=(3, 4, 23, 3), stem_width=64,
-           eval_size=256, crop_pct=0.875, interpolation="bilinear",
-           sha1="5da943b3230f071525a98639945a6b3b3a45ac95", top1=82.83, top5=96.42,
-           params=48275016, gmacs_224=10.201, gmacs_eval=13.321, timm="resnest101e",
-           official="resnest.torch.resnest:resnest101"),
-    record("resnest200", **dict(_GLUONCV, final_drop=0.2), layers=(3, 24, 36, 3), stem_width=64,
-           eval_size=320, crop_pct=320 / 352, interpolation="bicubic",
-           sha1="0c5d117df664ace220aa6fc2922c094bb079d381", top1=83.86, top5=96.86,
-           params=70201544, gmacs_224=17.408, gmacs_eval=35.520, timm="resnest200e",
-           official="resnest.torch.resnest:resnest200"),
-    record("resnest269", **dict(_GLUONCV, final_drop=0.2), layers=(3, 30, 48, 8), stem_width=64,
-           eval_size=416, crop_pct=416 / 448, interpolation="bicubic",
-           sha1="11ae7f5da2bcdbad05ba7e84f9b74383e717f3e3", top1=84.53, top5=96.98,
-           params=110929480, gmacs_224=22.434, gmacs_eval=77.349, timm="resnest269e",
-           official="resnest.torch.resnest:resnest269"),
-    record("resnest50_fast_1s1x64d", **_FAST, radix=1, cardinality=1, bottleneck_width=64,
-           sha1="5e16dbe56f1fba8e1bc2faddd91f874bfbd74193", top1=80.35, params=26217896, gmacs_224=4.329,
-           official="resnest.torch.ablation:resnest50_fast_1s1x64d"),
-    record("resnest50_fast_2s1x64d", **_FAST, radix=2, cardinality=1, bottleneck_width=64,
-           sha1="85eb779a5e313d74b5e5390dae02aa8082a0f469", top1=80.65, params=27483240, gmacs_224=4.331,
-           official="resnest.torch.ablation:resnest50_fast_2s1x64d"),
-    record("resnest50_fast_4s1x64d", **_FAST, radix=4, cardinality=1, bottleneck_width=64,
-           sha1="3f215532c6d8e07a10df116309993d4479fc3e4b", top1=80.90, params=31912712, gmacs_224=4.335,
-           official="resnest.torch.ablation:resnest50_fast_4s1x64d"),
-    record("resnest50_fast_1s2x40d", **_FAST, radix=1, cardinality=2, bottleneck_width=40,
-           sha1="af3514c2ec757a3a9666a75b82f142ed47d55bee", top1=80.72, params=25946680, gmacs_224=4.365,
-           official="resnest.torch.ablation:resnest50_fast_1s2x40d"),
-    record("resnest50_fast_2s2x40d", **_FAST, radix=2, cardinality=2, bottleneck_width=40,
-           sha1="2db13245aa4967cf5e8617cb4911880dd41628a4", top1=80.84, params=26943792, gmacs_224=4.366,
-           official="resnest.torch.ablation:resnest50_fast_2s2x40d"),
-    record("resnest50_fast_4s2x40d", **_FAST, radix=4, cardinality=2, bottleneck_width=40,
-           sha1="b24d515797832e02da4da9c8a15effd5e44cfb56", top1=81.17, params=30417592, gmacs_224=4.369,
-           timm="resnest50d_4s2x40d", official="resnest.torch.ablation:resnest50_fast_4s2x40d"),
-    record("resnest50_fast_1s4x24d", **_FAST, radix=1, cardinality=4, bottleneck_width=24,
-           sha1="7318153ddb5e542a20cc6c58192f3c6209cff9ed", top1=80.97, params=25677000, gmacs_224=4.400,
-           timm="resnest50d_1s4x24d", official="resnest.torch.ablation:resnest50_fast_1s4x24d"),
+    _gluoncv("resnest14", (1, 1, 1, 1), 32, "7e0b0cae2fd7e9084d1e498b858af1429a6eb1cb", 75.75, 92.70,
+             10611688, 2.749, recipe=Recipe(dropblock_prob=0.0, final_drop=0.0), timm="resnest14d"),
+    _gluoncv("resnest26", (2, 2, 2, 2), 32, "364590740605b6a2b95f5bb77436d781a817436f", 78.68, 94.38,
+             17069448, 3.623, timm="resnest26d"),
+    _gluoncv("resnest50", _R50, 32, "bcfefe1dd1dd1ef5cfed5563123c1490ea37b42e", 81.04, 95.42,
+             27483240, 5.371, timm="resnest50d", official="resnest.torch.resnest:resnest50"),
+    _gluoncv("resnest101", (3, 4, 23, 3), 64, "5da943b3230f071525a98639945a6b3b3a45ac95", 82.83, 96.42,
+             48275016, 10.201, 13.321, data_config=DataConfig(256, 0.875, "resize_crop", "bilinear"),
+             timm="resnest101e", official="resnest.torch.resnest:resnest101"),
+    _gluoncv("resnest200", (3, 24, 36, 3), 64, "0c5d117df664ace220aa6fc2922c094bb079d381", 83.86, 96.86,
+             70201544, 17.408, 35.520, data_config=DataConfig(320, 320 / 352, "crop_resize", "bicubic"),
+             recipe=Recipe(dropblock_prob=0.1, final_drop=0.2), timm="resnest200e",
+             official="resnest.torch.resnest:resnest200"),
+    _gluoncv("resnest269", (3, 30, 48, 8), 64, "11ae7f5da2bcdbad05ba7e84f9b74383e717f3e3", 84.53, 96.98,
+             110929480, 22.434, 77.349, data_config=DataConfig(416, 416 / 448, "crop_resize", "bicubic"),
+             recipe=Recipe(dropblock_prob=0.1, final_drop=0.2), timm="resnest269e",
+             official="resnest.torch.resnest:resnest269"),
+    _fast("resnest50_fast_1s1x64d", 1, 1, 64, "5e16dbe56f1fba8e1bc2faddd91f874bfbd74193", 80.35, 26217896, 4.329,
+          official="resnest.torch.ablation:resnest50_fast_1s1x64d"),
+    _fast("resnest50_fast_2s1x64d", 2, 1, 64, "85eb779a5e313d74b5e5390dae02aa8082a0f469", 80.65, 27483240, 4.331,
+          official="resnest.torch.ablation:resnest50_fast_2s1x64d"),
+    _fast("resnest50_fast_4s1x64d", 4, 1, 64, "3f215532c6d8e07a10df116309993d4479fc3e4b", 80.90, 31912712, 4.335,
+          official="resnest.torch.ablation:resnest50_fast_4s1x64d"),
+    _fast("resnest50_fast_1s2x40d", 1, 2, 40, "af3514c2ec757a3a9666a75b82f142ed47d55bee", 80.72, 25946680, 4.365,
+          official="resnest.torch.ablation:resnest50_fast_1s2x40d"),
+    _fast("resnest50_fast_2s2x40d", 2, 2, 40, "2db13245aa4967cf5e8617cb4911880dd41628a4", 80.84, 26943792, 4.366,
+          official="resnest.torch.ablation:resnest50_fast_2s2x40d"),
+    _fast("resnest50_fast_4s2x40d", 4, 2, 40, "b24d515797832e02da4da9c8a15effd5e44cfb56", 81.17, 30417592, 4.369,
+          timm="resnest50d_4s2x40d", official="resnest.torch.ablation:resnest50_fast_4s2x40d"),
+    _fast("resnest50_fast_1s4x24d", 1, 4, 24, "7318153ddb5e542a20cc6c58192f3c6209cff9ed", 80.97, 25677000, 4.400,
+          timm="resnest50d_1s4x24d", official="resnest.torch.ablation:resnest50_fast_1s4x24d"),
 ]
 
 #: name -> :class:`ModelRecord`, in the published order.

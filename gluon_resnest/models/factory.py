@@ -6,15 +6,16 @@ import re
 
 import mxnet as mx
 
+from ..data.config import resolve_data_config
 from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from . import store
-from .catalogue import ARCH_FIELDS, CATALOGUE
+from .catalogue import CATALOGUE
 from .params import classifier_size, load_params, read_params
 from .resnest import ResNeSt
 
-__all__ = ["get_model", "list_models", "model_info", "model_record"]
+__all__ = ["get_model", "list_models", "model_record", "model_data_config"]
 
-_OVERRIDES = (set(inspect.signature(ResNeSt.__init__).parameters) | set(ARCH_FIELDS)) - {"self", "kwargs", "classes"}
+_OVERRIDES = set(inspect.signature(ResNeSt.__init__).parameters) - {"self", "kwargs", "classes"}
 
 
 def model_record(name):
@@ -25,16 +26,10 @@ def model_record(name):
         raise ValueError("unknown ResNeSt model %r; valid names: %s" % (name, ", ".join(CATALOGUE))) from None
 
 
-def model_info(name):
-    """The catalogue record of ``name`` as one flat dict: architecture, pretrained record (sha1, store, eval size,
-    crop_pct, interpolation, mean, std, classes, top1, top5), params, GMACs and the reference names."""
-    rec = model_record(name)
-    info = {"name": rec.name}
-    info.update(dataclasses.asdict(rec.arch))
-    info.update(dataclasses.asdict(rec.pretrained))
-    info.update(params=rec.params, gmacs_224=rec.gmacs_224, gmacs_eval=rec.gmacs_eval, timm=rec.timm,
-                official=rec.official)
-    return info
+def model_data_config(name, **overrides):
+    """The evaluation :class:`~gluon_resnest.data.config.DataConfig` of variant ``name``'s pretrained record with
+    ``overrides`` (``input_size``, ``crop_pct``, ...; see :func:`~gluon_resnest.data.config.resolve_data_config`)."""
+    return resolve_data_config(model_record(name).pretrained, **overrides)
 
 
 def list_models(pattern=None, pretrained=False):
@@ -59,11 +54,11 @@ def _read_weights(name, pretrained, root):
 def get_model(name, pretrained=False, classes=None, ctx=mx.cpu(), root=None, **overrides):
     """Build the ResNeSt variant ``name``.
 
-    ``overrides`` replace any architecture field of the catalogue or :class:`ResNeSt` argument
-    (``dropblock_prob``, ``final_drop``, ``norm_layer``, ``norm_kwargs``, ``dilated``, ``dilation``,
-    ``last_gamma``, ``return_stages``, ...). DropBlock layers are built in stages 3-4 at rate 0, so inference
-    graphs carry none of their ops; the recipe's rate (catalogue field ``dropblock_prob``) is what the trainer
-    ramps to, or pass ``dropblock_prob=`` here.
+    The network is the record's architecture with its recipe's final dropout (``final_drop``); its DropBlock
+    layers (stages 3-4) are built at rate 0, so inference graphs carry none of their ops: the recipe's rate
+    (``model_record(name).recipe.dropblock_prob``) is what the trainer ramps to, or pass ``dropblock_prob=`` here.
+    ``overrides`` replace any :class:`ResNeSt` argument (``dropblock_prob``, ``final_drop``, ``norm_layer``,
+    ``norm_kwargs``, ``dilated``, ``dilation``, ``last_gamma``, ``return_stages``, ...).
     ``pretrained``: ``True`` loads the published weights (downloaded and sha1-checked by
     :mod:`gluon_resnest.models.store`), a string loads a local file path or the file with that sha1 prefix. The
     file is read once. ``classes`` defaults to the loaded file's classifier width (1000 without weights); a
@@ -78,8 +73,7 @@ def get_model(name, pretrained=False, classes=None, ctx=mx.cpu(), root=None, **o
         raise TypeError("%s got unknown argument(s) %s; accepted overrides: %s"
                         % (rec.name, ", ".join(unknown), ", ".join(sorted(_OVERRIDES))))
     overrides.pop("pretrained_base", None)
-    kwargs = dataclasses.asdict(rec.arch)
-    kwargs["dropblock_prob"] = 0.0
+    kwargs = dict(dataclasses.asdict(rec.arch), final_drop=rec.recipe.final_drop)
     kwargs.update(overrides)
     if not pretrained:
         net = ResNeSt(classes=1000 if classes is None else classes, **kwargs)

@@ -21,14 +21,10 @@ class Bottleneck(HybridBlock):
     """ResNeSt bottleneck: 1x1 reduce -> split-attention 3x3 -> 1x1 expand (x4), plus the shortcut.
 
     Input ``(N, inplanes, H, W)``; output ``(N, 4 * planes, H / strides, W / strides)``. With ``avd`` the
-    stride is taken by a 3x3 average pool (before the split-attention conv if ``avd_first``, after it otherwise)
-    instead of by the convolution. ``dropblock_prob`` adds three :class:`DropBlock` layers (after bn1, after the
-    split-attention conv, after bn3 on the main branch); ``split_drop_ratio`` is the dropout rate inside the
-    attention branch.
-
-    Downsampling after the split-attention conv pools the radix maps before the attention-weighted sum (equal by
-    linearity, four times fewer pixels to mix); while DropBlock is active it drops on the full-resolution sum
-    first, as the reference does.
+    stride is taken by a 3x3 average pool instead of by the convolution: before the split-attention conv if
+    ``avd_first``, else inside it (its ``pool_strides``). ``dropblock`` adds three :class:`DropBlock` layers at rate
+    ``dropblock_prob`` (after bn1, on the split-attention output before its pool, after bn3 on the main branch);
+    ``split_drop_ratio`` is the dropout rate inside the attention branch.
     """
 
     expansion = 4
@@ -46,11 +42,12 @@ class Bottleneck(HybridBlock):
         self.dropblock1 = DropBlock(dropblock_prob) if dropblock else None
         self.relu1 = nn.Activation("relu")
         conv_stride = 1 if self.use_avd else strides
+        self.avd_layer = nn.AvgPool2D(3, strides, padding=1) if self.use_avd and avd_first else None
         self.conv2 = SplitAttentionConv(group_width, 3, conv_stride, dilation, dilation, groups=cardinality,
                                         radix=radix, in_channels=group_width, norm_layer=norm_layer,
-                                        norm_kwargs=norm_kwargs, drop_ratio=split_drop_ratio)
-        self.dropblock2 = DropBlock(dropblock_prob) if dropblock else None
-        self.avd_layer = nn.AvgPool2D(3, strides, padding=1) if self.use_avd else None
+                                        norm_kwargs=norm_kwargs, drop_ratio=split_drop_ratio,
+                                        pool_strides=strides if self.use_avd and not avd_first else None,
+                                        dropblock=DropBlock(dropblock_prob) if dropblock else None)
         self.conv3 = nn.Conv2D(planes * self.expansion, 1, use_bias=False, in_channels=group_width)
         bn3_kwargs = dict(norm_kwargs, gamma_initializer="zeros") if last_gamma else norm_kwargs
         self.bn3 = norm_layer(in_channels=planes * self.expansion, **bn3_kwargs)
@@ -63,26 +60,13 @@ class Bottleneck(HybridBlock):
         if self.dropblock1 is not None:
             out = self.dropblock1(out)
         out = self.relu1(out)
-        if self.use_avd and self.avd_first:
+        if self.avd_layer is not None:
             out = self.avd_layer(out)
-        pool_after = self.avd_layer if self.use_avd and not self.avd_first else None
-        if pool_after is not None and not self._dropblock2_active():
-            maps, weights = self.conv2.maps_and_weights(F, out)
-            out = self.conv2.combine(F, pool_after(maps), weights)
-        else:
-            out = self.conv2(out)
-            if self.dropblock2 is not None:
-                out = self.dropblock2(out)
-            if pool_after is not None:
-                out = pool_after(out)
-        out = self.bn3(self.conv3(out))
+        out = self.bn3(self.conv3(self.conv2(out)))
         if self.dropblock3 is not None:
             out = self.dropblock3(out)
         residual = x if self.downsample is None else self.downsample(x)
         return self.relu3(out + residual)
-
-    def _dropblock2_active(self):
-        return self.dropblock2 is not None and self.dropblock2.drop_prob > 0
 
 
 def stage_plan(dilation):

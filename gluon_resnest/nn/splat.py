@@ -20,6 +20,13 @@ class SplitAttentionConv(HybridBlock):
     weights are computed from the radix sum, per cardinal group, and used to mix the ``radix`` splits back into
     ``channels`` maps. ``radix == 1`` gives a sigmoid gate (squeeze-excitation with grouped fc layers).
 
+    ``pool_strides`` (an int) adds a 3x3 average pool of that stride (padding 1, padding counted) to the output, as
+    ResNeSt's blocks do after this layer (stride 1 where a dilated stage begins): the radix maps are pooled before the attention-weighted sum, which is
+    linear in them with spatially constant weights, so the result is the same with a quarter of the pixels to mix.
+    ``dropblock`` (a :class:`~gluon_resnest.nn.DropBlock`) is applied to the weighted sum before the pool; while its
+    rate is above 0 the sum is formed at full resolution, as the reference does. ``drop_ratio`` is the dropout rate
+    inside the attention branch.
+
     Children are created in the enclosing name scope (no scope of their own) so the legacy prefixed parameter
     names of the published Gluon files line up; attribute names give the structural names
     ``conv``, ``bn``, ``fc1``, ``bn1``, ``fc2``.
@@ -27,7 +34,7 @@ class SplitAttentionConv(HybridBlock):
 
     def __init__(self, channels, kernel_size, strides=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, radix=2,
                  in_channels=None, reduction_factor=4, norm_layer=nn.BatchNorm, norm_kwargs=None, drop_ratio=0.0,
-                 **kwargs):
+                 pool_strides=None, dropblock=None, **kwargs):
         super().__init__(**kwargs)
         if radix < 1 or groups < 1:
             raise ValueError("radix and groups (cardinality) must be >= 1, got radix=%r groups=%r" % (radix, groups))
@@ -46,12 +53,21 @@ class SplitAttentionConv(HybridBlock):
         self.relu1 = nn.Activation("relu")
         self.drop = nn.Dropout(drop_ratio) if drop_ratio > 0 else None
         self.fc2 = nn.Conv2D(channels * radix, 1, in_channels=inter_channels, groups=groups)
+        self.dropblock = dropblock
+        self.pool = nn.AvgPool2D(3, pool_strides, padding=1) if pool_strides else None
         self.pooled_descriptor = False
 
     def hybrid_forward(self, F, x):
-        return self.combine(F, *self.maps_and_weights(F, x))
+        maps, weights = self._maps_and_weights(F, x)
+        dropblock_active = self.dropblock is not None and self.dropblock.drop_prob > 0
+        if self.pool is not None and not dropblock_active:
+            return self._combine(F, self.pool(maps), weights)
+        out = self._combine(F, maps, weights)
+        if dropblock_active:
+            out = self.dropblock(out)
+        return out if self.pool is None else self.pool(out)
 
-    def maps_and_weights(self, F, x):
+    def _maps_and_weights(self, F, x):
         """Radix feature maps ``(N, R*C, H', W')`` and their attention weights ``(N, R*C, 1, 1)``.
 
         The descriptor is the global average of the maps summed over the radix. With ``pooled_descriptor``
@@ -77,13 +93,8 @@ class SplitAttentionConv(HybridBlock):
             return x, F.sigmoid(atten)
         return x, self._radix_softmax(F, atten)
 
-    def combine(self, F, maps, weights):
-        """Attention-weighted sum over the radix: ``(N, R*C, H, W)`` maps -> ``(N, C, H, W)``.
-
-        Linear in ``maps`` with spatially constant weights, so it commutes with per-channel spatial averaging:
-        :class:`~gluon_resnest.models.resnest.Bottleneck` average-pools the maps first when it downsamples after this
-        layer, which mixes a quarter of the pixels.
-        """
+    def _combine(self, F, maps, weights):
+        """Attention-weighted sum over the radix: ``(N, R*C, H, W)`` maps -> ``(N, C, H, W)``."""
         if self.radix == 1:
             return F.broadcast_mul(weights, maps)
         return F.add_n(*[F.broadcast_mul(w, s) for w, s in zip(self._splits(F, weights), self._splits(F, maps))])

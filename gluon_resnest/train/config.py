@@ -36,7 +36,7 @@ class DataSettings:
     toy: bool = False
     toy_dir: str = ""                 # empty: SAVE_DIR/toy_data
     input_size: int = 0               # 0: 224, or 64 for the toy set
-    crop_pct: float = 0.875
+    crop_pct: float = 0.0             # 0: the variant's evaluation crop (its data config)
     min_random_area: float = 0.08
     auto_augment: bool = False
     jitter: float = 0.4
@@ -127,7 +127,7 @@ class TrainConfig:
             changes["classes"] = len(CLASSES)
             changes["toy_dir"] = self.data.toy_dir or os.path.join(self.run.save_dir, "toy_data")
         if self.net.dropblock_prob < 0:
-            changes["dropblock_prob"] = model_record(self.net.model).arch.dropblock_prob
+            changes["dropblock_prob"] = model_record(self.net.model).recipe.dropblock_prob
         cfg = self.replace(**changes)
         cfg.validate()
         return cfg

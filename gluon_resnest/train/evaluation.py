@@ -6,9 +6,8 @@ import numpy as np
 
 from ..data.datasets import open_image_dataset
 from ..data.loader import make_loader
-from ..data.transforms import EvalTransform, eval_transform_for
 from ..deploy.classifier import ExportedClassifier
-from ..models.factory import get_model, model_record
+from ..models.factory import get_model, model_data_config
 
 __all__ = ["count_correct", "evaluate", "evaluate_model", "evaluate_export"]
 
@@ -41,8 +40,8 @@ def evaluate(net, loader, ctx=mx.cpu(), progress=False, dtype="float32"):
         "float32").asnumpy(), progress)
 
 
-def _report(model, data, transform, sums, start, loader):
-    return {"model": model, "data": data, "size": transform.size, "crop_pct": transform.crop_pct,
+def _report(model, data, data_config, sums, start, loader):
+    return {"model": model, "data": data, "size": data_config.input_size, "data_config": data_config.as_dict(),
             "images": sums["count"], "top1": 100.0 * sums["top1_correct"] / sums["count"],
             "top5": 100.0 * sums["top5_correct"] / sums["count"], "skipped": len(loader.skipped),
             "seconds": round(time.time() - start, 2)}
@@ -51,17 +50,15 @@ def _report(model, data, transform, sums, start, loader):
 def evaluate_model(name, weights, data, classes=None, size=None, crop_pct=None, batch_size=32, workers=2,
                    ctx=mx.cpu(), progress=False):
     """Top-1/top-5 of variant ``name`` with ``weights`` (``True`` for the published ones, or a ``.params`` path)
-    on ``data`` (a ``.rec`` file or image folder), with the variant's own evaluation transform unless ``size`` or
-    ``crop_pct`` override it. Returns a dict with ``images``, ``top1``, ``top5`` (%) and the transform used."""
+    on ``data`` (a ``.rec`` file or image folder), with the variant's data config, ``size`` and ``crop_pct``
+    overriding its fields when given. Returns a dict with ``images``, ``top1``, ``top5`` (%) and the data config
+    used."""
     net = get_model(name, pretrained=weights, classes=classes, ctx=ctx)
     net.hybridize(static_alloc=True)
-    pretrained = model_record(name).pretrained
-    transform = eval_transform_for(pretrained, size)
-    if crop_pct:
-        transform = EvalTransform(transform.size, crop_pct, pretrained.interpolation, pretrained.mean, pretrained.std)
-    loader = make_loader(open_image_dataset(data), transform, batch_size, num_workers=workers)
+    data_config = model_data_config(name, input_size=size, crop_pct=crop_pct)
+    loader = make_loader(open_image_dataset(data), data_config.eval_transform(), batch_size, num_workers=workers)
     start = time.time()
-    return _report(name, data, transform, evaluate(net, loader, ctx, progress=progress), start, loader)
+    return _report(name, data, data_config, evaluate(net, loader, ctx, progress=progress), start, loader)
 
 
 def evaluate_export(path, data, batch_size=32, workers=2, ctx=mx.cpu(), progress=False):
@@ -74,4 +71,4 @@ def evaluate_export(path, data, batch_size=32, workers=2, ctx=mx.cpu(), progress
     loader = make_loader(open_image_dataset(data, classes=names), clf.input, batch_size, num_workers=workers)
     start = time.time()
     sums = _score(loader, lambda batch: clf.batch_logits(batch.asnumpy()), progress)
-    return _report(path, data, clf.transform, sums, start, loader)
+    return _report(path, data, clf.data_config, sums, start, loader)

@@ -21,9 +21,9 @@ from ..data.loader import make_loader
 from ..data.targets import mixup, smooth_one_hot
 from ..data.toy import CLASSES as TOY_CLASSES
 from ..data.toy import ensure_toy_dataset
-from ..data.transforms import EvalTransform, TrainTransform
+from ..data.transforms import TrainTransform
 from ..deploy.export import export_model
-from ..models.factory import get_model
+from ..models.factory import get_model, model_data_config
 from ..nn import copy_parameters, set_drop_prob
 from .checkpoint import latest_checkpoint, read_checkpoint_states, run_weights, save_best, save_checkpoint
 from .distributed import Distributed
@@ -140,18 +140,21 @@ class TrainingRun:
     def _build_data(self):
         cfg, dist = self.cfg, self.dist
         size = cfg.data.input_size
+        #: The evaluation data config: validation, and the final export's meta.
+        self.data_config = model_data_config(cfg.net.model, input_size=size, crop_pct=cfg.data.crop_pct)
         train_set, val_set = _datasets(cfg, dist)
         self.class_names = list(train_set.classes) if train_set.classes else None
         self.cfg = cfg = cfg.replace(classes=_class_count(cfg, train_set))
         train_tf = TrainTransform(size, scale=(cfg.data.min_random_area, 1.0), jitter=cfg.data.jitter,
                                   lighting=cfg.data.lighting,
-                                  auto_augment=AutoAugment() if cfg.data.auto_augment else None)
+                                  auto_augment=AutoAugment() if cfg.data.auto_augment else None,
+                                  mean=self.data_config.mean, std=self.data_config.std)
         strict = cfg.data.stop_on_bad_sample
         self.train_loader = make_loader(train_set, train_tf, cfg.optim.batch_size, dist.size, dist.rank, train=True,
                                         seed=cfg.run.seed, num_workers=cfg.data.workers, strict=strict)
         self.val_loader = None
         if val_set is not None:
-            self.val_loader = make_loader(val_set, EvalTransform(size, cfg.data.crop_pct), cfg.optim.batch_size,
+            self.val_loader = make_loader(val_set, self.data_config.eval_transform(), cfg.optim.batch_size,
                                           dist.size, dist.rank, num_workers=cfg.data.workers, strict=strict)
         self.steps = len(self.train_loader)
         if self.steps == 0:
@@ -338,9 +341,9 @@ class TrainingRun:
         self.net.load_parameters(run_weights(cfg.run.save_dir), ctx=self.ctx, cast_dtype=True)
         if cfg.net.dtype != "float32":
             self.net.cast("float32")
-        size = cfg.data.input_size
-        sym, params, _ = export_model(self.net, os.path.join(cfg.run.save_dir, cfg.net.model), size, ctx=self.ctx,
-                                      class_names=self.class_names)
+        size = self.data_config.input_size
+        sym, params, _ = export_model(self.net, os.path.join(cfg.run.save_dir, cfg.net.model), ctx=self.ctx,
+                                      class_names=self.class_names, data_config=self.data_config)
         logger.info("exported %s and %s (input 1x3x%dx%d)", sym, params, size, size)
         return [sym, params]
 

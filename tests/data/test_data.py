@@ -12,7 +12,8 @@ from gluon_resnest.data.autoaugment import AutoAugment, OPERATIONS
 from gluon_resnest.interop.gluoncv import import_gluoncv
 from gluon_resnest.data import ShardedSampler, make_loader, open_image_dataset, write_recordio
 from gluon_resnest.data.toy import CLASSES, ensure_toy_dataset, generate
-from gluon_resnest.data.transforms import EvalTransform, TrainTransform, eval_transform_for
+from gluon_resnest.data.config import DataConfig, resolve_data_config
+from gluon_resnest.data.transforms import TrainTransform
 
 from tests.helpers.scripts import run_script
 
@@ -26,7 +27,7 @@ def test_eval_transform_below_320_matches_gluoncv_preset():
     from gluoncv.data.transforms.presets.imagenet import transform_eval
 
     img = _image(300, 400)
-    ours = EvalTransform(224)(img)
+    ours = DataConfig(224).eval_transform()(img)
     ref = transform_eval(img, resize_short=256, crop_size=224).asnumpy()[0]
     assert ours.shape == (3, 224, 224) and np.allclose(ours, ref, atol=1e-5)
     assert gcv is not None
@@ -34,12 +35,12 @@ def test_eval_transform_below_320_matches_gluoncv_preset():
 
 def test_eval_transform_from_320_crops_then_resizes():
     img = _image(352, 500)
-    out = EvalTransform(320, 320 / 352, "bicubic", mean=(0, 0, 0), std=(1, 1, 1))(img)
+    out = DataConfig(320, 320 / 352, "crop_resize", "bicubic", mean=(0, 0, 0), std=(1, 1, 1)).eval_transform()(img)
     crop = img.asnumpy()[16:336, 90:410].transpose(2, 0, 1) / 255.0
     assert out.shape == (3, 320, 320) and np.allclose(out, crop, atol=1e-6)
-    tf = eval_transform_for(model_record("resnest269").pretrained)
-    assert (tf.size, round(tf.crop_pct, 3), tf.interp) == (416, 0.929, 2)
-    assert eval_transform_for(model_record("resnest101").pretrained).size == 256
+    tf = resolve_data_config(model_record("resnest269").pretrained).eval_transform()
+    assert (tf.size, round(tf.crop_pct, 3), tf.crop_mode, tf.interp) == (416, 0.929, "crop_resize", 2)
+    assert resolve_data_config(model_record("resnest101").pretrained).eval_transform().size == 256
 
 
 def test_train_transform_and_autoaugment_are_deterministic_under_seed():
@@ -125,7 +126,7 @@ def test_verify_script_reports_true_accuracy(small_sets, source, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.load(open(out))
     net = get_model("resnest14", classes=10, pretrained=str(small_sets / "r14.params"))
-    loader = make_loader(open_image_dataset(data), eval_transform_for(model_record("resnest14").pretrained, 64), 20)
+    loader = make_loader(open_image_dataset(data), resolve_data_config(model_record("resnest14").pretrained, input_size=64).eval_transform(), 20)
     (x, y), = list(loader)
     pred = net(x).asnumpy()
     top1 = 100.0 * (pred.argmax(1) == y.asnumpy()).mean()

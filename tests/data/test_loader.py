@@ -9,7 +9,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_resnest.data import AutoAugment, EvalTransform, TrainTransform, make_loader, open_image_dataset, write_recordio
+from gluon_resnest.data import AutoAugment, DataConfig, TrainTransform, make_loader, open_image_dataset, write_recordio
 from gluon_resnest.data.loader import BadSampleError
 from tools.synthetic import photo_like_samples
 
@@ -77,13 +77,13 @@ def _corrupt_record_set(root):
 @pytest.mark.parametrize("workers", [0, 2])
 def test_unreadable_record_is_skipped_with_its_name(tmp_path, caplog, workers):
     rec = _corrupt_record_set(str(tmp_path))
-    loader = make_loader(open_image_dataset(rec), EvalTransform(32), 3, num_workers=workers)
+    loader = make_loader(open_image_dataset(rec), DataConfig(32).eval_transform(), 3, num_workers=workers)
     with caplog.at_level(logging.WARNING):
         batches = [label.asnumpy() for _, label in loader]
     assert [len(b) for b in batches] == [3, 2]
     assert len(loader.skipped) == 1 and "bad.rec record 3" in loader.skipped[0]
     assert "bad.rec record 3" in caplog.text
-    strict = make_loader(open_image_dataset(rec), EvalTransform(32), 3, num_workers=workers, strict=True)
+    strict = make_loader(open_image_dataset(rec), DataConfig(32).eval_transform(), 3, num_workers=workers, strict=True)
     with pytest.raises(BadSampleError, match="bad.rec record 3"):
         list(strict)
 
@@ -92,7 +92,7 @@ def test_unreadable_image_file_is_skipped_with_its_name(tmp_path):
     _write_folder(str(tmp_path / "f"), photo_like_samples(4, classes=2, seed=3, height=40, width=48))
     (tmp_path / "f" / "class1" / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
     dataset = open_image_dataset(str(tmp_path / "f"))
-    loader = make_loader(dataset, EvalTransform(32), 5, num_workers=1)
+    loader = make_loader(dataset, DataConfig(32).eval_transform(), 5, num_workers=1)
     (data, _), = list(loader)
     assert data.shape[0] == 4 and len(loader.skipped) == 1 and "broken.jpg" in loader.skipped[0]
 
@@ -154,5 +154,5 @@ def test_train_transform_color_matrix_equals_sequential_jitter():
         assert np.abs(out - expected).max() < 1e-2, seed
     plain = TrainTransform(48, scale=(1, 1), ratio=(1, 1), jitter=0, lighting=0)
     out = plain(img, np.random.default_rng(1))
-    ref = EvalTransform(48, crop_pct=1.0)(img)
+    ref = DataConfig(48, crop_pct=1.0).eval_transform()(img)
     assert np.allclose(out, ref, atol=1e-5) or np.allclose(out, ref[:, :, ::-1], atol=1e-5)

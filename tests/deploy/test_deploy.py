@@ -176,9 +176,9 @@ def _int8_convolutions(path):
 def test_entropy_calibration_quantizes(trained_toy):
     from gluon_resnest.data import make_loader, open_image_dataset
     from gluon_resnest.deploy.int8 import compare_outputs, quantize_model
-    from gluon_resnest.data.transforms import EvalTransform
+    from gluon_resnest.data.config import DataConfig
 
-    loader = make_loader(open_image_dataset(str(trained_toy / "toy_data" / "toy_val.rec")), EvalTransform(48), 16)
+    loader = make_loader(open_image_dataset(str(trained_toy / "toy_data" / "toy_val.rec")), DataConfig(48).eval_transform(), 16)
     params = str(trained_toy / "best.params")
     qnet = quantize_model(get_model("resnest14", pretrained=params), loader, (16, 3, 48, 48), "entropy", 2)
     ref = get_model("resnest14", pretrained=params)

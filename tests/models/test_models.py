@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gluon_resnest
-from gluon_resnest import VARIANTS, get_model, list_models
+from gluon_resnest import CATALOGUE, get_model, list_models
 from gluon_resnest.interop.gluoncv import gluoncv_original
 from gluon_resnest.models.complexity import count_macs, count_parameters
 from gluon_resnest.models.params import ParamsMismatchError
@@ -19,25 +19,31 @@ def _random_bn_stats(net):
             param.set_data(mx.nd.random.uniform(low, low + 1.0, shape=param.shape))
 
 
-def test_model_info_metadata():
-    info = gluon_resnest.model_info("resnest200")
-    assert (info["eval_size"], info["interpolation"], info["top1"], info["params"]) == (320, "bicubic", 83.86, 70201544)
-    assert info["sha1"].startswith("0c5d117d") and info["mean"] == (0.485, 0.456, 0.406) and len(info["std"]) == 3
+def test_model_record_holds_architecture_recipe_and_pretrained_parts():
+    rec = gluon_resnest.model_record("resnest200")
+    data = rec.pretrained.data_config
+    assert (data.input_size, round(data.crop_pct, 3), data.crop_mode, data.interpolation) == (
+        320, 0.909, "crop_resize", "bicubic")
+    assert (rec.pretrained.top1, rec.params, rec.arch.layers) == (83.86, 70201544, (3, 24, 36, 3))
+    assert (rec.recipe.dropblock_prob, rec.recipe.final_drop) == (0.1, 0.2)
+    assert rec.pretrained.sha1.startswith("0c5d117d") and data.mean == (0.485, 0.456, 0.406) and len(data.std) == 3
+    with pytest.raises(ValueError, match="valid names"):
+        gluon_resnest.model_record("resnet50")
 
 
 def test_all_thirteen_variants_listed():
     assert len(list_models()) == 13
     assert list_models(pretrained=True) == list_models()
-    assert list_models("fast") == [n for n in VARIANTS if "fast" in n]
+    assert list_models("fast") == [n for n in CATALOGUE if "fast" in n]
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", list(CATALOGUE))
 def test_parameter_count_and_macs_match_published(name):
     net = get_model(name)
-    row = VARIANTS[name]
+    row = CATALOGUE[name]
     assert count_parameters(net) == row.params
     assert round(count_macs(net, 224) / 1e9, 3) == row.gmacs_224
-    assert round(count_macs(net, row.pretrained.eval_size) / 1e9, 3) == row.gmacs_eval
+    assert round(count_macs(net, row.pretrained.data_config.input_size) / 1e9, 3) == row.gmacs_eval
 
 
 @pytest.mark.parametrize("name", ["resnest14", "resnest26", "resnest50", "resnest101"])
@@ -137,7 +143,7 @@ def test_bad_inputs_have_clear_errors(tmp_path):
         get_model("resnest14", pretrained=str(bad))
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", list(CATALOGUE))
 def test_hybridize_export_import_round_trip(name, tmp_path):
     net = get_model(name)
     net.initialize(mx.init.Xavier())

@@ -8,7 +8,7 @@ from gluon_resnest import get_model
 from gluon_resnest.interop.gluoncv import import_gluoncv
 from gluon_resnest.deploy.inference_graph import prepare_for_inference
 from gluon_resnest.nn import DropBlock, SplitAttentionConv, iter_dropblocks, set_drop_prob, use_pooled_descriptor
-from gluon_resnest.nn.block_tree import iter_blocks
+from gluon_resnest.nn.block_tree import copy_parameters, iter_blocks
 
 gcv = import_gluoncv()
 import gluoncv.nn.splat  # noqa: E402,F401  (not re-exported by gluoncv.nn)
@@ -118,20 +118,27 @@ def test_dropblock_gradients_and_float64():
 
 @pytest.mark.parametrize("drop_prob", [0.0, 0.2])
 def test_downsampling_block_pools_radix_maps_only_without_active_dropblock(drop_prob):
-    """Pooling the radix maps before the weighted sum equals pooling the sum; DropBlock keeps full resolution."""
+    """The split-attention layer of a downsampling block pools its radix maps before the weighted sum, which
+    equals pooling the sum (an unpooled twin of the layer with the same weights, then the pool); with DropBlock
+    active it drops on the full-resolution sum first."""
     net = get_model("resnest14", dropblock_prob=drop_prob)
     net.initialize(mx.init.Xavier())
     block = net.layer3[0]
-    assert block.use_avd and not block.avd_first
+    assert block.use_avd and not block.avd_first and block.avd_layer is None
     seen = []
-    block.dropblock2.register_forward_hook(lambda b, inputs, out: seen.append(inputs[0].shape))
+    block.conv2.dropblock.register_forward_hook(lambda b, inputs, out: seen.append(inputs[0].shape))
     x = mx.nd.random.uniform(shape=(2, 512, 16, 16), dtype="float64")
     block.cast("float64")
     out = block(x)
     assert out.shape == (2, 1024, 8, 8)
     assert seen == ([] if drop_prob == 0 else [(2, 256, 16, 16)])
+    conv2 = block.conv2
+    unpooled = SplitAttentionConv(256, 3, 1, 1, 1, radix=conv2.radix, in_channels=256)
+    unpooled.initialize()
+    unpooled.cast("float64")
+    copy_parameters(conv2, unpooled, mx.cpu())
     h = block.relu1(block.bn1(block.conv1(x)))
-    main = block.bn3(block.conv3(block.avd_layer(block.conv2(h))))
+    main = block.bn3(block.conv3(conv2.pool(unpooled(h))))
     expected = mx.nd.relu(main + block.downsample(x))
     assert np.allclose(out.asnumpy(), expected.asnumpy(), rtol=1e-12, atol=1e-12)
 
