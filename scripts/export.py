@@ -24,10 +24,12 @@ import sys
 import warnings
 
 from gluon_resnest import list_models
-from gluon_resnest.deploy.agreement import AgreementWarning, ExportCheckError
-from gluon_resnest.deploy.deployment import export_deployment
+from gluon_resnest.deploy.agreement import AgreementWarning
+from gluon_resnest.deploy.deployment import ExportOptions, export_deployment
+from gluon_resnest.deploy.int8 import CALIB_MODES
 from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable
 from gluon_resnest.train.checkpoint import run_class_names, run_weights
+from gluon_resnest.utils.options import OptionError
 from gluon_resnest.utils.publish import StaleFilesError
 
 
@@ -39,12 +41,12 @@ def main(argv=None):
     src.add_argument("--checkpoint", help="a training --save-dir (uses best.params or the newest checkpoint)")
     src.add_argument("--pretrained", action="store_true", help="the published weights")
     p.add_argument("--out", required=True, help="output prefix")
-    p.add_argument("--size", type=int, help="input resolution (default: the model's eval size)")
+    p.add_argument("--size", type=int, default=0, help="input resolution (0: the model's eval size)")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--preprocess", action="store_true", help="bake in uint8 NHWC input and mean/std normalization")
     p.add_argument("--fuse", action="store_true", help="export the oneDNN-fused CPU graph (conv+BN+ReLU+add)")
     p.add_argument("--onnx", action="store_true", help="also write PREFIX.onnx (dynamic batch)")
-    p.add_argument("--int8", choices=["naive", "entropy"], help="also write an INT8 model calibrated this way")
+    p.add_argument("--int8", choices=CALIB_MODES, help="also write an INT8 model calibrated this way")
     p.add_argument("--calib-data", help="RecordIO or image folder for INT8 calibration")
     p.add_argument("--calib-batches", type=int, default=4)
     p.add_argument("--bf16", action="store_true",
@@ -55,31 +57,23 @@ def main(argv=None):
                    help="fail (publish nothing) when top-1 agreement with float32 is below X (0..1)")
     p.add_argument("--force", action="store_true",
                    help="remove files of an earlier export at PREFIX that this export does not produce")
-    args = p.parse_args(argv)
-    if args.min_agreement is not None and not 0 <= args.min_agreement <= 1:
-        p.error("--min-agreement must be between 0 and 1, got %g" % args.min_agreement)
-    if (args.val_data or args.min_agreement is not None) and not (args.int8 or args.bf16):
-        p.error("--val-data and --min-agreement check a reduced-precision export; add --int8 or --bf16")
-    if args.bf16 and not (args.val_data or args.calib_data):
-        p.error("--bf16 needs --val-data images to check agreement with float32")
-    if args.int8 and not args.calib_data:
-        p.error("--int8 needs --calib-data")
-    if args.fuse and args.onnx:
-        p.error("--onnx needs the plain graph; drop --fuse")
-    if args.int8 and args.preprocess:
-        p.error("--int8 exports NCHW float input; drop --preprocess")
-    weights = args.params or (run_weights(args.checkpoint) if args.checkpoint else args.pretrained)
-    if not weights:
-        print("warning: no weights given, exporting random initialization", file=sys.stderr)
-    warnings.simplefilter("always", AgreementWarning)
+    args = vars(p.parse_args(argv))
+    source = {name: args.pop(name) for name in ("model", "params", "checkpoint", "pretrained", "out")}
     try:
-        report = export_deployment(args.model, weights, args.out, args.size, args.batch_size, args.preprocess,
-                                   args.onnx, args.int8, args.calib_data, args.calib_batches, args.fuse,
-                                   args.val_data, args.min_agreement, args.force, args.bf16,
-                                   class_names=run_class_names(args.checkpoint) if args.checkpoint else None)
-    except (StaleFilesError, ExportCheckError, OpenVinoUnavailable, FileNotFoundError, ValueError) as err:
+        options = ExportOptions(**args)
+        checkpoint = source["checkpoint"]
+        weights = source["params"] or (run_weights(checkpoint) if checkpoint else source["pretrained"])
+        if not weights:
+            print("warning: no weights given, exporting random initialization", file=sys.stderr)
+        warnings.simplefilter("always", AgreementWarning)
+        report = export_deployment(source["model"], weights, source["out"], options,
+                                   class_names=run_class_names(checkpoint) if checkpoint else None)
+    except OptionError as err:
+        print("error: %s" % err.for_cli(), file=sys.stderr)
+        return 2
+    except (StaleFilesError, OpenVinoUnavailable, FileNotFoundError, ValueError) as err:
         print("error: %s" % err, file=sys.stderr)
-        return 1
+        return 2
     print(json.dumps(report, indent=2))
     if not report["reload_ok"]:
         print("error: reloaded export differs from the source network; nothing was published", file=sys.stderr)

@@ -43,7 +43,7 @@ if fresh "$VENV"; then
   if "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     "${PIP[@]}" uninstall -q -y torch torchvision timm resnest safetensors
   fi
-  "${PIP[@]}" install -q "${C[@]}" -e ".[$FLAVOR,onnx,test]"
+  "${PIP[@]}" install -q "${C[@]}" -e ".[$FLAVOR,gluoncv,onnx,test]"
   # Optional: OpenVINO as a runtime for the ONNX export (bf16 on AVX512_BF16/AMX CPUs). Skipped, with a note, when it
   # does not install cleanly next to the pins above.
   "${PIP[@]}" install -q "${C[@]}" -e ".[openvino]" || echo "note: OpenVINO did not install; --runtime openvino and --bf16 are unavailable"
@@ -51,7 +51,7 @@ if fresh "$VENV"; then
   if ! "$VENV/bin/python" -c "import horovod.mxnet" >/dev/null 2>&1; then
     "${PIP[@]}" install -q "${C[@]}" packaging psutil cloudpickle pyyaml cffi
     HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_TENSORFLOW=1 \
-    HOROVOD_WITHOUT_PYTORCH=1 "${PIP[@]}" install -q "${C[@]}" --no-build-isolation horovod
+    HOROVOD_WITHOUT_PYTORCH=1 "${PIP[@]}" install -q "${C[@]}" --no-build-isolation -e ".[horovod]"
   fi
   "$VENV/bin/python" -c "import gluon_resnest, gluoncv, horovod.mxnet, mxnet; print('setup ok: .venv, mxnet', mxnet.__version__, 'gluoncv', gluoncv.__version__)"
   echo "$WANT" > "$VENV/.setup-stamp"

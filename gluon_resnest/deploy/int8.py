@@ -6,6 +6,7 @@ from .inference_graph import prepare_for_inference
 
 __all__ = ["CalibrationIter", "quantize_model", "compare_outputs", "CALIB_MODES"]
 
+#: Calibration modes: activation ranges from their min/max ("naive") or by KL divergence ("entropy").
 CALIB_MODES = ("naive", "entropy")
 
 

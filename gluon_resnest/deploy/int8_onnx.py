@@ -2,18 +2,19 @@
 uint8 activations), quantized by onnxruntime's static quantizer and calibrated on real images. OpenVINO and
 onnxruntime run it."""
 from ..utils.fileio import atomic_write
+from .int8 import CALIB_MODES
 
 __all__ = ["quantize_onnx", "ONNX_CALIBRATION"]
 
-#: Our calibration modes (``--int8``) and the onnxruntime calibration methods that implement them.
-ONNX_CALIBRATION = {"naive": "MinMax", "entropy": "Entropy"}
+#: The onnxruntime calibration methods that implement our calibration modes.
+ONNX_CALIBRATION = dict(zip(CALIB_MODES, ("MinMax", "Entropy")))
 
 
 def quantize_onnx(onnx_path, out_path, batches, mode="naive"):
     """Write ``onnx_path`` quantized to INT8 QDQ form to ``out_path`` (atomically); returns ``out_path``.
 
     ``batches``: float32 ``(N, 3, S, S)`` numpy arrays in the export's layout, the calibration inputs; ``mode``:
-    "naive" (min/max ranges) or "entropy" (KL-divergence ranges).
+    one of :data:`~gluon_resnest.deploy.int8.CALIB_MODES` (min/max ranges, or KL-divergence ranges).
     """
     if mode not in ONNX_CALIBRATION:
         raise ValueError("calibration mode must be one of %s, got %r" % (", ".join(ONNX_CALIBRATION), mode))

@@ -14,6 +14,7 @@ import re
 import mxnet as mx
 
 from ..utils.fileio import atomic_write
+from ..utils.options import OptionError
 from .optimizer import optimizer_state
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "read_checkpoint_states", "prune_checkpoints", "save_best",
@@ -96,8 +97,8 @@ def latest_checkpoint(save_dir):
             raise ValueError("checkpoint file %s resolves outside the save directory %s" % (path, save_dir))
     state = _read_json(stem + ".json", "checkpoint state")
     if not isinstance(state, dict) or "optimizer" not in state or "epoch" not in state:
-        raise ValueError("checkpoint state %s lacks its epoch or optimizer description (written by an older "
-                         "version, whose pickled .states are not loaded); start a new --save-dir" % (stem + ".json"))
+        raise OptionError("checkpoint state %s lacks its epoch or optimizer description (written by an older "
+                          "version, whose pickled .states are not loaded); start a new {save_dir}" % (stem + ".json"))
     return stem, state
 
 

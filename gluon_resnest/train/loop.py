@@ -30,7 +30,8 @@ from .distributed import Distributed
 from .evaluation import count_correct, evaluate
 from .metrics_log import plot_curves, write_metrics
 from .optimizer import apply_no_wd, load_optimizer_state, make_optimizer
-from .resume import flag, resume_changes
+from ..utils.options import OptionError, flag
+from .resume import resume_changes
 from .schedule import cosine_schedule, dropblock_rate
 
 __all__ = ["EpochStats", "TrainingRun", "train"]
@@ -69,8 +70,8 @@ def _datasets(cfg, dist):
     if cfg.data.data_dir:
         train_dir, val_dir = (os.path.join(cfg.data.data_dir, split) for split in ("train", "val"))
         if not os.path.isdir(train_dir):
-            raise FileNotFoundError("--data-dir %s needs a train/ folder of class folders (and optionally val/)"
-                                    % cfg.data.data_dir)
+            raise OptionError("{data_dir} %s needs a train/ folder of class folders (and optionally val/)"
+                              % cfg.data.data_dir)
         train_set = FolderImageDataset(train_dir)
         return train_set, FolderImageDataset(val_dir, train_set.classes) if os.path.isdir(val_dir) else None
     val = open_image_dataset(cfg.data.rec_val) if cfg.data.rec_val else None
@@ -78,12 +79,12 @@ def _datasets(cfg, dist):
 
 
 def _class_count(cfg, train_set):
-    """``--classes`` if given (checked against the class folders), else the data's class count."""
+    """``classes`` if given (checked against the class folders), else the data's class count."""
     found = len(train_set.classes) if train_set.classes else None
     if cfg.net.classes:
         if found is not None and found != cfg.net.classes:
-            raise ValueError("--classes %d, but the training data has %d classes (%s)"
-                             % (cfg.net.classes, found, ", ".join(train_set.classes)))
+            raise OptionError("{classes} %d, but the training data has %d classes (%s)"
+                              % (cfg.net.classes, found, ", ".join(train_set.classes)))
         return cfg.net.classes
     if found is not None:
         return found
@@ -104,8 +105,8 @@ def build_net(cfg, ctx, weights=True):
         net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=ctx)
     if cfg.net.dtype == "float16":
         if ctx.device_type != "gpu":
-            raise ValueError("float16 training needs a GPU: MXNet 1.9 has no float16 GEMM on CPU (use --gpu, or "
-                             "--dtype float32)")
+            raise OptionError("float16 training needs a GPU: MXNet 1.9 has no float16 GEMM on CPU (use {gpu}, or "
+                              "{dtype} float32)")
         net.cast("float16")
     return net
 
@@ -293,9 +294,8 @@ class TrainingRun:
         state = self.restore() if cfg.run.resume else None
         if cfg.run.resume and state is None:
             if not cfg.run.allow_fresh_start:
-                raise FileNotFoundError("--resume: no checkpoint in %s (no %s); run without --resume, or add "
-                                        "--allow-fresh-start to start from scratch in that case"
-                                        % (save_dir, "latest.json"))
+                raise OptionError("{resume}: no checkpoint in %s (no %s); run without {resume}, or add "
+                                  "{allow_fresh_start} to start from scratch in that case" % (save_dir, "latest.json"))
             if dist.is_root:
                 logger.info("--resume: no checkpoint in %s, starting from scratch (--allow-fresh-start)", save_dir)
         dist.broadcast_parameters(self.net.collect_params())

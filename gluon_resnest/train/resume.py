@@ -5,26 +5,16 @@ size and number of workers, which shard the data). Everything else (epochs, lear
 recipe options) applies from the resumed step: the schedule is rebuilt from the new values and evaluated at the
 restored update count.
 """
-__all__ = ["FIXED_BY_CHECKPOINT", "RUN_ONLY", "resume_changes", "flag"]
+from ..utils.options import OptionError
+from .config import GROUPS
+from .options import fixed_by_checkpoint, invocation_only
 
-#: Options a checkpoint cannot honour a change of, with the reason.
-FIXED_BY_CHECKPOINT = {
-    "model": "the checkpoint holds that network's weights",
-    "classes": "the checkpoint's classifier has that many outputs",
-    "dtype": "the optimizer states are kept in that dtype",
-    "optimizer": "the optimizer states belong to that optimizer",
-    "batch_size": "it fixes the data order and the steps per epoch",
-    "seed": "it fixes the data order and the augmentation of every sample",
-}
+__all__ = ["FIXED_BY_CHECKPOINT", "RUN_ONLY", "resume_changes"]
+
+#: Options a checkpoint cannot honour a change of, with the reason (declared in :mod:`.config`).
+FIXED_BY_CHECKPOINT = fixed_by_checkpoint(GROUPS)
 #: Options that describe this invocation, not the training: never compared.
-RUN_ONLY = {"resume", "allow_fresh_start", "stop_after_epochs", "save_dir", "workers", "log_interval", "export",
-            "keep_checkpoints", "gpu", "toy_dir", "pretrained", "params", "stop_on_bad_sample", "rec_train", "rec_val",
-            "data_dir"}
-
-
-def flag(option):
-    """The command-line flag of a flat option name."""
-    return "--" + option.replace("_", "-")
+RUN_ONLY = invocation_only(GROUPS)
 
 
 def resume_changes(saved_config, saved_world_size, cfg, world_size):
@@ -35,8 +25,8 @@ def resume_changes(saved_config, saved_world_size, cfg, world_size):
     (:data:`FIXED_BY_CHECKPOINT`, or a different number of workers).
     """
     if saved_world_size is not None and saved_world_size != world_size:
-        raise ValueError("cannot resume with %d workers: the checkpoint was trained with %d, and the number of "
-                         "workers fixes the data order (each worker's shard)" % (world_size, saved_world_size))
+        raise OptionError("cannot resume with %d Horovod workers: the checkpoint was trained with %d, and the number "
+                          "of workers fixes the data order (each worker's shard)" % (world_size, saved_world_size))
     saved = {}
     for group in saved_config.values():
         saved.update(group)
@@ -45,8 +35,8 @@ def resume_changes(saved_config, saved_world_size, cfg, world_size):
         if option in RUN_ONLY or option not in saved or saved[option] == value:
             continue
         if option in FIXED_BY_CHECKPOINT:
-            raise ValueError("cannot resume with %s %r: the checkpoint was trained with %s %r, and %s; start a new "
-                             "--save-dir or keep %s %r" % (flag(option), value, flag(option), saved[option],
-                                                            FIXED_BY_CHECKPOINT[option], flag(option), saved[option]))
+            raise OptionError("cannot resume with {%s} %r: the checkpoint was trained with {%s} %r, and %s; start a "
+                              "new {save_dir} or keep {%s} %r" % (option, value, option, saved[option],
+                                                                   FIXED_BY_CHECKPOINT[option], option, saved[option]))
         changes[option] = (saved[option], value)
     return changes

@@ -196,7 +196,7 @@ def test_reexport_refuses_stale_files_unless_forced(tmp_path):
     with pytest.raises(StaleFilesError, match=r"m\.onnx"):
         export_model(_net("resnest26"), prefix, 32)
     script = _script("export.py", "--model", "resnest26", "--out", prefix, "--size", "32")
-    assert script.returncode == 1 and "m.onnx" in script.stderr and "--force" in script.stderr
+    assert script.returncode == 2 and "m.onnx" in script.stderr and "--force" in script.stderr
     assert "Traceback" not in script.stderr
     assert ExportedClassifier(prefix).meta["model"] == "resnest14"
     export_model(_net("resnest26"), prefix, 32, force=True)
@@ -289,14 +289,15 @@ def test_low_agreement_warns_or_fails_and_publishes_nothing(trained_toy, tmp_pat
     low = {"top1_agreement": 0.366, "max_rel_logit_error": 0.5, "images": 484}
     with pytest.warns(agreement.AgreementWarning, match="36.6% of top-1"):
         agreement.check_agreement("INT8", low)
-    with pytest.raises(agreement.ExportCheckError, match="below --min-agreement 0.9"):
+    with pytest.raises(agreement.ExportCheckError, match="below min_agreement 0.9"):
         agreement.check_agreement("INT8", low, 0.9)
     monkeypatch.setattr(agreement, "compare_many", lambda reference, candidates, *args, **kwargs:
                         {name: dict(low) for name in candidates})
     val = str(trained_toy / "toy_data" / "toy_val.rec")
     with pytest.raises(agreement.ExportCheckError, match="nothing was published"):
-        deployment.export_deployment("resnest14", str(trained_toy / "best.params"), str(tmp_path / "q"), 48,
-                                     int8="naive", calib_data=val, calib_batches=1, min_agreement=0.9)
+        deployment.export_deployment("resnest14", str(trained_toy / "best.params"), str(tmp_path / "q"),
+                                     deployment.ExportOptions(size=48, int8="naive", calib_data=val, calib_batches=1,
+                                                              min_agreement=0.9))
     assert os.listdir(tmp_path) == []
 
 
