@@ -109,7 +109,7 @@ LAYERS = ["utils", "nn", "data", "models", "interop", "deploy", "train"]
 
 
 def test_layers_import_only_from_layers_above():
-    """The README's module map order: a subpackage never imports from one listed after it."""
+    """The module map order of docs/contributing.md: a subpackage never imports from one listed after it."""
     found = []
     for path in _package_files():
         parts = os.path.relpath(path, PACKAGE).split(os.sep)
