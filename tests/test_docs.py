@@ -36,11 +36,13 @@ def _rel(path):
     return os.path.relpath(path, ROOT).replace(os.sep, "/")
 
 
-def _package_files():
-    for folder, _, files in os.walk(os.path.join(ROOT, "gluon_resnest")):
-        for name in files:
-            if name.endswith(".py"):
-                yield os.path.join(folder, name)
+def _code_files():
+    """The Python files of the package, the scripts and the tools."""
+    for top in ("gluon_resnest", "scripts", "tools"):
+        for folder, _, files in os.walk(os.path.join(ROOT, top)):
+            for name in files:
+                if name.endswith(".py"):
+                    yield os.path.join(folder, name)
 
 
 def test_readme_is_a_front_page():
@@ -87,7 +89,8 @@ HISTORY_WORDING = re.compile(
     r"\b\d+\s*(?:\+\s*\d+\s*)?tests\b",           # test counts
     re.I)
 
-#: what package code must not quote: issue numbers and commit hashes (history lives in docs/changelog.md).
+#: what the package, scripts and tools must not quote: issue numbers and commit hashes (changes between versions
+#: are described in docs/changelog.md).
 PACKAGE_HISTORY = re.compile(r"\bissue\s*#?\d|\bcommit\s+[0-9a-f]{7}", re.I)
 
 
@@ -108,8 +111,8 @@ def test_docs_hold_no_history(path):
     assert not found, "%s: %s" % (_rel(path), found)
 
 
-def test_package_quotes_no_issue_or_commit():
-    found = ["%s: %r" % (_rel(p), m.group(0)) for p in _package_files() for m in PACKAGE_HISTORY.finditer(_read(p))]
+def test_code_quotes_no_issue_or_commit():
+    found = ["%s: %r" % (_rel(p), m.group(0)) for p in _code_files() for m in PACKAGE_HISTORY.finditer(_read(p))]
     assert not found, found
 
 
