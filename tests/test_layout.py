@@ -1,4 +1,5 @@
-"""The package layout and the facts it keeps in one place; the README's script flags; no history in docstrings."""
+"""The package layout and the facts it keeps in one place; the script flags the README and docs write; no history in
+docstrings."""
 import ast
 import io
 import os
@@ -70,36 +71,45 @@ def test_no_docstring_or_comment_quotes_history_or_speed():
     assert not found, "\n".join(found)
 
 
+def _documented_files():
+    docs = os.path.join(ROOT, "docs")
+    return [os.path.join(ROOT, "README.md")] + sorted(os.path.join(docs, f) for f in os.listdir(docs)
+                                                      if f.endswith(".md"))
+
+
 def _readme_script_flags():
-    """``{script name: {flags}}`` for every ``scripts/NAME.py`` command written in README.md: in inline code up to
-    the closing backtick, in a code block up to the end of the line and its backslash continuations."""
-    text = _read(os.path.join(ROOT, "README.md"))
+    """``{script path: {flags}}`` for every ``scripts/NAME.py`` or ``tools/NAME.py`` command written in README.md
+    and docs/*.md: in inline code up to the closing backtick, in a code block up to the end of the line and its
+    backslash continuations."""
     flags = {}
-    for match in re.finditer(r"scripts/(\w+\.py)", text):
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        rest = text[match.end():]
-        if text.count("`", line_start, match.start()) % 2:
-            command = rest.split("`", 1)[0]
-        else:
-            command = re.split(r"(?<!\\)\n", rest, maxsplit=1)[0]
-        flags.setdefault(match.group(1), set()).update(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command))
+    for path in _documented_files():
+        text = _read(path)
+        for match in re.finditer(r"\b((?:scripts|tools)/\w+\.py)", text):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            rest = text[match.end():]
+            if text.count("`", line_start, match.start()) % 2:
+                command = rest.split("`", 1)[0]
+            else:
+                command = re.split(r"(?<!\\)\n", rest, maxsplit=1)[0]
+            flags.setdefault(match.group(1), set()).update(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command))
     return flags
 
 
-@pytest.mark.parametrize("script,flags", sorted(_readme_script_flags().items()))
+@pytest.mark.parametrize("script,flags", sorted((s, f) for s, f in _readme_script_flags().items() if f))
 def test_readme_flags_exist_in_script_parsers(script, flags):
-    result = subprocess.run([sys.executable, script_path(script), "--help"], capture_output=True, text=True,
+    """Every flag the README or a docs page writes after a script's path is in that script's ``--help``."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, script), "--help"], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     documented = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", result.stdout))
-    assert flags <= documented, "README uses %s flags the parser lacks: %s" % (script, sorted(flags - documented))
+    assert flags <= documented, "the docs use %s flags the parser lacks: %s" % (script, sorted(flags - documented))
 
 
 LAYERS = ["utils", "nn", "data", "models", "interop", "deploy", "train"]
 
 
 def test_layers_import_only_from_layers_above():
-    """The README's module map order: a subpackage never imports from one listed after it."""
+    """The module map order of docs/contributing.md: a subpackage never imports from one listed after it."""
     found = []
     for path in _package_files():
         parts = os.path.relpath(path, PACKAGE).split(os.sep)
