@@ -154,3 +154,11 @@ def test_readme_python_examples_run(tmp_path):
     printed = [line for line in result.stdout.splitlines() if re.match(r"\d\.\d{3}  \S", line)]
     assert len(printed) == 5, result.stdout
     assert "ran 2 blocks" in result.stdout
+
+
+def test_training_options_table_is_generated_from_the_declarations():
+    """docs/training.md's options table is what ``tools/options_table.py`` writes from the option declarations."""
+    from tools.options_table import PAGE, generated_table, split_page
+
+    _, table, _ = split_page(_read(PAGE))
+    assert table == generated_table(), "the options table is out of date: run python tools/options_table.py"
