@@ -16,6 +16,7 @@ import numpy as np
 
 from gluon_resnest.deploy.classifier import RUNTIMES, ExportedClassifier, class_names_for
 from gluon_resnest.deploy.openvino_runtime import PRECISIONS, OpenVinoUnavailable
+from gluon_resnest.utils.options import OptionError
 
 
 def main(argv=None):
@@ -35,6 +36,9 @@ def main(argv=None):
         p.error("give image files or --rec")
     try:
         clf = ExportedClassifier(args.model, runtime=args.runtime, precision=args.precision)
+    except OptionError as err:
+        print("error: %s" % err.for_cli(), file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError, OpenVinoUnavailable) as err:
         print("error: %s" % err, file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from gluon_resnest import list_models  # first: it sizes MXNet's CPU threads bef
 import mxnet as mx  # noqa: I100
 from gluon_resnest.train.evaluation import evaluate_export, evaluate_model
 from gluon_resnest.utils.fileio import atomic_write
+from gluon_resnest.utils.options import OptionError
 
 
 def main(argv=None):
@@ -47,6 +48,9 @@ def main(argv=None):
         else:
             result = evaluate_model(args.model, args.params or True, args.data, args.classes, args.size,
                                     args.crop_pct, args.batch_size, args.workers, ctx, progress=True)
+    except OptionError as err:
+        print("error: %s" % err.for_cli({"input_size": "--size"}), file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as err:
         print("error: %s" % err, file=sys.stderr)
         return 2

@@ -123,3 +123,48 @@ def test_layers_import_only_from_layers_above():
     assert set(LAYERS) == {p for p in os.listdir(PACKAGE) if os.path.isdir(os.path.join(PACKAGE, p, ""))
                            and p != "__pycache__"}
     assert not found, found
+
+
+def _module_name(path):
+    rel = os.path.relpath(path, ROOT)[:-len(".py")].split(os.sep)
+    return ".".join(rel[:-1] if rel[-1] == "__init__" else rel)
+
+
+def _imports_of(path, modules):
+    """The package modules ``path`` imports anywhere in it (module level or inside functions), by name."""
+    name = _module_name(path)
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(_read(path))):
+        if isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            target = (base + "." + node.module if node.module else base) if node.level else node.module
+            for alias in node.names:
+                found.add(target + "." + alias.name if target + "." + alias.name in modules else target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m in modules and m != name and not name.startswith(m + ".")}
+
+
+def test_package_has_no_import_cycle():
+    """No module of the package imports, directly or through others, a module that imports it (package
+    ``__init__`` files importing their own submodules excepted: that is how a package exposes them)."""
+    files = {_module_name(p): p for p in _package_files()}
+    graph = {name: _imports_of(path, files) for name, path in files.items()}
+    cycles = []
+
+    def visit(name, stack):
+        for other in sorted(graph[name]):
+            if other in stack:
+                cycles.append(" -> ".join(stack[stack.index(other):] + [other]))
+            elif other not in done:
+                visit(other, stack + [other])
+        done.add(name)
+
+    done = set()
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [name])
+    assert not cycles, "\n".join(sorted(set(cycles)))

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from ..data.config import resolve_data_config
+from ..utils.options import OptionError
 from .export import ExportMismatchError, export_prefix, load_exported, meta_path, read_meta, verify_files
 from .onnx_export import onnx_session, run_onnx
 
@@ -72,7 +73,7 @@ class ExportedClassifier:
         if runtime not in RUNTIMES + (None,):
             raise ValueError("runtime must be one of %s, got %r" % (", ".join(RUNTIMES), runtime))
         if (runtime == "openvino" or precision) and not self.onnx:
-            raise ValueError("--runtime openvino and --precision run an ONNX file; give PREFIX.onnx, not %s" % path)
+            raise OptionError("{runtime} openvino and {precision} run an ONNX file; give PREFIX.onnx, not %s" % path)
         prefix = export_prefix(path)
         self.meta = read_meta(prefix)
         if self.meta is None:
@@ -94,11 +95,11 @@ class ExportedClassifier:
             if runtime is None and not (int8 and checked.get("runtime") == "openvino"):
                 runtime = "onnxruntime"
             if precision and runtime == "onnxruntime":
-                raise ValueError("--precision applies to --runtime openvino")
+                raise OptionError("{precision} applies to {runtime} openvino")
             precision_used = precision or ("bf16" if checked and not int8 else "f32")
             self.runtime, self._run_onnx = onnx_runner(path, runtime, precision_used)
             if precision and self.runtime != "openvino":
-                raise ValueError("--precision applies to OpenVINO, which is not installed")
+                raise OptionError("{precision} applies to OpenVINO, which is not installed")
             self.precision = precision_used if self.runtime == "openvino" else "f32"
         else:
             self.block = load_exported(prefix, ctx)

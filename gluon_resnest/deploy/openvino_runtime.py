@@ -44,7 +44,7 @@ def check_bf16_support(core=None):
     capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     if "BF16" not in capabilities:
         raise OpenVinoUnavailable("this CPU has no native bfloat16 support (needs AVX512_BF16 or AMX; OpenVINO "
-                                  "reports %s, /proc/cpuinfo bf16 flags: %s); use float32 or --int8"
+                                  "reports %s, /proc/cpuinfo bf16 flags: %s); use float32 or INT8"
                                   % (", ".join(capabilities), ", ".join(cpu_bf16_flags()) or "none"))
 
 

@@ -297,7 +297,7 @@ class TrainingRun:
                 raise OptionError("{resume}: no checkpoint in %s (no %s); run without {resume}, or add "
                                   "{allow_fresh_start} to start from scratch in that case" % (save_dir, "latest.json"))
             if dist.is_root:
-                logger.info("--resume: no checkpoint in %s, starting from scratch (--allow-fresh-start)", save_dir)
+                logger.info("resume: no checkpoint in %s, starting from scratch (allow_fresh_start)", save_dir)
         dist.broadcast_parameters(self.net.collect_params())
         start_epoch = state["epoch"] + 1 if state else 0
         history = state["history"] if state else []

@@ -29,4 +29,5 @@ def test_help_lists_aliases_and_defaults():
     for flag in ("--num-epochs", "--save-frequency", "--eval-frequency", "--use-pretrained", "--data-dir",
                  "-j", "--num-data-workers", "--mixup", "--label-smoothing", "--keep-checkpoints"):
         assert flag in result.stdout, flag
-    assert "(default: 0.05)" in result.stdout and "(default: 2)" in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "(default: 0.05)" in text and "(default: 2)" in text
