@@ -9,10 +9,8 @@ hosts are tried in turn. On top of that: a per-file lock so that many processes 
 download once, a progress bar, retries with exponential backoff, a socket timeout, download to a temporary file
 then rename, a sha1 check before use (a corrupt file is fetched again once), zip members checked against path
 traversal, and errors that name every URL tried and the path to place a file by hand.
-The sha1 of each published file is written in :mod:`gluon_resnest.models.catalogue`; :data:`SHA1` is a read-only
-view of it.
+The sha1 of each published file is written in its record of :mod:`gluon_resnest.models.catalogue`.
 """
-import collections.abc
 import dataclasses
 import hashlib
 import logging
@@ -32,29 +30,10 @@ from ..utils.fileio import atomic_write
 from ..utils.publish import sha1_file
 from .catalogue import CATALOGUE
 
-__all__ = ["SHA1", "STORES", "Store", "DEFAULT_REPO", "ModelFileError", "default_root", "store_of", "download_urls",
-           "check_sha1", "get_model_file", "read_model_file", "purge"]
+__all__ = ["STORES", "Store", "DEFAULT_REPO", "ModelFileError", "default_root", "store_of", "check_sha1",
+           "get_model_file", "read_model_file", "purge"]
 
 logger = logging.getLogger(__name__)
-
-class _Sha1View(collections.abc.Mapping):
-    """``{name: sha1}`` of the published files, read from the catalogue on every access."""
-
-    def __getitem__(self, name):
-        return CATALOGUE[name].pretrained.sha1
-
-    def __iter__(self):
-        return iter(CATALOGUE)
-
-    def __len__(self):
-        return len(CATALOGUE)
-
-    def __repr__(self):
-        return repr(dict(self))
-
-
-#: sha1 of each published file (a read-only view of the catalogue).
-SHA1 = _Sha1View()
 
 @dataclasses.dataclass(frozen=True)
 class Store:
@@ -100,11 +79,6 @@ def default_root():
 def store_of(name):
     """The :class:`Store` publishing variant ``name`` (GluonCV's for names outside the catalogue)."""
     return STORES[CATALOGUE[name].pretrained.store if name in CATALOGUE else "gluoncv"]
-
-
-def download_urls(name, stem):
-    """URLs to try, in order, for ``{stem}.params`` of variant ``name``."""
-    return store_of(name).urls(stem)
 
 
 def _sha1_matches(hexdigest, sha1):
@@ -181,14 +155,15 @@ def _extract_params(zip_path, member, dest):
 
 def _resolve_sha1(name, tag):
     if tag is None:
-        if name not in SHA1:
-            raise ValueError("no pretrained weights for %r; available: %s" % (name, ", ".join(SHA1)))
-        return SHA1[name]
+        if name not in CATALOGUE:
+            raise ValueError("no pretrained weights for %r; available: %s" % (name, ", ".join(CATALOGUE)))
+        return CATALOGUE[name].pretrained.sha1
     sha1 = tag.lower()
     if not _HEX.match(sha1):
         raise ValueError("tag must be a sha1 or a prefix of at least 8 hex digits, got %r" % (tag,))
-    if name in SHA1 and SHA1[name].startswith(sha1):
-        return SHA1[name]
+    published = CATALOGUE[name].pretrained.sha1 if name in CATALOGUE else None
+    if published and published.startswith(sha1):
+        return published
     return sha1
 
 
@@ -269,7 +244,7 @@ def purge(root=None):
     root = os.path.expanduser(root) if root is not None else default_root()
     if not os.path.isdir(root):
         return []
-    pattern = re.compile(r"^(%s)-[0-9a-f]{8}\.(params|lock)$" % "|".join(map(re.escape, SHA1)))
+    pattern = re.compile(r"^(%s)-[0-9a-f]{8}\.(params|lock)$" % "|".join(map(re.escape, CATALOGUE)))
     removed = []
     for entry in sorted(os.listdir(root)):
         if pattern.match(entry):

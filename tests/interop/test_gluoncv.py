@@ -214,10 +214,10 @@ def test_routing_can_be_switched_off():
 
 
 def test_each_variant_downloads_from_its_publisher():
-    gluoncv_urls = store.download_urls("resnest50", "resnest50-bcfefe1d")
+    gluoncv_urls = store.store_of("resnest50").urls("resnest50-bcfefe1d")
     assert gluoncv_urls[0] == "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/gluon/models/" \
                               "resnest50-bcfefe1d.zip"
-    fast = store.download_urls("resnest50_fast_1s4x24d", "resnest50_fast_1s4x24d-7318153d")
+    fast = store.store_of("resnest50_fast_1s4x24d").urls("resnest50_fast_1s4x24d-7318153d")
     assert fast[0] == "https://github.com/zhanghang1989/ResNeSt/releases/download/weights_step2/" \
                       "resnest50_fast_1s4x24d-7318153d.zip"
     assert len(fast) == 3 and all(u.endswith("resnest50_fast_1s4x24d-7318153d.zip") for u in fast)
