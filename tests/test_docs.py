@@ -116,6 +116,14 @@ def test_code_quotes_no_issue_or_commit():
     assert not found, found
 
 
+def test_code_comments_and_docstrings_hold_no_history_wording():
+    from tests.test_layout import _comments_and_docstrings
+
+    found = ["%s: %r" % (_rel(p), m.group(0)) for p in _code_files()
+             for text in _comments_and_docstrings(_read(p)) for m in HISTORY_WORDING.finditer(text)]
+    assert not found, found
+
+
 _SNIPPET_DRIVER = r"""
 import os, re, sys
 import gluon_resnest

@@ -1,7 +1,7 @@
 """GluonCV integration: our ResNeSt behind GluonCV's names, builders and DropBlock tools.
 
 :func:`install` (run by ``import gluon_resnest`` unless ``GLUON_RESNEST_GLUONCV=0`` is set) acts on GluonCV's
-modules in memory, now for those already imported and through an import hook for those imported later; nothing
+modules in memory, at once for those already imported and through an import hook for those imported later; nothing
 on disk is changed and gluoncv is not imported by it:
 
 * ``gluoncv.model_zoo.resnest``: its ``resnest14`` ... ``resnest269`` factories become ours (GluonCV's keywords and

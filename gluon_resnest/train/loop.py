@@ -115,7 +115,7 @@ class _EvalTwin:
     """A separate inference copy of the training network, refreshed from it before each evaluation.
 
     Running inference on the training network itself lets oneDNN cache weight layouts that shift the numerics of
-    later training steps slightly, so an interrupted-and-resumed run would no longer match an uninterrupted one.
+    later training steps slightly, so an interrupted-and-resumed run would not match an uninterrupted one.
     """
 
     def __init__(self, cfg, ctx):

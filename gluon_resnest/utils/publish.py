@@ -70,7 +70,7 @@ def _remove_if_present(path):
 
 def _remove_crashed_staging(directory, base):
     """Remove this host's ``.BASE.staging-HOST-PID-RANDOM`` folders (and earlier versions' ``.BASE.staging-PID``)
-    in ``directory`` whose process no longer runs; returns their paths."""
+    in ``directory`` whose process has exited; returns their paths."""
     legacy, ours = "." + base + _STAGING, "." + base + _STAGING + _host_tag() + "-"
     removed = []
     for entry in os.listdir(directory):
