@@ -170,3 +170,28 @@ def test_training_options_table_is_generated_from_the_declarations():
 
     _, table, _ = split_page(_read(PAGE))
     assert table == generated_table(), "the options table is out of date: run python tools/options_table.py"
+
+
+def _half_up(value, places="0.01"):
+    import decimal
+
+    return str(decimal.Decimal(str(value)).quantize(decimal.Decimal(places), decimal.ROUND_HALF_UP))
+
+
+def test_readme_variant_table_matches_the_catalogue():
+    from gluon_resnest.models.catalogue import CATALOGUE
+
+    rows = {}
+    for line in _read(README).splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] in CATALOGUE:
+            rows[cells[0]] = cells
+    assert list(rows) == list(CATALOGUE)
+    for name, cells in rows.items():
+        rec = CATALOGUE[name]
+        data = rec.pretrained.data_config
+        top = "%.2f" % rec.pretrained.top1 + (" (%.2f)" % rec.pretrained.top5 if rec.pretrained.top5 else "")
+        assert cells[1:] == ["-".join(map(str, rec.arch.layers)), str(rec.arch.radix),
+                             "%dx%d" % (rec.arch.cardinality, rec.arch.bottleneck_width),
+                             "%.1f M" % (rec.params / 1e6), _half_up(rec.gmacs_224),
+                             "%d / %.3g / %s" % (data.input_size, data.crop_pct, data.interpolation), top], name
