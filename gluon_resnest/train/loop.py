@@ -198,12 +198,12 @@ class TrainingRun:
                                              self.dist.size)
                     payload = ("ok", stem, state, read_checkpoint_states(stem), changes)
             except (ValueError, FileNotFoundError) as err:
-                payload = ("error", type(err).__name__, str(err))
+                payload = ("error", type(err).__name__, getattr(err, "template", str(err)))
         payload = self.dist.broadcast_object(payload, "resume")
         if payload is None:
             return None
         if payload[0] == "error":
-            raise (ValueError if payload[1] == "ValueError" else FileNotFoundError)(payload[2])
+            raise {"OptionError": OptionError, "ValueError": ValueError}.get(payload[1], FileNotFoundError)(payload[2])
         _, stem, state, arrays, changes = payload
         if self.dist.is_root:
             self.net.load_parameters(stem + ".params", ctx=self.ctx, cast_dtype=True)

@@ -144,7 +144,7 @@ def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_p
 
     monkeypatch.setattr(openvino_runtime, "import_openvino", no_openvino)
     assert ExportedClassifier(out + "-int8.onnx").runtime == "onnxruntime"
-    with pytest.raises(ValueError, match="--precision applies to OpenVINO, which is not installed"):
+    with pytest.raises(ValueError, match="precision applies to OpenVINO, which is not installed"):
         ExportedClassifier(out + "-int8.onnx", precision="bf16")
     with pytest.raises(openvino_runtime.OpenVinoUnavailable):
         ExportedClassifier(out + "-int8.onnx", runtime="openvino")

@@ -3,11 +3,13 @@ checkpoint files, checkpoint paths confined to the save directory, and old check
 import json
 import os
 import pickle
+import re
 
 import pytest
 
 from gluon_resnest.train import train
 from gluon_resnest.train.schedule import cosine_schedule
+from gluon_resnest.utils.options import OptionError
 
 from tests.helpers.training import tiny_cfg
 
@@ -56,8 +58,9 @@ def test_changed_epochs_and_lr_follow_the_rebuilt_schedule(two_epochs, small_toy
 def test_unhonourable_change_is_refused_naming_option_and_values(two_epochs, small_toy, option, value, old):
     save = _copy(two_epochs, str(small_toy / ("refuse-" + option)))
     flag = "--" + option.replace("_", "-")
-    with pytest.raises(ValueError, match="%s %r.*%s %r" % (flag, value, flag, old)):
+    with pytest.raises(OptionError, match="%s %r.*%s %r" % (option, value, option, old)) as refused:
         train(tiny_cfg(save, 4, resume=True, **dict(FAST, **{option: value})))
+    assert re.search("%s %r.*%s %r" % (flag, value, flag, old), refused.value.for_cli())
 
 
 class _RunsCode:
@@ -91,7 +94,7 @@ def test_bad_or_escaping_latest_json_is_named(two_epochs, small_toy):
 
 def test_resume_without_checkpoint_needs_an_explicit_flag(small_toy, caplog):
     save = str(small_toy / "nothing")
-    with pytest.raises(FileNotFoundError, match="no checkpoint in .*allow-fresh-start"):
+    with pytest.raises(ValueError, match="no checkpoint in .*allow_fresh_start"):
         train(tiny_cfg(save, 1, resume=True, **FAST))
     with caplog.at_level("INFO", logger="gluon_resnest.train"):
         state = train(tiny_cfg(save, 1, resume=True, allow_fresh_start=True, **FAST))

@@ -81,7 +81,7 @@ def test_resume_ends_with_the_same_parameters(small_toy):
 
 
 def test_bad_training_options_are_clear(small_toy):
-    with pytest.raises(ValueError, match="rec-train"):
+    with pytest.raises(ValueError, match="rec_train"):
         train(TrainConfig.from_flat(save_dir=str(small_toy / "x")))
     with pytest.raises(ValueError, match="float16 training needs a GPU"):
         train(tiny_cfg(str(small_toy / "fp16"), 1, dtype="float16"))
