@@ -75,9 +75,10 @@ class DataConfig:
             raise ValueError("a data config must be a JSON object, got %r" % (values,))
         fields = {f.name for f in dataclasses.fields(cls)}
         missing, unknown = sorted(fields - set(values)), sorted(set(values) - fields)
-        if missing or unknown:
-            raise ValueError("invalid data config: %s" % "; ".join(
-                ["missing %s" % ", ".join(missing)] * bool(missing) + ["unknown %s" % ", ".join(unknown)] * bool(unknown)))
+        problems = ["%s %s" % (what, ", ".join(names)) for what, names in (("missing", missing), ("unknown", unknown))
+                    if names]
+        if problems:
+            raise ValueError("invalid data config: %s" % "; ".join(problems))
         return cls(**values)
 
 

@@ -2,8 +2,8 @@
 
 Each field is a training option declared with :func:`~gluon_resnest.train.options.option` (default, help, aliases,
 resume rule). Flat option names (``lr``, ``rec_train``, ...) map one-to-one onto fields of exactly one group, so a
-config is built from command-line arguments with :meth:`TrainConfig.from_flat`. :meth:`TrainConfig.resolved` fills in the
-defaults that depend on other settings and returns a new config; the one given is never changed.
+config is built from command-line arguments with :meth:`TrainConfig.from_flat`. :meth:`TrainConfig.resolved` fills
+in the defaults that depend on other settings and returns a new config; the one given is never changed.
 """
 import dataclasses
 import math

@@ -126,7 +126,8 @@ def test_verify_script_reports_true_accuracy(small_sets, source, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.load(open(out))
     net = get_model("resnest14", classes=10, pretrained=str(small_sets / "r14.params"))
-    loader = make_loader(open_image_dataset(data), resolve_data_config(model_record("resnest14").pretrained, input_size=64).eval_transform(), 20)
+    transform = resolve_data_config(model_record("resnest14").pretrained, input_size=64).eval_transform()
+    loader = make_loader(open_image_dataset(data), transform, 20)
     (x, y), = list(loader)
     pred = net(x).asnumpy()
     top1 = 100.0 * (pred.argmax(1) == y.asnumpy()).mean()

@@ -178,7 +178,8 @@ def test_entropy_calibration_quantizes(trained_toy):
     from gluon_resnest.deploy.int8 import compare_outputs, quantize_model
     from gluon_resnest.data.config import DataConfig
 
-    loader = make_loader(open_image_dataset(str(trained_toy / "toy_data" / "toy_val.rec")), DataConfig(48).eval_transform(), 16)
+    loader = make_loader(open_image_dataset(str(trained_toy / "toy_data" / "toy_val.rec")),
+                         DataConfig(48).eval_transform(), 16)
     params = str(trained_toy / "best.params")
     qnet = quantize_model(get_model("resnest14", pretrained=params), loader, (16, 3, 48, 48), "entropy", 2)
     ref = get_model("resnest14", pretrained=params)
