@@ -26,9 +26,8 @@ import warnings
 from gluon_resnest import list_models
 from gluon_resnest.deploy.agreement import AgreementWarning, ExportCheckError
 from gluon_resnest.deploy.deployment import export_deployment
-from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable
 from gluon_resnest.train.checkpoint import run_class_names, run_weights
-from gluon_resnest.utils.publish import StaleFilesError
+from gluon_resnest.utils.cli import run_main
 
 
 def main(argv=None):
@@ -77,7 +76,7 @@ def main(argv=None):
                                    args.onnx, args.int8, args.calib_data, args.calib_batches, args.fuse,
                                    args.val_data, args.min_agreement, args.force, args.bf16,
                                    class_names=run_class_names(args.checkpoint) if args.checkpoint else None)
-    except (StaleFilesError, ExportCheckError, OpenVinoUnavailable, FileNotFoundError, ValueError) as err:
+    except ExportCheckError as err:
         print("error: %s" % err, file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2))
@@ -88,4 +87,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -14,6 +14,7 @@ from .resnest import ResNeSt
 
 __all__ = ["get_model", "list_models", "model_info", "model_record"]
 
+_SHA1_TAG = re.compile(r"^[0-9a-fA-F]{8,40}$")
 _OVERRIDES = (set(inspect.signature(ResNeSt.__init__).parameters) | set(ARCH_FIELDS)) - {"self", "kwargs", "classes"}
 
 
@@ -52,6 +53,11 @@ def _read_weights(name, pretrained, root):
         path = os.path.expanduser(os.fspath(pretrained))
         if os.path.isfile(path):
             return path, None
+        if os.path.isdir(path):
+            raise IsADirectoryError("pretrained weights %s is a directory, not a .params file" % path)
+        if not _SHA1_TAG.match(path):
+            raise FileNotFoundError("pretrained weights file %s does not exist (nor is it a sha1 prefix of at least "
+                                    "8 hex digits)" % path)
         return store.read_model_file(name, tag=path, root=root)
     raise TypeError("pretrained must be False, True, a sha1 prefix or a file path, got %r" % (pretrained,))
 

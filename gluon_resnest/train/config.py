@@ -5,9 +5,11 @@ built from command-line arguments with :meth:`TrainConfig.from_flat`. :meth:`Tra
 defaults that depend on other settings and returns a new config; the one given is never changed.
 """
 import dataclasses
+import math
 import os
 
 from ..models.factory import model_record
+from ..utils.errors import OptionError
 
 __all__ = ["NetSettings", "DataSettings", "OptimSettings", "RunSettings", "TrainConfig", "TOY_INPUT_SIZE"]
 
@@ -133,7 +135,16 @@ class TrainConfig:
         return cfg
 
     def validate(self):
+        """``OptionError`` naming the parameter for a non-finite number or an unusable input size, ``ValueError``
+        for the other invalid combinations."""
         o = self.flat()
+        for name, value in o.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise OptionError(name, "must be a finite number, got %r" % value)
+        if o["input_size"] < 16:
+            raise OptionError("input_size", "must be at least 16 pixels, got %d" % o["input_size"])
+        if not 0 < o["crop_pct"] <= 1:
+            raise OptionError("crop_pct", "must be in (0, 1], got %g" % o["crop_pct"])
         checks = [
             (o["epochs"] >= 1, "epochs must be >= 1"),
             (o["batch_size"] >= 1, "batch size must be >= 1"),

@@ -5,7 +5,9 @@ size and number of workers, which shard the data). Everything else (epochs, lear
 recipe options) applies from the resumed step: the schedule is rebuilt from the new values and evaluated at the
 restored update count.
 """
-__all__ = ["FIXED_BY_CHECKPOINT", "RUN_ONLY", "resume_changes", "flag"]
+from ..utils.errors import OptionError, flag
+
+__all__ = ["FIXED_BY_CHECKPOINT", "RUN_ONLY", "resume_changes", "check_resume_data", "flag"]
 
 #: Options a checkpoint cannot honour a change of, with the reason.
 FIXED_BY_CHECKPOINT = {
@@ -20,11 +22,6 @@ FIXED_BY_CHECKPOINT = {
 RUN_ONLY = {"resume", "allow_fresh_start", "stop_after_epochs", "save_dir", "workers", "log_interval", "export",
             "keep_checkpoints", "gpu", "toy_dir", "pretrained", "params", "stop_on_bad_sample", "rec_train", "rec_val",
             "data_dir"}
-
-
-def flag(option):
-    """The command-line flag of a flat option name."""
-    return "--" + option.replace("_", "-")
 
 
 def resume_changes(saved_config, saved_world_size, cfg, world_size):
@@ -50,3 +47,29 @@ def resume_changes(saved_config, saved_world_size, cfg, world_size):
                                                             FIXED_BY_CHECKPOINT[option], flag(option), saved[option]))
         changes[option] = (saved[option], value)
     return changes
+
+
+def check_resume_data(state, data, epochs, stem):
+    """Refuse a resume whose data or epoch count the checkpoint ``state`` (of ``stem``) cannot honour.
+
+    ``data`` is ``{"train_images", "steps_per_epoch", "fingerprint"}`` of this run's training data; a checkpoint
+    that records different values is refused (``ValueError`` naming both), since the schedule and the data order
+    depend on them. ``epochs`` below the checkpoint's completed epochs is an ``OptionError`` on ``epochs``.
+    """
+    done = state["epoch"] + 1
+    if epochs < done:
+        raise OptionError("epochs", "%d is below the %d epochs checkpoint %s has completed; give --epochs %d or more"
+                          % (epochs, done, stem, done))
+    saved = state.get("data")
+    if not saved:
+        return
+    if any(saved.get(key) is not None and saved[key] != data[key] for key in ("train_images", "steps_per_epoch")):
+        raise ValueError("cannot resume from %s on this data: the checkpoint was trained on %d training images "
+                             "(%d steps per epoch), this data has %d (%d steps per epoch), and the schedule and data "
+                             "order depend on it; resume on the same data or start a new --save-dir"
+                             % (stem, saved["train_images"], saved["steps_per_epoch"], data["train_images"],
+                                data["steps_per_epoch"]))
+    if saved.get("fingerprint") and data["fingerprint"] and saved["fingerprint"] != data["fingerprint"]:
+        raise ValueError("cannot resume from %s on this data: the training data differs from the checkpoint's "
+                         "(same size, fingerprint %s instead of %s); resume on the same data or start a new "
+                         "--save-dir" % (stem, data["fingerprint"], saved["fingerprint"]))
