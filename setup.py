@@ -9,7 +9,7 @@ setup(
     package_data={"gluon_resnest.data": ["imagenet1k_classes.json"]},
     python_requires=">=3.8",
     install_requires=["numpy<1.24", "gluoncv==0.10.5.post0", "opencv-python", "tqdm", "portalocker", "matplotlib",
-                      "Pillow"],
+                      "Pillow", "safetensors"],
     extras_require={
         "cpu": ["mxnet==1.9.1"],
         "gpu": ["mxnet-cu112==1.9.1"],

@@ -9,6 +9,7 @@ from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..utils.fileio import atomic_write
 from ..utils.publish import StagedFiles, check_stale, sha1_file
 from .inference_graph import prepare_for_inference
+from .meta_check import check_meta
 
 __all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "MODEL_SUFFIXES",
            "ONNX_SUFFIXES", "INT8_SUFFIXES", "INT8_ONNX_SUFFIXES", "export_prefix", "export_model", "write_export",
@@ -129,14 +130,17 @@ def publish_export(stage, force=False):
 
 
 def read_meta(prefix):
-    """The export's metadata dict, or ``None`` when ``{prefix}-meta.json`` does not exist."""
+    """The export's metadata dict, or ``None`` when ``{prefix}-meta.json`` does not exist; ``ValueError`` naming
+    the file when it is not valid JSON or a field readers use is missing or unusable
+    (:func:`~gluon_resnest.deploy.meta_check.check_meta`)."""
     if not os.path.isfile(meta_path(prefix)):
         return None
     with open(meta_path(prefix)) as handle:
         try:
-            return json.load(handle)
+            meta = json.load(handle)
         except ValueError as err:
             raise ValueError("%s is not valid JSON (%s); export again" % (meta_path(prefix), err)) from None
+    return check_meta(meta, meta_path(prefix))
 
 
 def export_model(net, prefix, input_size=224, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,

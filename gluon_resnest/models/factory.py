@@ -14,7 +14,6 @@ from .resnest import ResNeSt
 
 __all__ = ["get_model", "list_models", "model_info", "model_record"]
 
-_SHA1_TAG = re.compile(r"^[0-9a-fA-F]{8,40}$")
 _OVERRIDES = (set(inspect.signature(ResNeSt.__init__).parameters) | set(ARCH_FIELDS)) - {"self", "kwargs", "classes"}
 
 
@@ -55,7 +54,7 @@ def _read_weights(name, pretrained, root):
             return path, None
         if os.path.isdir(path):
             raise IsADirectoryError("pretrained weights %s is a directory, not a .params file" % path)
-        if not _SHA1_TAG.match(path):
+        if not store.is_sha1_tag(path):
             raise FileNotFoundError("pretrained weights file %s does not exist (nor is it a sha1 prefix of at least "
                                     "8 hex digits)" % path)
         return store.read_model_file(name, tag=path, root=root)

@@ -43,7 +43,7 @@ from ..utils.publish import sha1_file
 from .catalogue import CATALOGUE
 
 __all__ = ["SHA1", "STORES", "Store", "DEFAULT_REPO", "ModelFileError", "default_root", "store_of", "download_urls",
-           "check_sha1", "get_model_file", "read_model_file", "purge", "max_file_bytes"]
+           "check_sha1", "get_model_file", "read_model_file", "purge", "max_file_bytes", "is_sha1_tag"]
 
 logger = logging.getLogger(__name__)
 
@@ -247,13 +247,18 @@ def _extract_params(zip_path, member, dest, sha1, limit):
         raise ModelFileError("downloaded file %s is not a valid zip: %s" % (zip_path, err)) from None
 
 
+def is_sha1_tag(text):
+    """True when ``text`` can be a ``tag``: a sha1 or a prefix of at least 8 hex digits."""
+    return bool(_HEX.match(text.lower()))
+
+
 def _resolve_sha1(name, tag):
     if tag is None:
         if name not in SHA1:
             raise ValueError("no pretrained weights for %r; available: %s" % (name, ", ".join(SHA1)))
         return SHA1[name]
     sha1 = tag.lower()
-    if not _HEX.match(sha1):
+    if not is_sha1_tag(sha1):
         raise ValueError("tag must be a sha1 or a prefix of at least 8 hex digits, got %r" % (tag,))
     if name in SHA1 and SHA1[name].startswith(sha1):
         return SHA1[name]

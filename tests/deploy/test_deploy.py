@@ -196,7 +196,7 @@ def test_reexport_refuses_stale_files_unless_forced(tmp_path):
     with pytest.raises(StaleFilesError, match=r"m\.onnx"):
         export_model(_net("resnest26"), prefix, 32)
     script = _script("export.py", "--model", "resnest26", "--out", prefix, "--size", "32")
-    assert script.returncode == 1 and "m.onnx" in script.stderr and "--force" in script.stderr
+    assert script.returncode == 2 and "m.onnx" in script.stderr and "--force" in script.stderr
     assert "Traceback" not in script.stderr
     assert ExportedClassifier(prefix).meta["model"] == "resnest14"
     export_model(_net("resnest26"), prefix, 32, force=True)
