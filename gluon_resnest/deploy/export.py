@@ -6,7 +6,8 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
-from ..utils.fileio import atomic_write
+from ..utils.errors import mxnet_reason
+from ..utils.fileio import atomic_write, write_error
 from ..utils.publish import StagedFiles, check_stale, sha1_file
 from .inference_graph import prepare_for_inference
 from .meta_check import check_meta
@@ -185,7 +186,10 @@ def write_export(net, prefix, input_size=224, batch_size=1, preprocess=False, ct
     else:
         block.hybridize(static_alloc=True, static_shape=True)
     block(data)
-    block.export(prefix)
+    try:
+        block.export(prefix)
+    except (OSError, mx.base.MXNetError) as err:
+        raise write_error("%s-symbol.json/-0000.params" % prefix, err) from None
     return shape, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
                    "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
                    "preprocessed": bool(preprocess), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
@@ -204,7 +208,7 @@ def load_exported(prefix, ctx=mx.cpu(), input_name="data"):
         return mx.gluon.SymbolBlock.imports(sym_path, [input_name], params_path, ctx=ctx)
     except (AssertionError, mx.base.MXNetError, ValueError) as err:
         raise ValueError("%s and %s are not a matching symbol/params pair: %s"
-                         % (sym_path, params_path, str(err).strip().splitlines()[0])) from None
+                         % (sym_path, params_path, mxnet_reason(err))) from None
 
 
 def run_without_package(prefix, data, workdir):

@@ -14,7 +14,7 @@ import re
 from .errors import mxnet_reason
 from .processes import host_tag, process_alive
 
-__all__ = ["atomic_write", "remove_orphan_temps"]
+__all__ = ["atomic_write", "remove_orphan_temps", "write_error"]
 
 #: ``.{target}.{pid}-{n}.tmp`` of earlier versions (taken as this host's).
 _LEGACY_TEMP = re.compile(r"^\..+\.(\d+)-\d+\.tmp$")
@@ -79,7 +79,7 @@ def _writer(content):
     return write
 
 
-def _write_error(path, err):
+def write_error(path, err):
     """``OSError`` naming ``path`` for a failed write (``err``: an ``OSError`` or an MXNet writer error)."""
     if isinstance(err, OSError):
         code, reason = err.errno, err.strerror or str(err)
@@ -103,7 +103,7 @@ def atomic_write(path, content):
         _writer(content)(tmp)
         os.replace(tmp, path)
     except (OSError, mx.base.MXNetError) as err:
-        raise _write_error(path, err) from None
+        raise write_error(path, err) from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)

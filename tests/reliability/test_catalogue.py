@@ -388,6 +388,9 @@ def test_full_and_read_only_filesystems_name_the_path(tmp_path):
         with pytest.raises(OSError, match="cannot write %s" % os.path.join(full, "w.params")):
             atomic_write(os.path.join(full, "w.params"), net.save_parameters)
         assert os.listdir(full) == []
+        with pytest.raises(OSError, match=r"cannot write .*m-symbol\.json/-0000\.params"):
+            export_model(net, os.path.join(full, "m"), 32)
+        assert os.listdir(full) == []
     (tmp_path / "src").mkdir()
     with read_only_view(str(tmp_path / "src"), tmp_path / "ro") as view:
         with pytest.raises(OSError, match="cannot write %s: Read-only file system" % os.path.join(view, "a.json")):
