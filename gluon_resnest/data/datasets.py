@@ -14,6 +14,7 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.data import Dataset
 
+from ..utils.errors import ReportableError
 from ..utils.publish import StagedFiles
 
 __all__ = ["RecordImageDataset", "FolderImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio",
@@ -24,7 +25,7 @@ _MAGIC = 0xCED7230A
 _LENGTH_MASK = (1 << 29) - 1
 
 
-class UnreadableSample(Exception):
+class UnreadableSample(ReportableError):
     """A record or image file that cannot be read or decoded; the message names the file and the index."""
 
 

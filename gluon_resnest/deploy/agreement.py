@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 
+from ..utils.errors import ReportableError
+
 __all__ = ["AgreementWarning", "ExportCheckError", "compare_many", "compare_outputs", "check_agreement",
            "WARN_AGREEMENT"]
 
@@ -16,7 +18,7 @@ class AgreementWarning(UserWarning):
     """A reduced-precision model agrees with float32 less than :data:`WARN_AGREEMENT`."""
 
 
-class ExportCheckError(RuntimeError):
+class ExportCheckError(ReportableError, RuntimeError):
     """A check of a staged export failed; nothing was published."""
 
 

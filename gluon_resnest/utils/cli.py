@@ -7,22 +7,16 @@ reason line, a multi-line message joined with ``; ``. Anything else is a bug and
 """
 import sys
 
-from .errors import OptionError, flag, mxnet_reason
+from .errors import OptionError, ReportableError, flag, mxnet_reason
 
 __all__ = ["run_main", "describe", "user_errors"]
 
 
 def user_errors():
-    """The exception types a script reports as one line (imported lazily: they live across the package)."""
+    """The exception types a script reports as one line."""
     import mxnet as mx
 
-    from ..data.datasets import UnreadableSample
-    from ..deploy.agreement import ExportCheckError
-    from ..deploy.onnx_export import OnnxExportError
-    from ..deploy.openvino_runtime import OpenVinoUnavailable
-
-    return (OSError, ValueError, ImportError, ArithmeticError, UnreadableSample, ExportCheckError, OnnxExportError,
-            OpenVinoUnavailable, mx.base.MXNetError)
+    return (OSError, ValueError, ImportError, ArithmeticError, ReportableError, mx.base.MXNetError)
 
 
 def describe(err):

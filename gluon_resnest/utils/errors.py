@@ -6,9 +6,15 @@ line without its prefixes, so a translated error keeps the real cause.
 """
 import re
 
-__all__ = ["OptionError", "flag", "mxnet_reason"]
+__all__ = ["OptionError", "ReportableError", "flag", "mxnet_reason"]
 
 _PREFIX = re.compile(r"^(\[[0-9:]+\]\s+\S+:\d+:\s*)?(MXNetError:\s*)?")
+
+
+class ReportableError(Exception):
+    """Base of the package's error types that are neither ``ValueError`` nor ``OSError`` but describe a problem of
+    the input or the environment (an unreadable sample, a failed export check, a missing runtime); scripts report
+    them as one line."""
 
 
 class OptionError(ValueError):

@@ -16,7 +16,7 @@ from .processes import host_tag, process_alive
 
 __all__ = ["atomic_write", "remove_orphan_temps", "write_error"]
 
-#: ``.{target}.{pid}-{n}.tmp`` of earlier versions (taken as this host's).
+#: ``.{target}.{pid}-{n}.tmp``: the form without a host, taken as this host's.
 _LEGACY_TEMP = re.compile(r"^\..+\.(\d+)-\d+\.tmp$")
 
 

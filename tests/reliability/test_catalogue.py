@@ -87,13 +87,6 @@ def _snapshot(folder):
     return {name: os.stat(os.path.join(folder, name)).st_mtime_ns for name in sorted(os.listdir(folder))}
 
 
-@pytest.fixture
-def store_env(tmp_path, server, monkeypatch):
-    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxhome"))
-    monkeypatch.setenv("MXNET_GLUON_REPO", server.url)
-    return tmp_path / "mxhome" / "models"
-
-
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     """Random resnest14 weights: ``(bytes, sha1)``."""
