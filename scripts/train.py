@@ -101,6 +101,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     cfg = parse_args(argv)
+    cfg.resolved()  # invalid options stop here, before the save directory is created or locked
     dist = Distributed()
     with owned_save_dir(cfg.run.save_dir, dist):
         handlers = [logging.StreamHandler(sys.stdout)]

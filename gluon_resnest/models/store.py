@@ -301,10 +301,10 @@ def _file_lock(lock_path, lock_timeout):
     try:
         with portalocker.Lock(lock_path, timeout=lock_timeout):
             yield
-    except portalocker.exceptions.LockException as err:
+    except portalocker.exceptions.LockException:
         raise ModelFileError("timed out after %g s waiting for the lock %s, held by another process downloading "
-                             "the same file (set GLUON_MODEL_LOCK_TIMEOUT to wait longer): %s"
-                             % (lock_timeout, lock_path, err)) from None
+                             "the same file (set GLUON_MODEL_LOCK_TIMEOUT to wait longer)"
+                             % (lock_timeout, lock_path)) from None
 
 
 def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout, deadline):

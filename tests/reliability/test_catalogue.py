@@ -33,7 +33,7 @@ from gluon_resnest.utils.errors import OptionError, mxnet_reason
 from gluon_resnest.utils.fileio import atomic_write
 from gluon_resnest.utils.processes import host_tag
 from gluon_resnest.utils.runlock import LOCK_NAME, FolderBusyError, RunLock
-from tests.helpers.model_server import make_zip, publish, random_weights, sha1_of
+from tests.helpers.model_server import publish, random_weights, sha1_of
 from tests.helpers.scripts import ROOT, load_script, run_script
 from tests.helpers.training import tiny_cfg
 
@@ -177,6 +177,7 @@ def test_non_finite_options_are_refused_naming_the_flag(tmp_path):
     result = run_script("train.py", "--toy", "--model", "resnest14", "--input-size", "-5",
                         "--save-dir", tmp_path / "s", timeout=300)
     assert result.returncode == 2 and "--input-size must be at least 16" in result.stderr
+    assert not os.path.exists(tmp_path / "s")
 
 
 def test_diverging_run_stops_naming_epoch_and_step_and_keeps_the_last_good_checkpoint(one_epoch, toy96, tmp_path):
