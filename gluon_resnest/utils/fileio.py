@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import re
+import sys
 
 from .errors import mxnet_reason
 from .processes import host_tag, process_alive
@@ -88,6 +89,12 @@ def write_error(path, err):
     return OSError(code, "cannot write %s: %s" % (path, reason))
 
 
+def _write_errors():
+    """``OSError`` and, when MXNet is loaded (only then can a writer raise it), ``MXNetError``."""
+    mx = sys.modules.get("mxnet")
+    return (OSError, mx.base.MXNetError) if mx is not None and hasattr(mx, "base") else (OSError,)
+
+
 def atomic_write(path, content):
     """Write ``content`` to ``path`` atomically; returns ``path``.
 
@@ -95,14 +102,12 @@ def atomic_write(path, content):
     callable ``write(tmp_path)`` that writes the file itself (``mx.nd.save``, ``fig.savefig``, ...). If writing
     fails, the temporary file is removed, ``path`` is left as it was and ``OSError`` names ``path``.
     """
-    import mxnet as mx
-
     tmp = None
     try:
         tmp = _temp_path(path)
         _writer(content)(tmp)
         os.replace(tmp, path)
-    except (OSError, mx.base.MXNetError) as err:
+    except _write_errors() as err:
         raise write_error(path, err) from None
     finally:
         if tmp is not None and os.path.exists(tmp):
