@@ -23,6 +23,7 @@ view of it.
 import collections.abc
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import logging
 import os
@@ -296,15 +297,26 @@ def _cached(path, sha1, verify):
 
 
 @contextlib.contextmanager
-def _file_lock(lock_path, lock_timeout):
-    """Hold the store's lock file ``lock_path``; :class:`ModelFileError` naming it after ``lock_timeout`` s."""
+def _file_lock(lock_path, lock_timeout, wanted):
+    """Hold the store's lock file ``lock_path``; :class:`ModelFileError` naming it after ``lock_timeout`` s, or when
+    the cache folder is not writable (it then lacks ``wanted``, the verified file)."""
+    lock = portalocker.Lock(lock_path, timeout=lock_timeout)
     try:
-        with portalocker.Lock(lock_path, timeout=lock_timeout):
-            yield
+        lock.acquire()
     except portalocker.exceptions.LockException:
         raise ModelFileError("timed out after %g s waiting for the lock %s, held by another process downloading "
                              "the same file (set GLUON_MODEL_LOCK_TIMEOUT to wait longer)"
                              % (lock_timeout, lock_path)) from None
+    except OSError as err:
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        raise ModelFileError("the model cache %s is not writable (%s) and holds no verified %s; place the file "
+                             "there, or set MXNET_HOME to a writable folder" % (os.path.dirname(lock_path),
+                                                                                err.strerror, wanted)) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout, deadline):
@@ -326,7 +338,7 @@ def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout, de
     if deadline is None:
         deadline = float(os.environ.get("GLUON_MODEL_DOWNLOAD_DEADLINE", 3600))
     limit, deadline = max_file_bytes(name), _Deadline(deadline, time.monotonic() + deadline)
-    with _file_lock(os.path.join(root, stem + ".lock"), lock_timeout):
+    with _file_lock(os.path.join(root, stem + ".lock"), lock_timeout, path):
         if os.path.exists(path):
             verified = verify(path, sha1)
             if verified:

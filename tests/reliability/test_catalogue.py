@@ -225,6 +225,9 @@ def test_read_only_cache_serves_pretrained(store_env, server, published, tmp_pat
         assert net.num_classes == 1000 and len(server.requests) == 1
         os.remove(os.path.join(str(store_env), "resnest14-%s.lock" % published[:8]))
         assert get_model_file("resnest14", root=view, **FAST_STORE).startswith(view)
+        with pytest.raises(ModelFileError, match="model cache %s is not writable .* holds no verified .*resnest14-"
+                           "0123abcd.params" % view):
+            get_model_file("resnest14", tag="0123abcd", root=view, **FAST_STORE)
 
 
 def test_zip_bomb_is_refused_before_it_is_written(store_env, server, weights, monkeypatch):
@@ -437,6 +440,13 @@ def test_corrupt_record_with_default_classes_is_skipped_in_the_label_scan(corrup
     assert "1 of 20 records are unreadable" in caplog.text and state["history"][0]["skipped"] == 1
     with pytest.raises(Exception, match="record 3"):
         train(cfg.replace(stop_on_bad_sample=True, save_dir=str(tmp_path / "t")))
+    cut = str(tmp_path / "cut")
+    shutil.copy(corrupt_rec, cut + ".rec")
+    with open(corrupt_rec[:-4] + ".idx") as handle:
+        index = handle.read()
+    with open(cut + ".idx", "w") as handle:
+        handle.write(index[:index.rindex("\t") + 2])
+    assert len(RecordImageDataset(cut + ".rec").labels(skip_unreadable=True)) == 18
 
 
 def test_scripts_end_user_errors_with_one_line_and_exit_2(corrupt_rec, tmp_path, capsys, monkeypatch):
