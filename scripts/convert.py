@@ -10,7 +10,7 @@ import sys
 
 from gluon_resnest import list_models
 from gluon_resnest.interop.torch_convert import compare_with_reference, convert_checkpoint
-from gluon_resnest.models.params import ParamsMismatchError
+from gluon_resnest.utils.cli import run_main
 
 
 def main(argv=None):
@@ -22,11 +22,7 @@ def main(argv=None):
     parser.add_argument("--reference", choices=["official", "timm"], help="reference implementation to check with")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max relative logit difference (float32)")
     args = parser.parse_args(argv)
-    try:
-        net = convert_checkpoint(args.checkpoint, args.output, args.model)
-    except (ParamsMismatchError, FileNotFoundError) as err:
-        print("error: %s" % err, file=sys.stderr)
-        return 2
+    net = convert_checkpoint(args.checkpoint, args.output, args.model)
     print("wrote %s (%s, strict load ok)" % (args.output, args.model))
     if args.no_check:
         return 0
@@ -44,4 +40,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

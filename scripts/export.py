@@ -24,13 +24,11 @@ import sys
 import warnings
 
 from gluon_resnest import list_models
-from gluon_resnest.deploy.agreement import AgreementWarning
+from gluon_resnest.deploy.agreement import AgreementWarning, ExportCheckError
 from gluon_resnest.deploy.deployment import ExportOptions, export_deployment
 from gluon_resnest.deploy.int8 import CALIB_MODES
-from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable
 from gluon_resnest.train.checkpoint import run_class_names, run_weights
-from gluon_resnest.utils.options import OptionError
-from gluon_resnest.utils.publish import StaleFilesError
+from gluon_resnest.utils.cli import run_main
 
 
 def main(argv=None):
@@ -59,21 +57,18 @@ def main(argv=None):
                    help="remove files of an earlier export at PREFIX that this export does not produce")
     args = vars(p.parse_args(argv))
     source = {name: args.pop(name) for name in ("model", "params", "checkpoint", "pretrained", "out")}
+    options = ExportOptions(**args)
+    checkpoint = source["checkpoint"]
+    weights = source["params"] or (run_weights(checkpoint) if checkpoint else source["pretrained"])
+    if not weights:
+        print("warning: no weights given, exporting random initialization", file=sys.stderr)
+    warnings.simplefilter("always", AgreementWarning)
     try:
-        options = ExportOptions(**args)
-        checkpoint = source["checkpoint"]
-        weights = source["params"] or (run_weights(checkpoint) if checkpoint else source["pretrained"])
-        if not weights:
-            print("warning: no weights given, exporting random initialization", file=sys.stderr)
-        warnings.simplefilter("always", AgreementWarning)
         report = export_deployment(source["model"], weights, source["out"], options,
                                    class_names=run_class_names(checkpoint) if checkpoint else None)
-    except OptionError as err:
-        print("error: %s" % err.for_cli(), file=sys.stderr)
-        return 2
-    except (StaleFilesError, OpenVinoUnavailable, FileNotFoundError, ValueError) as err:
+    except ExportCheckError as err:
         print("error: %s" % err, file=sys.stderr)
-        return 2
+        return 1
     print(json.dumps(report, indent=2))
     if not report["reload_ok"]:
         print("error: reloaded export differs from the source network; nothing was published", file=sys.stderr)
@@ -82,4 +77,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -15,8 +15,9 @@ import mxnet as mx
 import numpy as np
 
 from gluon_resnest.deploy.classifier import RUNTIMES, ExportedClassifier, class_names_for
-from gluon_resnest.deploy.openvino_runtime import PRECISIONS, OpenVinoUnavailable
-from gluon_resnest.utils.options import OptionError
+from gluon_resnest.deploy.openvino_runtime import PRECISIONS
+from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.errors import mxnet_reason
 
 
 def main(argv=None):
@@ -34,14 +35,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if not args.images and not args.rec:
         p.error("give image files or --rec")
-    try:
-        clf = ExportedClassifier(args.model, runtime=args.runtime, precision=args.precision)
-    except OptionError as err:
-        print("error: %s" % err.for_cli(), file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError, OpenVinoUnavailable) as err:
-        print("error: %s" % err, file=sys.stderr)
-        return 2
+    clf = ExportedClassifier(args.model, runtime=args.runtime, precision=args.precision)
     items = []
     if args.rec:
         from gluon_resnest.data.datasets import open_image_dataset
@@ -55,7 +49,7 @@ def main(argv=None):
             with open(path, "rb") as handle:
                 items.append((path, mx.image.imdecode(handle.read()), None))
         except (OSError, mx.base.MXNetError) as err:
-            print("error: cannot read image %s: %s" % (path, str(err).splitlines()[0]), file=sys.stderr)
+            print("error: cannot read image %s: %s" % (path, mxnet_reason(err)), file=sys.stderr)
             return 2
     logits = clf.logits([img for _, img, _ in items])
     names = class_names_for(clf.meta, logits.shape[1])
@@ -73,4 +67,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -41,7 +41,7 @@ if fresh "$VENV"; then
   PIP=("$VENV/bin/python" -m pip)
   # torch is a test reference only: it lives in .venv-ref (gluoncv 0.10.5 refuses to import next to torch >= 2)
   if "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
-    "${PIP[@]}" uninstall -q -y torch torchvision timm resnest safetensors
+    "${PIP[@]}" uninstall -q -y torch torchvision timm resnest
   fi
   "${PIP[@]}" install -q "${C[@]}" -e ".[$FLAVOR,gluoncv,onnx,test]"
   # Optional: OpenVINO as a runtime for the ONNX export (bf16 on AVX512_BF16/AMX CPUs). Skipped, with a note, when it

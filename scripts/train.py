@@ -15,7 +15,8 @@ import sys
 from gluon_resnest.train import Distributed, TrainConfig, train
 from gluon_resnest.train.config import GROUPS
 from gluon_resnest.train.options import add_arguments, options_from_args
-from gluon_resnest.utils.options import OptionError
+from gluon_resnest.train.save_dir import owned_save_dir
+from gluon_resnest.utils.cli import run_main
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -32,21 +33,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     cfg = parse_args(argv)
+    cfg.resolved()  # invalid options stop here, before the save directory is created or locked
     dist = Distributed()
-    handlers = [logging.StreamHandler(sys.stdout)]
-    if dist.is_root:
-        os.makedirs(cfg.run.save_dir, exist_ok=True)
-        handlers.append(logging.FileHandler(os.path.join(cfg.run.save_dir, "train.log")))
-    logging.basicConfig(level=logging.INFO if dist.is_root else logging.WARNING, handlers=handlers,
-                        format="%(asctime)s %(message)s")
-    try:
+    with owned_save_dir(cfg.run.save_dir, dist):
+        handlers = [logging.StreamHandler(sys.stdout)]
+        if dist.is_root:
+            handlers.append(logging.FileHandler(os.path.join(cfg.run.save_dir, "train.log")))
+        logging.basicConfig(level=logging.INFO if dist.is_root else logging.WARNING, handlers=handlers,
+                            format="%(asctime)s %(message)s")
         state = train(cfg, dist)
-    except OptionError as err:
-        print("error: %s" % err.for_cli(), file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError) as err:
-        print("error: %s" % err, file=sys.stderr)
-        return 2
     if dist.is_root and state["history"]:
         last = state["history"][-1]
         print("final: train loss %.4f, val top-1 %s (best %.2f%%)" % (
@@ -56,4 +51,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

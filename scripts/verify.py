@@ -16,8 +16,8 @@ import sys
 from gluon_resnest import list_models  # first: it sizes MXNet's CPU threads before MXNet loads
 import mxnet as mx  # noqa: I100
 from gluon_resnest.train.evaluation import evaluate_export, evaluate_model
+from gluon_resnest.utils.cli import run_main
 from gluon_resnest.utils.fileio import atomic_write
-from gluon_resnest.utils.options import OptionError
 
 
 def main(argv=None):
@@ -42,18 +42,14 @@ def main(argv=None):
     if args.export and (args.pretrained or args.params or args.classes or args.size or args.crop_pct):
         parser.error("--export takes its weights, classes and input size from the export")
     ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
-    try:
-        if args.export:
-            result = evaluate_export(args.export, args.data, args.batch_size, args.workers, ctx, progress=True)
-        else:
-            result = evaluate_model(args.model, args.params or True, args.data, args.classes, args.size,
-                                    args.crop_pct, args.batch_size, args.workers, ctx, progress=True)
-    except OptionError as err:
-        print("error: %s" % err.for_cli({"input_size": "--size"}), file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as err:
-        print("error: %s" % err, file=sys.stderr)
-        return 2
+    if args.export:
+        result = evaluate_export(args.export, args.data, args.batch_size, args.workers, ctx, progress=True)
+    else:
+        result = evaluate_model(args.model, args.params or True, args.data, args.classes, args.size,
+                                args.crop_pct, args.batch_size, args.workers, ctx, progress=True)
+    if result["labels_outside"]:
+        print("warning: %(labels_outside)d of %(images)d images have labels outside the classifier's %(classes)d "
+              "classes; they count as wrong" % result, file=sys.stderr)
     print("%(model)s on %(images)d images at %(size)d px: top-1 %(top1).2f%%, top-5 %(top5).2f%%" % result)
     if args.json:
         atomic_write(args.json, result)
@@ -61,4 +57,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, flags={"input_size": "--size"}))

@@ -20,3 +20,12 @@ def server():
     srv = ModelServer()
     yield srv
     srv.close()
+
+
+@pytest.fixture
+def store_env(tmp_path, server, monkeypatch):
+    """A model cache under ``tmp_path`` (``$MXNET_HOME``) whose GluonCV store is :func:`server`; returns the cache
+    folder (``$MXNET_HOME/models``, not created)."""
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxhome"))
+    monkeypatch.setenv("MXNET_GLUON_REPO", server.url)
+    return tmp_path / "mxhome" / "models"

@@ -10,7 +10,7 @@ import gluon_resnest
 from tests.helpers.scripts import ROOT
 
 #: Imported only by the optional extras' features; the core must build, load and export networks without them.
-EXTRAS_ONLY = ("gluoncv", "horovod", "onnx", "onnxruntime", "openvino", "torch", "timm", "safetensors")
+EXTRAS_ONLY = ("gluoncv", "horovod", "onnx", "onnxruntime", "openvino", "torch", "timm")
 
 _CORE_RUN = textwrap.dedent("""
     import importlib.abc, sys

@@ -4,6 +4,7 @@ Both datasets return ``(HWC uint8 RGB numpy image, float label)`` and are safe t
 processes or threads: every (process, thread) opens its own file handles, lazily, so no reader is ever shared.
 A sample that cannot be read or decoded raises :class:`UnreadableSample` naming the file and the index.
 """
+import hashlib
 import os
 import struct
 import threading
@@ -13,17 +14,18 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.data import Dataset
 
+from ..utils.errors import ReportableError
 from ..utils.publish import StagedFiles
 
 __all__ = ["RecordImageDataset", "FolderImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio",
-           "IMAGE_EXTENSIONS"]
+           "dataset_fingerprint", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 _MAGIC = 0xCED7230A
 _LENGTH_MASK = (1 << 29) - 1
 
 
-class UnreadableSample(Exception):
+class UnreadableSample(ReportableError):
     """A record or image file that cannot be read or decoded; the message names the file and the index."""
 
 
@@ -123,9 +125,17 @@ class RecordImageDataset(Dataset):
         label = header.label if isinstance(header.label, float) else float(header.label[0])
         return _decode(data, source), label
 
-    def labels(self):
-        """Every record's label (headers only, no decoding)."""
-        return [self._record(i)[0][0].label for i in range(len(self))]
+    def labels(self, skip_unreadable=False):
+        """Every record's label (headers only, no decoding); an unreadable record raises
+        :class:`UnreadableSample`, or with ``skip_unreadable`` is left out."""
+        found = []
+        for index in range(len(self)):
+            try:
+                found.append(self._record(index)[0][0].label)
+            except UnreadableSample:
+                if not skip_unreadable:
+                    raise
+        return found
 
 
 class FolderImageDataset(Dataset):
@@ -170,6 +180,23 @@ class FolderImageDataset(Dataset):
         except OSError as err:
             raise UnreadableSample("%s: %s" % (source, err)) from None
         return _decode(data, source), label
+
+
+def dataset_fingerprint(dataset):
+    """A short hex digest of what a dataset holds, independent of where it lies: a RecordIO file's index and
+    size, or a folder tree's class names, file names and sizes; ``None`` for other datasets."""
+    digest = hashlib.sha1()
+    if isinstance(dataset, RecordImageDataset):
+        with open(dataset.idx_path, "rb") as handle:
+            digest.update(handle.read())
+        digest.update(b"%d" % os.path.getsize(dataset.path))
+    elif isinstance(dataset, FolderImageDataset):
+        for path, label in dataset.items:
+            digest.update(("%s/%s %g %d\n" % (os.path.basename(os.path.dirname(path)), os.path.basename(path), label,
+                                               os.path.getsize(path))).encode())
+    else:
+        return None
+    return digest.hexdigest()[:16]
 
 
 def open_image_dataset(path, classes=None):

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ..utils.options import OptionError
+from ..utils.errors import ReportableError
 
 __all__ = ["AgreementWarning", "ExportCheckError", "compare_many", "compare_outputs", "check_agreement",
            "WARN_AGREEMENT"]
@@ -18,9 +18,8 @@ class AgreementWarning(UserWarning):
     """A reduced-precision model agrees with float32 less than :data:`WARN_AGREEMENT`."""
 
 
-class ExportCheckError(OptionError):
-    """A check of a staged export failed; nothing was published. Options the message names are marked as in
-    :class:`~gluon_resnest.utils.options.OptionError`."""
+class ExportCheckError(ReportableError, RuntimeError):
+    """A check of a staged export failed; nothing was published."""
 
 
 def _numpy(out):
@@ -74,7 +73,7 @@ def check_agreement(kind, comparison, min_agreement=None):
     text = ("%s agrees with float32 on %.1f%% of top-1 predictions (%d held-out images), max relative logit "
             "difference %.2e" % (kind, 100 * agreement, comparison["images"], comparison["max_rel_logit_error"]))
     if min_agreement is not None and agreement < min_agreement:
-        raise ExportCheckError("%s, below {min_agreement} %.3g; nothing was published" % (text, min_agreement))
+        raise ExportCheckError("%s, below the required agreement %.3g; nothing was published" % (text, min_agreement))
     if agreement < WARN_AGREEMENT:
         warnings.warn("%s: check it on your own validation images before deploying" % text, AgreementWarning,
                       stacklevel=2)

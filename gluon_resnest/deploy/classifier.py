@@ -5,8 +5,8 @@ import numpy as np
 
 from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from ..data.config import resolve_data_config
-from ..utils.options import OptionError
-from .export import ExportMismatchError, export_prefix, load_exported, meta_path, read_meta, verify_files
+from ..utils.errors import OptionError
+from .export import export_prefix, load_exported, meta_path, read_meta, verify_files
 from .onnx_export import onnx_session, run_onnx
 
 __all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "onnx_runner", "RUNTIMES"]
@@ -83,10 +83,6 @@ class ExportedClassifier:
         self.shape = tuple(self.meta["input_shape"])
         self.preprocessed = self.meta["preprocessed"]
         self.data_config = resolve_data_config(self.meta)
-        size = self.shape[1] if self.preprocessed else self.shape[2]
-        if size != self.data_config.input_size:
-            raise ExportMismatchError("%s: input_shape %s does not match its data_config input_size %d; export again"
-                                      % (meta_path(prefix), self.meta["input_shape"], self.data_config.input_size))
         self.transform = self.data_config.eval_transform()
         self.input = ExportInput(self.transform, self.preprocessed)
         if self.onnx:

@@ -17,7 +17,7 @@ from ..data.datasets import open_image_dataset
 from ..data.loader import make_loader
 from ..models.factory import get_model, model_data_config
 from ..models.resnest import MIN_INPUT_SIZE
-from ..utils.options import OptionError
+from ..utils.errors import OptionError
 from ..utils.publish import StagedFiles
 from .agreement import ExportCheckError, check_agreement
 from .classifier import onnx_runner

@@ -7,9 +7,11 @@ from mxnet.gluon import HybridBlock
 
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..models.factory import model_data_config
-from ..utils.fileio import atomic_write
+from ..utils.errors import mxnet_reason
+from ..utils.fileio import atomic_write, write_error
 from ..utils.publish import StagedFiles, check_stale, sha1_file
 from .inference_graph import prepare_for_inference
+from .meta_check import check_meta
 
 __all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "MODEL_SUFFIXES",
            "ONNX_SUFFIXES", "INT8_SUFFIXES", "INT8_ONNX_SUFFIXES", "export_prefix", "export_model", "net_data_config",
@@ -130,14 +132,17 @@ def publish_export(stage, force=False):
 
 
 def read_meta(prefix):
-    """The export's metadata dict, or ``None`` when ``{prefix}-meta.json`` does not exist."""
+    """The export's metadata dict, or ``None`` when ``{prefix}-meta.json`` does not exist; ``ValueError`` naming
+    the file when it is not valid JSON or a field readers use is missing or unusable
+    (:func:`~gluon_resnest.deploy.meta_check.check_meta`)."""
     if not os.path.isfile(meta_path(prefix)):
         return None
     with open(meta_path(prefix)) as handle:
         try:
-            return json.load(handle)
+            meta = json.load(handle)
         except ValueError as err:
             raise ValueError("%s is not valid JSON (%s); export again" % (meta_path(prefix), err)) from None
+    return check_meta(meta, meta_path(prefix))
 
 
 def export_model(net, prefix, input_size=None, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
@@ -193,7 +198,10 @@ def write_export(net, prefix, data_config, batch_size=1, preprocess=False, ctx=m
     else:
         block.hybridize(static_alloc=True, static_shape=True)
     block(data)
-    block.export(prefix)
+    try:
+        block.export(prefix)
+    except (OSError, mx.base.MXNetError) as err:
+        raise write_error("%s-symbol.json/-0000.params" % prefix, err) from None
     return shape, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
                    "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
                    "preprocessed": bool(preprocess), "data_config": data_config.as_dict(),
@@ -212,7 +220,7 @@ def load_exported(prefix, ctx=mx.cpu(), input_name="data"):
         return mx.gluon.SymbolBlock.imports(sym_path, [input_name], params_path, ctx=ctx)
     except (AssertionError, mx.base.MXNetError, ValueError) as err:
         raise ValueError("%s and %s are not a matching symbol/params pair: %s"
-                         % (sym_path, params_path, str(err).strip().splitlines()[0])) from None
+                         % (sym_path, params_path, mxnet_reason(err))) from None
 
 
 def run_without_package(prefix, data, workdir):

@@ -5,6 +5,7 @@ import re
 import mxnet as mx
 import numpy as np
 
+from ..utils.errors import ReportableError
 from ..utils.fileio import atomic_write
 
 __all__ = ["OnnxExportError", "OPSET", "export_onnx", "onnx_session", "pinned_opset", "run_onnx"]
@@ -14,7 +15,7 @@ __all__ = ["OnnxExportError", "OPSET", "export_onnx", "onnx_session", "pinned_op
 OPSET = 13
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(ReportableError, RuntimeError):
     """MXNet's exporter cannot convert the graph (typically an operator without an ONNX converter)."""
 
 

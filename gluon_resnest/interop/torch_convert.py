@@ -11,6 +11,7 @@ timm imports torchvision; PyPI's torchvision build may fail to load next to a CP
 operator schemas first when they are missing, which is all that timm's import needs.
 """
 import importlib
+import os
 import re
 
 import mxnet as mx
@@ -32,16 +33,28 @@ def _unwrap(state):
 
 def read_checkpoint(path):
     """``{name: numpy array}`` from a ``.pth``/``.pt`` (needs torch) or ``.safetensors`` (no torch needed) file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError("checkpoint %s does not exist" % path)
     if path.endswith(".safetensors"):
         from safetensors.numpy import load_file
 
-        return _unwrap(load_file(path))
+        try:
+            return _unwrap(load_file(path))
+        except Exception as err:  # safetensors raises its own SafetensorError and OSError-like errors
+            raise ValueError("%s is not a readable safetensors file: %s" % (path, err)) from None
     try:
         import torch
     except ImportError:
-        raise ImportError("reading %s needs torch; install it (pip install torch==2.13.0) or convert the checkpoint "
-                          "to .safetensors" % path) from None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+        raise ImportError("reading %s needs torch, which is not installed; install it (pip install torch==2.13.0) "
+                          "or convert the checkpoint to .safetensors" % path) from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises pickle, zip and RuntimeError kinds for damaged or unsafe files
+        raise ValueError("%s is not a readable PyTorch checkpoint (only tensors are loaded): %s"
+                         % (path, str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)) \
+            from None
+    if not isinstance(state, dict):
+        raise ValueError("%s holds a %s, not a state dict" % (path, type(state).__name__))
     return {k: v.detach().cpu().numpy() for k, v in _unwrap(state).items() if hasattr(v, "detach")}
 
 

@@ -47,6 +47,11 @@ def _read_weights(name, pretrained, root):
         path = os.path.expanduser(os.fspath(pretrained))
         if os.path.isfile(path):
             return path, None
+        if os.path.isdir(path):
+            raise IsADirectoryError("pretrained weights %s is a directory, not a .params file" % path)
+        if not store.is_sha1_tag(path):
+            raise FileNotFoundError("pretrained weights file %s does not exist (nor is it a sha1 prefix of at least "
+                                    "8 hex digits)" % path)
         return store.read_model_file(name, tag=path, root=root)
     raise TypeError("pretrained must be False, True, a sha1 prefix or a file path, got %r" % (pretrained,))
 

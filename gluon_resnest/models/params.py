@@ -4,12 +4,18 @@ Two key schemes are read: structural keys (``layer1.0.conv2.fc1.weight``, writte
 legacy prefixed keys (``resnest_layers1_conv2_weight`` with the model prefix stripped, or ``arg:``/``aux:`` keys of
 an ``export``).
 """
+import warnings
+
 import mxnet as mx
+import numpy as np
+
+from ..utils.errors import mxnet_reason
 
 from .catalogue import CATALOGUE
 from .complexity import count_trainable
 
-__all__ = ["ParamsMismatchError", "read_params", "classifier_size", "check_params", "load_params"]
+__all__ = ["ParamsMismatchError", "NonFiniteWeightsWarning", "read_params", "classifier_size", "check_params",
+           "load_params", "nonfinite_names"]
 
 _CLASSIFIER_KEYS = ("fc.weight", "dense0_weight")
 
@@ -18,13 +24,22 @@ class ParamsMismatchError(ValueError):
     """A parameter file does not fit the network it is loaded into."""
 
 
+class NonFiniteWeightsWarning(UserWarning):
+    """Loaded weights hold NaN or inf values."""
+
+
+def nonfinite_names(arrays):
+    """Sorted keys of ``arrays`` (``{key: NDArray}``) whose values are not all finite."""
+    return sorted(key for key, value in arrays.items()
+                  if value.size and not np.isfinite(value.asnumpy().astype(np.float64, copy=False)).all())
+
+
 def read_params(path, data=None):
     """``{key: NDArray}`` of the ``.params`` file ``path``, or of its bytes ``data`` when already read."""
     try:
         loaded = mx.nd.load_frombuffer(data) if data is not None else mx.nd.load(path)
     except mx.base.MXNetError as err:
-        raise ParamsMismatchError("%s is not a readable MXNet .params file: %s"
-                                  % (path, str(err).strip().splitlines()[0])) from None
+        raise ParamsMismatchError("%s is not a readable MXNet .params file: %s" % (path, mxnet_reason(err))) from None
     if not isinstance(loaded, dict):
         raise ParamsMismatchError("%s holds an unnamed list of arrays, not a parameter dict" % path)
     return loaded
@@ -86,6 +101,10 @@ def load_params(net, arrays, source, ctx=None, model_name=None, allow_missing=Fa
     """Check ``arrays`` (from :func:`read_params`) against ``net`` and load them; ``source`` names them in errors."""
     model_name = model_name or getattr(net, "model_name", "this ResNeSt")
     check_params(net, arrays, source, model_name, allow_missing, ignore_extra)
+    bad = nonfinite_names(arrays)
+    if bad:
+        warnings.warn("%s holds NaN or inf in %d arrays (e.g. %s): the network will output NaN"
+                      % (source, len(bad), ", ".join(bad[:3])), NonFiniteWeightsWarning, stacklevel=2)
     net.collect_params().load_dict(_by_full_name(net, arrays), ctx, allow_missing, ignore_extra=True,
                                    filename=source, cast_dtype=cast_dtype)
     return net

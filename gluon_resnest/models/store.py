@@ -9,9 +9,19 @@ hosts are tried in turn. On top of that: a per-file lock so that many processes 
 download once, a progress bar, retries with exponential backoff, a socket timeout, download to a temporary file
 then rename, a sha1 check before use (a corrupt file is fetched again once), zip members checked against path
 traversal, and errors that name every URL tried and the path to place a file by hand.
+
+A verified cached file is served without taking the lock or writing anything, so a read-only shared cache works.
+Downloads are bounded: the zip and its member may not exceed :func:`max_file_bytes` (the catalogue's parameter
+count as float32, plus 2% and 1 MiB for names and batch-norm statistics); the member is streamed through its sha1
+before it is written, so a zip bomb or a wrong file writes nothing; and each file has an overall deadline
+(``deadline`` seconds, default ``$GLUON_MODEL_DOWNLOAD_DEADLINE`` or 3600) across retries and URLs. The zip is
+downloaded to a temporary file named for this process (:func:`~gluon_resnest.utils.fileio.atomic_write`'s
+naming), which the next download or cache hit removes if this process was killed.
 The sha1 of each published file is written in its record of :mod:`gluon_resnest.models.catalogue`.
 """
+import contextlib
 import dataclasses
+import errno
 import hashlib
 import logging
 import os
@@ -26,12 +36,13 @@ from typing import Tuple
 
 import portalocker
 
-from ..utils.fileio import atomic_write
+from ..utils.fileio import atomic_write, remove_orphan_temps
+from ..utils.processes import host_tag
 from ..utils.publish import sha1_file
 from .catalogue import CATALOGUE
 
 __all__ = ["STORES", "Store", "DEFAULT_REPO", "ModelFileError", "default_root", "store_of", "check_sha1",
-           "get_model_file", "read_model_file", "purge"]
+           "get_model_file", "read_model_file", "purge", "max_file_bytes", "is_sha1_tag"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +82,21 @@ class ModelFileError(OSError):
     """A pretrained file could not be obtained or failed verification."""
 
 
+class _DeadlineExceeded(ModelFileError):
+    """The file's overall download deadline passed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Deadline:
+    """An overall download deadline: ``seconds`` long, ending at ``time.monotonic()`` value ``at``."""
+    seconds: float
+    at: float
+
+
+class _TooLarge(ModelFileError):
+    """A download or zip member is larger than the model's bound."""
+
+
 def default_root():
     """``$MXNET_HOME/models``, or ``~/.mxnet/models`` when MXNET_HOME is unset."""
     return os.path.join(os.path.expanduser(os.environ.get("MXNET_HOME", os.path.join("~", ".mxnet"))), "models")
@@ -97,34 +123,59 @@ def _read_verified(path, sha1):
     return data if _sha1_matches(hashlib.sha1(data).hexdigest(), sha1) else None
 
 
-def _stream(response, path, url):
-    """Copy an HTTP ``response`` body to ``path`` with a progress bar; a body shorter than its Content-Length
-    raises :class:`ModelFileError`."""
+def max_file_bytes(name):
+    """The largest ``.params`` file (and zip) of variant ``name`` the store accepts, from its catalogue parameter
+    count; ``$GLUON_MODEL_MAX_BYTES`` overrides it (and bounds names outside the catalogue, default 2 GiB)."""
+    if os.environ.get("GLUON_MODEL_MAX_BYTES"):
+        return int(os.environ["GLUON_MODEL_MAX_BYTES"])
+    if name not in CATALOGUE:
+        return 2 << 30
+    return int(CATALOGUE[name].params * 4 * 1.02) + (1 << 20)
+
+
+def _check_deadline(deadline, url, received):
+    if time.monotonic() > deadline.at:
+        raise _DeadlineExceeded("download of %s passed its deadline of %g s (%d bytes received); raise "
+                                "GLUON_MODEL_DOWNLOAD_DEADLINE or place the file by hand" % (url, deadline.seconds,
+                                                                                             received))
+
+
+def _stream(response, path, url, limit, deadline):
+    """Copy an HTTP ``response`` body to ``path`` with a progress bar; a body shorter than its Content-Length, or
+    longer than ``limit`` bytes, or still arriving after ``deadline`` raises :class:`ModelFileError`."""
     from tqdm import tqdm
 
     expected = response.headers.get("Content-Length")
     expected = int(expected) if expected is not None else None
+    if expected is not None and expected > limit:
+        raise _TooLarge("%s is %d bytes, more than the %d bytes a file of this model may have" % (url, expected, limit))
     received = 0
     with open(path, "wb") as out, tqdm(total=expected, unit="B", unit_scale=True, file=sys.stderr,
                                        desc=os.path.basename(url), leave=False) as bar:
         for chunk in iter(lambda: response.read(1 << 16), b""):
-            out.write(chunk)
             received += len(chunk)
+            if received > limit:
+                raise _TooLarge("%s sends more than the %d bytes a file of this model may have" % (url, limit))
+            _check_deadline(deadline, url, received)
+            out.write(chunk)
             bar.update(len(chunk))
     if expected is not None and received != expected:
         raise ModelFileError("truncated transfer from %s: got %d of %d bytes" % (url, received, expected))
 
 
-def _download(url, dest, timeout, retries, backoff):
-    """Fetch ``url`` into ``dest`` (complete or not at all), retrying transient failures."""
+def _download(url, dest, timeout, retries, backoff, limit, deadline):
+    """Fetch ``url`` into the file ``dest``, retrying transient failures within ``deadline``."""
     last_error = None
     for attempt in range(retries + 1):
         if attempt:
-            time.sleep(backoff * 2 ** (attempt - 1))
+            time.sleep(min(backoff * 2 ** (attempt - 1), max(0.0, deadline.at - time.monotonic())))
         try:
+            _check_deadline(deadline, url, 0)
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                atomic_write(dest, lambda tmp: _stream(response, tmp, url))
+                _stream(response, dest, url, limit, deadline)
             return
+        except (_TooLarge, _DeadlineExceeded):
+            raise
         except urllib.error.HTTPError as err:
             last_error = err
             if err.code in (400, 401, 403, 404):
@@ -135,8 +186,22 @@ def _download(url, dest, timeout, retries, backoff):
     raise ModelFileError("could not download %s: %s" % (url, last_error))
 
 
-def _extract_params(zip_path, member, dest):
-    """Extract the single expected member of ``zip_path`` to ``dest`` atomically, refusing any other layout."""
+def _member_sha1(archive, member, limit, zip_path):
+    """Hex sha1 of ``member`` of ``archive``, read in blocks; :class:`ModelFileError` past ``limit`` bytes."""
+    digest, size = hashlib.sha1(), 0
+    with archive.open(member) as src:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            size += len(block)
+            if size > limit:
+                raise _TooLarge("zip %s: member %s expands beyond the %d bytes a file of this model may have; "
+                                "refused before writing it" % (zip_path, member, limit))
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _extract_params(zip_path, member, dest, sha1, limit):
+    """Extract the single expected member of ``zip_path`` to ``dest`` atomically if its sha1 starts with ``sha1``
+    (True), refusing any other layout and members over ``limit`` bytes; False (nothing written) on a mismatch."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
             names = archive.namelist()
@@ -145,12 +210,21 @@ def _extract_params(zip_path, member, dest):
                     raise ModelFileError("refusing zip %s: unsafe member path %r" % (zip_path, name))
             if member not in names:
                 raise ModelFileError("zip %s does not contain %s (members: %s)" % (zip_path, member, names))
+            if not _sha1_matches(_member_sha1(archive, member, limit, zip_path), sha1):
+                return False
+
             def write(tmp):
                 with open(tmp, "wb") as out, archive.open(member) as src:
                     shutil.copyfileobj(src, out, 1 << 20)
             atomic_write(dest, write)
+            return True
     except zipfile.BadZipFile as err:
         raise ModelFileError("downloaded file %s is not a valid zip: %s" % (zip_path, err)) from None
+
+
+def is_sha1_tag(text):
+    """True when ``text`` can be a ``tag``: a sha1 or a prefix of at least 8 hex digits."""
+    return bool(_HEX.match(text.lower()))
 
 
 def _resolve_sha1(name, tag):
@@ -159,7 +233,7 @@ def _resolve_sha1(name, tag):
             raise ValueError("no pretrained weights for %r; available: %s" % (name, ", ".join(CATALOGUE)))
         return CATALOGUE[name].pretrained.sha1
     sha1 = tag.lower()
-    if not _HEX.match(sha1):
+    if not is_sha1_tag(sha1):
         raise ValueError("tag must be a sha1 or a prefix of at least 8 hex digits, got %r" % (tag,))
     published = CATALOGUE[name].pretrained.sha1 if name in CATALOGUE else None
     if published and published.startswith(sha1):
@@ -167,18 +241,19 @@ def _resolve_sha1(name, tag):
     return sha1
 
 
-def _download_params(urls, stem, root, path, timeout, retries, backoff):
-    """Download the zip of ``{stem}.params`` from the first of ``urls`` that serves it and extract it to ``path``;
-    the error names every URL tried."""
+def _download_params(urls, stem, root, path, sha1, timeout, retries, backoff, limit, deadline):
+    """``(url, matched)``: download the zip of ``{stem}.params`` from the first of ``urls`` that serves it and
+    extract it to ``path`` when its sha1 matches (``matched``); the error names every URL tried."""
     failures = []
-    zip_path = os.path.join(root, ".%s.zip" % stem)
+    zip_path = os.path.join(root, ".%s.zip.%s-%d-0.tmp" % (stem, host_tag(), os.getpid()))
     for url in urls:
         try:
-            _download(url, zip_path, timeout, retries, backoff)
-            _extract_params(zip_path, stem + ".params", path)
-            return url
+            _download(url, zip_path, timeout, retries, backoff, limit, deadline)
+            return url, _extract_params(zip_path, stem + ".params", path, sha1, limit)
         except ModelFileError as err:
             failures.append("%s: %s" % (url, err))
+            if isinstance(err, _DeadlineExceeded):
+                break
         finally:
             if os.path.exists(zip_path):
                 os.remove(zip_path)
@@ -186,19 +261,59 @@ def _download_params(urls, stem, root, path, timeout, retries, backoff):
                          % (stem, len(urls), "\n  ".join(failures)))
 
 
-def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout):
+def _cached(path, sha1, verify):
+    """``verify(path, sha1)`` of a cached file, or ``None`` when there is none (nothing is written)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        return verify(path, sha1)
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _file_lock(lock_path, lock_timeout, wanted):
+    """Hold the store's lock file ``lock_path``; :class:`ModelFileError` naming it after ``lock_timeout`` s, or when
+    the cache folder is not writable (it then lacks ``wanted``, the verified file)."""
+    lock = portalocker.Lock(lock_path, timeout=lock_timeout)
+    try:
+        lock.acquire()
+    except portalocker.exceptions.LockException:
+        raise ModelFileError("timed out after %g s waiting for the lock %s, held by another process downloading "
+                             "the same file (set GLUON_MODEL_LOCK_TIMEOUT to wait longer)"
+                             % (lock_timeout, lock_path)) from None
+    except OSError as err:
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        raise ModelFileError("the model cache %s is not writable (%s) and holds no verified %s; place the file "
+                             "there, or set MXNET_HOME to a writable folder" % (os.path.dirname(lock_path),
+                                                                                err.strerror, wanted)) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout, deadline):
     """``(path, verify(path, sha1))`` of the cached or freshly downloaded file, downloading while ``verify``
-    returns a falsy value (at most twice)."""
+    returns a falsy value (at most twice). A verified cached file is returned without locking or writing."""
     sha1 = _resolve_sha1(name, tag)
     root = os.path.expanduser(root) if root is not None else default_root()
     stem = "%s-%s" % (name, sha1[:8])
     path = os.path.join(root, stem + ".params")
+    verified = _cached(path, sha1, verify)
+    if verified:
+        remove_orphan_temps(root)
+        return path, verified
     store = store_of(name)
     urls = store.urls(stem)
     os.makedirs(root, exist_ok=True)
     if lock_timeout is None:
         lock_timeout = float(os.environ.get("GLUON_MODEL_LOCK_TIMEOUT", 300))
-    with portalocker.Lock(os.path.join(root, stem + ".lock"), timeout=lock_timeout):
+    if deadline is None:
+        deadline = float(os.environ.get("GLUON_MODEL_DOWNLOAD_DEADLINE", 3600))
+    limit, deadline = max_file_bytes(name), _Deadline(deadline, time.monotonic() + deadline)
+    with _file_lock(os.path.join(root, stem + ".lock"), lock_timeout, path):
         if os.path.exists(path):
             verified = verify(path, sha1)
             if verified:
@@ -206,37 +321,44 @@ def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout):
             logger.warning("cached %s does not match sha1 %s; downloading it again", path, sha1)
         for attempt in range(2):
             try:
-                url = _download_params(urls, stem, root, path, timeout, retries, backoff)
+                url, matched = _download_params(urls, stem, root, path, sha1, timeout, retries, backoff, limit,
+                                                deadline)
             except ModelFileError as err:
                 raise ModelFileError(
                     "%s\nTo use %s offline, download one of these yourself and place %s.params (sha1 %s) at %s, or "
                     "set %s to a mirror (it must serve %s)."
                     % (err, name, stem, sha1, path, store.env, store.url_format.format(base="<mirror>/", stem=stem))
                 ) from None
-            verified = verify(path, sha1)
+            verified = matched and verify(path, sha1)
             if verified:
                 return path, verified
-            os.remove(path)
+            if matched:
+                os.remove(path)
             logger.warning("downloaded %s does not match sha1 %s (attempt %d of 2)", url, sha1, attempt + 1)
         raise ModelFileError("file downloaded from %s failed its sha1 check twice (expected %s); the server's copy "
                              "is corrupt or not the published file. Place a verified %s.params at %s by hand."
                              % (url, sha1, stem, path))
 
 
-def get_model_file(name, tag=None, root=None, timeout=60.0, retries=3, backoff=1.0, lock_timeout=None):
+def get_model_file(name, tag=None, root=None, timeout=60.0, retries=3, backoff=1.0, lock_timeout=None,
+                   deadline=None):
     """Path of the verified ``.params`` file of ``name``, downloading it if needed.
 
     ``tag`` selects a file other than the published one by its sha1 (prefix of at least 8 hex digits); by default
-    the published sha1 of ``name`` is used. ``root`` defaults to :func:`default_root`. Raises
-    :class:`ModelFileError` (naming the URL tried and where to place the file by hand) when it cannot be obtained.
+    the published sha1 of ``name`` is used. ``root`` defaults to :func:`default_root`. ``timeout`` bounds each
+    network read, ``deadline`` (seconds; default ``$GLUON_MODEL_DOWNLOAD_DEADLINE`` or 3600) the whole download
+    of the file, ``lock_timeout`` (default ``$GLUON_MODEL_LOCK_TIMEOUT`` or 300) the wait for another process
+    downloading it. Raises :class:`ModelFileError` (naming the URL tried and where to place the file by hand, or
+    the lock file) when it cannot be obtained.
     """
-    return _obtain(name, tag, root, check_sha1, timeout, retries, backoff, lock_timeout)[0]
+    return _obtain(name, tag, root, check_sha1, timeout, retries, backoff, lock_timeout, deadline)[0]
 
 
-def read_model_file(name, tag=None, root=None, timeout=60.0, retries=3, backoff=1.0, lock_timeout=None):
+def read_model_file(name, tag=None, root=None, timeout=60.0, retries=3, backoff=1.0, lock_timeout=None,
+                    deadline=None):
     """``(path, bytes)`` of the verified file, as :func:`get_model_file`, reading the file once: the bytes whose
     sha1 was checked are the bytes returned."""
-    return _obtain(name, tag, root, _read_verified, timeout, retries, backoff, lock_timeout)
+    return _obtain(name, tag, root, _read_verified, timeout, retries, backoff, lock_timeout, deadline)
 
 
 def purge(root=None):

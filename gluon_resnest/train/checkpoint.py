@@ -13,12 +13,12 @@ import re
 
 import mxnet as mx
 
+from ..utils.errors import OptionError, mxnet_reason
 from ..utils.fileio import atomic_write
-from ..utils.options import OptionError
 from .optimizer import optimizer_state
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "read_checkpoint_states", "prune_checkpoints", "save_best",
-           "run_weights", "run_class_names", "BEST_PARAMS", "POINTER"]
+           "run_weights", "run_class_names", "load_weights_file", "BEST_PARAMS", "POINTER"]
 
 BEST_PARAMS = "best.params"
 POINTER = "latest.json"
@@ -99,6 +99,10 @@ def latest_checkpoint(save_dir):
     if not isinstance(state, dict) or "optimizer" not in state or "epoch" not in state:
         raise OptionError("checkpoint state %s lacks its epoch or optimizer description (written by an older "
                           "version, whose pickled .states are not loaded); start a new {save_dir}" % (stem + ".json"))
+    missing = [key for key in ("history", "best_top1") if key not in state]
+    if missing or not isinstance(state["history"], list) or not isinstance(state["epoch"], int):
+        raise OptionError("checkpoint state %s is damaged (%s); restore it or start a new {save_dir}"
+                          % (stem + ".json", "no %s" % " or ".join(missing) if missing else "bad epoch or history"))
     return stem, state
 
 
@@ -109,13 +113,21 @@ def read_checkpoint_states(stem):
     try:
         arrays = mx.nd.load(path)
     except mx.base.MXNetError as err:
-        raise ValueError("optimizer states %s are not an MXNet array file: %s"
-                         % (path, str(err).strip().splitlines()[0])) from None
+        raise ValueError("optimizer states %s are not an MXNet array file: %s" % (path, mxnet_reason(err))) from None
     if isinstance(arrays, list):
         if arrays:
             raise ValueError("optimizer states %s hold unnamed arrays" % path)
         arrays = {}
     return {name: value.asnumpy() for name, value in arrays.items()}
+
+
+def load_weights_file(net, path, ctx):
+    """Load the ``.params`` file ``path`` of a run into ``net`` (cast to its dtype); ``ValueError`` naming the file
+    and MXNet's reason when it is damaged or does not fit."""
+    try:
+        net.load_parameters(path, ctx=ctx, cast_dtype=True)
+    except (mx.base.MXNetError, AssertionError) as err:
+        raise ValueError("cannot load the weights %s: %s" % (path, mxnet_reason(err))) from None
 
 
 def run_weights(save_dir):

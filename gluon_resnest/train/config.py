@@ -11,7 +11,7 @@ import os
 
 from ..models.catalogue import CATALOGUE
 from ..models.factory import model_record
-from ..utils.options import OptionError
+from ..utils.errors import OptionError
 from .options import FIXED, INVOCATION, option
 
 __all__ = ["NetSettings", "DataSettings", "OptimSettings", "RunSettings", "TrainConfig", "GROUPS", "TOY_INPUT_SIZE"]

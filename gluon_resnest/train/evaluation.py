@@ -20,8 +20,11 @@ def count_correct(logits, labels, topk=(1, 5)):
 
 
 def _score(loader, logits_of, progress=False):
-    """``{"top1_correct", "top5_correct", "count"}`` of ``logits_of(batch NDArray) -> numpy (N, classes)``."""
-    totals = np.zeros(3, dtype=np.int64)
+    """``{"top1_correct", "top5_correct", "count", "labels_outside", "classes"}`` of ``logits_of(batch NDArray) ->
+    numpy (N, classes)``; ``labels_outside`` counts the labels no class of the classifier has (they count as
+    wrong)."""
+    totals = np.zeros(4, dtype=np.int64)
+    classes = 0
     iterator = loader
     if progress:
         from tqdm import tqdm
@@ -29,9 +32,12 @@ def _score(loader, logits_of, progress=False):
         iterator = tqdm(loader, desc="eval", unit="batch")
     for data, label in iterator:
         logits = logits_of(data)
-        top1, top5 = count_correct(logits, label.asnumpy())
-        totals += (top1, top5, logits.shape[0])
-    return {"top1_correct": int(totals[0]), "top5_correct": int(totals[1]), "count": int(totals[2])}
+        labels = label.asnumpy()
+        classes = logits.shape[1]
+        top1, top5 = count_correct(logits, labels)
+        totals += (top1, top5, logits.shape[0], int(((labels < 0) | (labels >= classes)).sum()))
+    return {"top1_correct": int(totals[0]), "top5_correct": int(totals[1]), "count": int(totals[2]),
+            "labels_outside": int(totals[3]), "classes": int(classes)}
 
 
 def evaluate(net, loader, ctx=mx.cpu(), progress=False, dtype="float32"):
@@ -44,6 +50,7 @@ def _report(model, data, data_config, sums, start, loader):
     return {"model": model, "data": data, "size": data_config.input_size, "data_config": data_config.as_dict(),
             "images": sums["count"], "top1": 100.0 * sums["top1_correct"] / sums["count"],
             "top5": 100.0 * sums["top5_correct"] / sums["count"], "skipped": len(loader.skipped),
+            "labels_outside": sums["labels_outside"], "classes": sums["classes"],
             "seconds": round(time.time() - start, 2)}
 
 

@@ -16,22 +16,26 @@ import numpy as np
 from mxnet import autograd
 
 from ..data.autoaugment import AutoAugment
-from ..data.datasets import FolderImageDataset, open_image_dataset
+from ..data.datasets import FolderImageDataset, dataset_fingerprint, open_image_dataset
 from ..data.loader import make_loader
 from ..data.targets import mixup, smooth_one_hot
 from ..data.toy import CLASSES as TOY_CLASSES
 from ..data.toy import ensure_toy_dataset
 from ..data.transforms import TrainTransform
-from ..deploy.export import export_model
+from ..deploy.export import EXPORT_SUFFIXES, MODEL_SUFFIXES, export_model
 from ..models.factory import get_model, model_data_config
 from ..nn import copy_parameters, set_drop_prob
-from .checkpoint import latest_checkpoint, read_checkpoint_states, run_weights, save_best, save_checkpoint
+from ..utils.publish import check_stale
+from .checkpoint import (latest_checkpoint, load_weights_file, read_checkpoint_states, run_weights, save_best,
+                         save_checkpoint)
 from .distributed import Distributed
 from .evaluation import count_correct, evaluate
+from .finite import check_loss, check_weights
 from .metrics_log import plot_curves, write_metrics
 from .optimizer import apply_no_wd, load_optimizer_state, make_optimizer
-from ..utils.options import OptionError, flag
-from .resume import resume_changes
+from ..utils.errors import OptionError, flag
+from .resume import check_resume_data, resume_changes
+from .save_dir import owned_save_dir
 from .schedule import cosine_schedule, dropblock_rate
 
 __all__ = ["EpochStats", "TrainingRun", "train"]
@@ -88,7 +92,13 @@ def _class_count(cfg, train_set):
         return cfg.net.classes
     if found is not None:
         return found
-    return int(max(train_set.labels())) + 1
+    labels = train_set.labels(skip_unreadable=not cfg.data.stop_on_bad_sample)
+    if len(labels) < len(train_set):
+        logger.warning("%s: %d of %d records are unreadable; the class count comes from the other records' labels",
+                       train_set.path, len(train_set) - len(labels), len(train_set))
+    if not labels:
+        raise ValueError("%s: no readable record to take the class count from" % train_set.path)
+    return int(max(labels)) + 1
 
 
 def build_net(cfg, ctx, weights=True):
@@ -158,6 +168,8 @@ class TrainingRun:
             self.val_loader = make_loader(val_set, self.data_config.eval_transform(), cfg.optim.batch_size,
                                           dist.size, dist.rank, num_workers=cfg.data.workers, strict=strict)
         self.steps = len(self.train_loader)
+        self.data_facts = {"train_images": len(train_set), "steps_per_epoch": self.steps,
+                           "fingerprint": dataset_fingerprint(train_set)}
         if self.steps == 0:
             raise ValueError("each of the %d workers gets %d training images, fewer than one batch of %d"
                              % (dist.size, len(self.train_loader.sampler), cfg.optim.batch_size))
@@ -188,7 +200,7 @@ class TrainingRun:
         changed epochs, learning rate, warmup and the other recipe options apply from the restored step: the
         schedule, built from the new values, is evaluated at the restored update count.
         """
-        payload = None
+        payload, failure = None, None
         if self.dist.is_root:
             try:
                 found = latest_checkpoint(self.cfg.run.save_dir)
@@ -196,18 +208,23 @@ class TrainingRun:
                     stem, state = found
                     changes = resume_changes(state.get("config", {}), state.get("world_size"), self.cfg,
                                              self.dist.size)
+                    check_resume_data(state, self.data_facts, self.cfg.optim.epochs, stem)
                     payload = ("ok", stem, state, read_checkpoint_states(stem), changes)
             except (ValueError, FileNotFoundError) as err:
-                payload = ("error", type(err).__name__, getattr(err, "template", str(err)))
+                failure, payload = err, ("error", type(err).__name__, getattr(err, "template", str(err)))
         payload = self.dist.broadcast_object(payload, "resume")
         if payload is None:
             return None
         if payload[0] == "error":
-            raise {"OptionError": OptionError, "ValueError": ValueError}.get(payload[1], FileNotFoundError)(payload[2])
+            raise failure or {"OptionError": OptionError, "ValueError": ValueError}.get(payload[1],
+                                                                                    FileNotFoundError)(payload[2])
         _, stem, state, arrays, changes = payload
         if self.dist.is_root:
-            self.net.load_parameters(stem + ".params", ctx=self.ctx, cast_dtype=True)
-        load_optimizer_state(self.trainer, arrays, state["optimizer"])
+            load_weights_file(self.net, stem + ".params", self.ctx)
+        try:
+            load_optimizer_state(self.trainer, arrays, state["optimizer"])
+        except ValueError as err:
+            raise ValueError("cannot resume from %s.states: %s" % (stem, err)) from None
         if self.dist.is_root:
             self._log_resume(stem, state, changes)
         return state
@@ -253,8 +270,9 @@ class TrainingRun:
             loss.backward()
             self.trainer.step(data.shape[0])
             logits = output.astype("float32").asnumpy()
-            stats.add(float(loss.astype("float32").sum().asscalar()), count_correct(logits, labels, (1,))[0],
-                      data.shape[0])
+            loss_sum = float(loss.astype("float32").sum().asscalar())
+            check_loss(loss_sum, epoch, step, self.steps)
+            stats.add(loss_sum, count_correct(logits, labels, (1,))[0], data.shape[0])
             if dist.is_root and cfg.run.log_interval and (step + 1) % cfg.run.log_interval == 0:
                 logger.info("epoch %d [%d/%d] loss %.4f lr %.5f %.1f img/s", epoch + 1, step + 1, self.steps,
                             stats.loss_sum / stats.images, self.trainer.learning_rate,
@@ -308,6 +326,7 @@ class TrainingRun:
         for epoch in range(start_epoch, end_epoch):
             tic = time.time()
             stats = self.train_epoch(epoch)
+            check_weights(self.net, epoch, self.steps)
             seconds = time.time() - tic
             record = {"epoch": epoch, "train_loss": stats.loss_sum / stats.images,
                       "train_top1": 100.0 * stats.correct / stats.images, "images": int(stats.images),
@@ -321,7 +340,8 @@ class TrainingRun:
                         save_best(save_dir, self.net)
             history.append(record)
             state = {"history": history, "best_top1": best, "num_update": self.trainer.optimizer.num_update,
-                     "config": cfg.as_dict(), "world_size": dist.size, "class_names": self.class_names}
+                     "config": cfg.as_dict(), "world_size": dist.size, "class_names": self.class_names,
+                     "data": self.data_facts}
             if dist.is_root:
                 self._log_epoch(record)
                 write_metrics(os.path.join(save_dir, "metrics.jsonl"), history)
@@ -338,16 +358,26 @@ class TrainingRun:
         """Export the run's weights (:func:`~gluon_resnest.train.checkpoint.run_weights`) as float32
         ``{save_dir}/{model}-symbol.json`` + ``-0000.params``; returns both paths."""
         cfg = self.cfg
-        self.net.load_parameters(run_weights(cfg.run.save_dir), ctx=self.ctx, cast_dtype=True)
+        load_weights_file(self.net, run_weights(cfg.run.save_dir), self.ctx)
         if cfg.net.dtype != "float32":
             self.net.cast("float32")
         size = self.data_config.input_size
-        sym, params, _ = export_model(self.net, os.path.join(cfg.run.save_dir, cfg.net.model), ctx=self.ctx,
-                                      class_names=self.class_names, data_config=self.data_config)
+        prefix = os.path.join(cfg.run.save_dir, cfg.net.model)
+        stale = check_stale([prefix + suffix for suffix in EXPORT_SUFFIXES], [prefix + s for s in MODEL_SUFFIXES],
+                            force=True)
+        sym, params, _ = export_model(self.net, prefix, ctx=self.ctx, class_names=self.class_names, force=True,
+                                      data_config=self.data_config)
+        if stale:
+            logger.info("removed files of an earlier export at %s that this run's export replaces: %s", prefix,
+                        ", ".join(stale))
         logger.info("exported %s and %s (input 1x3x%dx%d)", sym, params, size, size)
         return [sym, params]
 
 
 def train(cfg, dist=None):
-    """Run training as configured; returns the final loop state (history, best accuracy, export paths)."""
-    return TrainingRun(cfg, dist).run()
+    """Run training as configured, owning the save directory for the run's life
+    (:func:`~gluon_resnest.train.save_dir.owned_save_dir`); returns the final loop state (history, best accuracy,
+    export paths)."""
+    dist = dist or Distributed()
+    with owned_save_dir(cfg.run.save_dir, dist):
+        return TrainingRun(cfg, dist).run()

@@ -52,6 +52,14 @@ def _decode(layout, arrays, ctx):
     return tuple(_decode(item, arrays, ctx) for item in layout)
 
 
+def _arrays_of(state):
+    if state is None:
+        return []
+    if isinstance(state, tuple):
+        return [array for item in state for array in _arrays_of(item)]
+    return [state]
+
+
 def optimizer_state(trainer):
     """``(arrays, layout)``: the optimizer's per-parameter states (momentum, float32 master weights) as a flat
     ``{name: NDArray}`` for ``mx.nd.save``, and a JSON-serialisable ``layout`` holding their structure and the
@@ -77,6 +85,12 @@ def load_optimizer_state(trainer, arrays, layout):
     except (KeyError, IndexError, TypeError, ValueError) as err:
         raise ValueError("optimizer states do not match their description (%s: %s)"
                          % (type(err).__name__, err)) from None
+    for index, state in states.items():
+        param = trainer._params[index]
+        for array in _arrays_of(state):
+            if tuple(array.shape) != tuple(param.shape):
+                raise ValueError("optimizer state of %s has shape %s, the parameter %s"
+                                 % (param.name, tuple(array.shape), tuple(param.shape)))
     updater.states = states
     updater.states_synced = dict.fromkeys(states, False)
     optimizer = trainer._optimizer

@@ -6,7 +6,7 @@ docs table (:func:`options_table`) are generated from those declarations.
 import dataclasses
 from typing import Optional, Tuple
 
-from ..utils.options import flag
+from ..utils.errors import flag
 
 __all__ = ["Option", "option", "declared", "add_arguments", "options_from_args", "fixed_by_checkpoint",
            "invocation_only", "options_table", "APPLIES", "INVOCATION", "FIXED"]

@@ -5,11 +5,11 @@ size and number of workers, which shard the data). Everything else (epochs, lear
 recipe options) applies from the resumed step: the schedule is rebuilt from the new values and evaluated at the
 restored update count.
 """
-from ..utils.options import OptionError
+from ..utils.errors import OptionError
 from .config import GROUPS
 from .options import fixed_by_checkpoint, invocation_only
 
-__all__ = ["FIXED_BY_CHECKPOINT", "RUN_ONLY", "resume_changes"]
+__all__ = ["FIXED_BY_CHECKPOINT", "RUN_ONLY", "resume_changes", "check_resume_data"]
 
 #: Options a checkpoint cannot honour a change of, with the reason (declared in :mod:`.config`).
 FIXED_BY_CHECKPOINT = fixed_by_checkpoint(GROUPS)
@@ -40,3 +40,29 @@ def resume_changes(saved_config, saved_world_size, cfg, world_size):
                                                                    FIXED_BY_CHECKPOINT[option], option, saved[option]))
         changes[option] = (saved[option], value)
     return changes
+
+
+def check_resume_data(state, data, epochs, stem):
+    """Refuse a resume whose data or epoch count the checkpoint ``state`` (of ``stem``) cannot honour.
+
+    ``data`` is ``{"train_images", "steps_per_epoch", "fingerprint"}`` of this run's training data; a checkpoint
+    that records different values is refused (``OptionError`` naming both), since the schedule and the data order
+    depend on them. ``epochs`` below the checkpoint's completed epochs is an ``OptionError`` on ``epochs``.
+    """
+    done = state["epoch"] + 1
+    if epochs < done:
+        raise OptionError("{epochs} %d is below the %d epochs checkpoint %s has completed; give {epochs} %d or more"
+                          % (epochs, done, stem, done))
+    saved = state.get("data")
+    if not saved:
+        return
+    if any(saved.get(key) is not None and saved[key] != data[key] for key in ("train_images", "steps_per_epoch")):
+        raise OptionError("cannot resume from %s on this data: the checkpoint was trained on %d training images "
+                          "(%d steps per epoch), this data has %d (%d steps per epoch), and the schedule and data "
+                          "order depend on it; resume on the same data or start a new {save_dir}"
+                          % (stem, saved["train_images"], saved["steps_per_epoch"], data["train_images"],
+                             data["steps_per_epoch"]))
+    if saved.get("fingerprint") and data["fingerprint"] and saved["fingerprint"] != data["fingerprint"]:
+        raise OptionError("cannot resume from %s on this data: the training data differs from the checkpoint's "
+                          "(same size, fingerprint %s instead of %s); resume on the same data or start a new "
+                          "{save_dir}" % (stem, data["fingerprint"], saved["fingerprint"]))

@@ -13,7 +13,9 @@ import hashlib
 import os
 import secrets
 import shutil
-import socket
+
+from .processes import host_tag as _host_tag
+from .processes import process_alive as _process_alive
 
 __all__ = ["StaleFilesError", "StagedFiles", "check_stale", "sha1_file"]
 
@@ -44,21 +46,6 @@ def check_stale(owned, produced, force=False):
                               "them or pass --force to replace the whole set"
                               % (os.path.dirname(stale[0]), ", ".join(stale)))
     return stale
-
-
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _host_tag():
-    """This host's name as it appears in staging folder names (``-`` and path separators replaced)."""
-    return socket.gethostname().replace("-", "_").replace(os.sep, "_") or "host"
 
 
 def _remove_if_present(path):

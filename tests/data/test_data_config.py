@@ -133,7 +133,7 @@ def test_an_export_without_a_data_config_is_refused(tmp_path):
     del meta["data_config"]
     with open(prefix + "-meta.json", "w") as handle:
         json.dump(meta, handle)
-    with pytest.raises(ValueError, match="no data_config.*export the model again"):
+    with pytest.raises(ValueError, match="lacks the field .data_config. .written by an older export.; export again"):
         ExportedClassifier(prefix)
 
 

@@ -290,7 +290,7 @@ def test_low_agreement_warns_or_fails_and_publishes_nothing(trained_toy, tmp_pat
     low = {"top1_agreement": 0.366, "max_rel_logit_error": 0.5, "images": 484}
     with pytest.warns(agreement.AgreementWarning, match="36.6% of top-1"):
         agreement.check_agreement("INT8", low)
-    with pytest.raises(agreement.ExportCheckError, match="below min_agreement 0.9"):
+    with pytest.raises(agreement.ExportCheckError, match="below the required agreement 0.9"):
         agreement.check_agreement("INT8", low, 0.9)
     monkeypatch.setattr(agreement, "compare_many", lambda reference, candidates, *args, **kwargs:
                         {name: dict(low) for name in candidates})

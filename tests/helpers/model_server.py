@@ -20,10 +20,11 @@ def sha1_of(data):
 
 
 class ModelServer:
-    """Serves ``files`` ({url path: bytes}); ``mode`` 'ok' | 'truncate'; ``delay`` seconds before each body."""
+    """Serves ``files`` ({url path: bytes}); ``mode`` 'ok' | 'truncate'; ``delay`` seconds before each body;
+    ``trickle`` seconds of sleep after each 16 KiB of body (a slow server; 0: full speed)."""
 
     def __init__(self):
-        self.files, self.requests, self.mode, self.delay = {}, [], "ok", 0.0
+        self.files, self.requests, self.mode, self.delay, self.trickle = {}, [], "ok", 0.0, 0.0
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -43,6 +44,14 @@ class ModelServer:
                 if server.mode == "truncate":
                     self.wfile.write(body[: len(body) // 2])
                     self.close_connection = True
+                elif server.trickle:
+                    try:
+                        for start in range(0, len(body), 1 << 14):
+                            self.wfile.write(body[start:start + (1 << 14)])
+                            self.wfile.flush()
+                            time.sleep(server.trickle)
+                    except OSError:
+                        self.close_connection = True
                 else:
                     self.wfile.write(body)
 

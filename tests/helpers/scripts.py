@@ -1,4 +1,6 @@
-"""The repository root and a runner for ``scripts/NAME.py`` in a subprocess with this interpreter."""
+"""The repository root, a runner for ``scripts/NAME.py`` in a subprocess with this interpreter, and the scripts'
+modules loaded in-process."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -14,3 +16,11 @@ def run_script(name, *args, timeout=900):
     """``subprocess.run`` of ``scripts/name`` with ``args``; output captured as text."""
     return subprocess.run([sys.executable, script_path(name)] + [str(a) for a in args], capture_output=True,
                           text=True, timeout=timeout)
+
+
+def load_script(name):
+    """``scripts/name`` imported as a module (its ``main`` and ``parse_args`` callable in-process)."""
+    spec = importlib.util.spec_from_file_location(name.replace(".py", "_script"), script_path(name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

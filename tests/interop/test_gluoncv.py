@@ -261,8 +261,9 @@ def test_known_hosts_are_tried_in_turn_and_all_named(tmp_path, server, monkeypat
 def test_lock_file_is_gluoncvs(gluoncv_store, resnest14_bytes):
     sha1 = sha1_of(resnest14_bytes)
     gluoncv_store.mkdir(parents=True)
-    with portalocker.Lock(str(gluoncv_store / ("resnest14-%s.lock" % sha1[:8])), timeout=1):
-        with pytest.raises(portalocker.exceptions.LockException):
+    lock = str(gluoncv_store / ("resnest14-%s.lock" % sha1[:8]))
+    with portalocker.Lock(lock, timeout=1):
+        with pytest.raises(store.ModelFileError, match="waiting for the lock %s" % lock):
             store.get_model_file("resnest14", lock_timeout=0.5, **FAST)
     assert store.get_model_file("resnest14", **FAST).endswith("resnest14-%s.params" % sha1[:8])
 

@@ -16,10 +16,8 @@ FAST = dict(retries=1, backoff=0.01, timeout=5)
 
 
 @pytest.fixture
-def env(tmp_path, server, monkeypatch):
-    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxhome"))
-    monkeypatch.setenv("MXNET_GLUON_REPO", server.url)
-    return tmp_path / "mxhome" / "models"
+def env(store_env):
+    return store_env
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +135,7 @@ def test_pretrained_by_path_and_by_sha1_prefix(env, server, resnest14_file, tmp_
     server.add("resnest14-" + sha1[:8], data)
     net = get_model("resnest14", pretrained=sha1[:10])
     assert np.array_equal(net(x).asnumpy(), expected)
-    with pytest.raises(ValueError, match="sha1 or a prefix"):
+    with pytest.raises(FileNotFoundError, match="not-a-file-or-hash does not exist"):
         get_model("resnest14", pretrained="not-a-file-or-hash")
 
 

@@ -1,14 +1,9 @@
 """scripts/train.py: GluonCV flag aliases mean the same as ours, and --help lists them with every default."""
-import importlib.util
-
-from tests.helpers.scripts import run_script, script_path
+from tests.helpers.scripts import load_script, run_script
 
 
 def _parse(*argv):
-    spec = importlib.util.spec_from_file_location("train_script", script_path("train.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.parse_args(list(argv)).flat()
+    return load_script("train.py").parse_args(list(argv)).flat()
 
 
 def test_gluoncv_aliases_map_onto_our_options():

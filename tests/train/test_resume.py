@@ -9,7 +9,7 @@ import pytest
 
 from gluon_resnest.train import train
 from gluon_resnest.train.schedule import cosine_schedule
-from gluon_resnest.utils.options import OptionError
+from gluon_resnest.utils.errors import OptionError
 
 from tests.helpers.training import tiny_cfg
 
