@@ -1,7 +1,7 @@
 """Atomic file writing: write a temporary file beside the target, then rename it into place.
 
 Files get the mode a plain ``open()`` would give them (``0o666`` less the process umask), not ``mkstemp``'s 0600.
-Temporary files are named ``.{target}.{host}-{pid}-{n}.tmp``; those of processes of this host that no longer run
+Temporary files are named ``.{target}.{host}-{pid}-{n}.tmp``; those of processes of this host that have exited
 (killed while writing) are removed by the next :func:`atomic_write` into the same folder, or by
 :func:`remove_orphan_temps`. A write that fails (disk full, read-only filesystem, no permission, an MXNet writer
 error) raises ``OSError`` naming the target path and the reason, leaving the target as it was.
@@ -29,7 +29,7 @@ def _temp_pid(entry):
 
 def remove_orphan_temps(directory):
     """Remove the temporary files of :func:`atomic_write` in ``directory`` left by processes of this host that
-    no longer run; returns their paths. Files of other hosts and of live processes are left alone; a file that
+    have exited; returns their paths. Files of other hosts and of live processes are left alone; a file that
     cannot be removed (read-only folder) is skipped."""
     try:
         entries = os.listdir(directory)

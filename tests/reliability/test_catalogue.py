@@ -176,7 +176,7 @@ def test_non_finite_options_are_refused_naming_the_flag(tmp_path):
     assert "Traceback" not in result.stderr
     result = run_script("train.py", "--toy", "--model", "resnest14", "--input-size", "-5",
                         "--save-dir", tmp_path / "s", timeout=300)
-    assert result.returncode == 2 and "--input-size must be at least 16" in result.stderr
+    assert result.returncode == 2 and "--input-size must be at least 32" in result.stderr
     assert not os.path.exists(tmp_path / "s")
 
 
