@@ -10,7 +10,7 @@ INT8 ONNX export in OpenVINO, OpenVINO's own INT8 by NNCF) and training steps ag
     python scripts/benchmark.py --models resnest50 --import-order 8   (mxnet imported before/after gluon_resnest)
     python scripts/benchmark.py --models resnest50 --gluoncv-named 8   (GluonCV's resnest50, DropBlock rate
                                  0.1, against ours at rate 0: hybridized and export_block, alternating rounds)
-    python scripts/benchmark.py --input-pipeline --images 512 --workers 1 2 --json input.json
+    python scripts/benchmark.py --input-pipeline --images 512 --passes 3 --workers 1 2 --json input.json
                                  (our loader vs mx.io.ImageRecordIter on generated 500x375 JPEGs)
 
 Import order matters: gluon_resnest is imported before MXNet so it can size MXNet's OpenMP pool.
@@ -68,6 +68,7 @@ def main(argv=None):
     p.add_argument("--images", type=int, default=512, help="--input-pipeline: generated JPEGs (500x375)")
     p.add_argument("--input-batch", type=int, default=64, help="--input-pipeline: batch size")
     p.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="--input-pipeline: worker counts")
+    p.add_argument("--passes", type=int, default=3, help="--input-pipeline: epochs timed after the first batch")
     p.add_argument("--data-dir", default="runs/input-pipeline", help="--input-pipeline: where the JPEGs are kept")
     args = p.parse_args(argv)
     if args.input_pipeline:
@@ -149,9 +150,10 @@ def input_pipeline(args):
         rows = input_pipeline_rows(args.data_dir, count=12, size=64, batch=4, workers=[1], height=120, width=160)
     else:
         rows = input_pipeline_rows(args.data_dir, count=args.images, size=args.size, batch=args.input_batch,
-                                   workers=args.workers)
-    print("%d generated %.0f KB JPEGs, %d px crops, batch %d, %d CPUs" % (
-        rows[0]["images"], rows[0]["jpeg_kb"], rows[0]["size"], rows[0]["batch"], len(os.sched_getaffinity(0))))
+                                   workers=args.workers, passes=args.passes)
+    print("%d generated %.0f KB JPEGs x %d epochs, %d px crops, batch %d, %d CPUs, 1-minute load average %.1f" % (
+        rows[0]["images"], rows[0]["jpeg_kb"], rows[0]["passes"], rows[0]["size"], rows[0]["batch"],
+        len(os.sched_getaffinity(0)), os.getloadavg()[0]))
     print(input_table(rows))
     if args.json:
         atomic_write(args.json, rows)
