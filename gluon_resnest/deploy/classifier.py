@@ -60,9 +60,8 @@ def onnx_runner(path, runtime=None, precision="f32"):
 def _onnx_file(path, prefix, meta, runtime):
     """The ONNX file to run for ``path`` and a forced ``runtime``, or ``None`` for the symbol/params files.
 
-    A ``.onnx`` path is run as given; a float32 export prefix runs its ``PREFIX.onnx`` when the export has one
-    (faster than MXNet's graph in both ONNX runtimes), unless ``runtime`` is "mxnet"; an INT8 prefix runs its own
-    MXNet INT8 files."""
+    A ``.onnx`` path is run as given; a float32 export prefix runs its ``PREFIX.onnx`` when the export has one,
+    unless ``runtime`` is "mxnet"; an INT8 prefix runs its own MXNet INT8 files."""
     if path.endswith(".onnx"):
         if runtime == "mxnet":
             raise ValueError("--runtime mxnet runs the symbol/params files: give the export prefix %s, not %s"
