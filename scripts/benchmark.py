@@ -8,7 +8,9 @@ INT8 ONNX export in OpenVINO, OpenVINO's own INT8 by NNCF) and training steps ag
     python scripts/benchmark.py --models resnest50 --profile 8   (per-operator times of the fused graph)
     python scripts/benchmark.py --models resnest50 --int8-profile 8   (per-layer times of the INT8 forms)
     python scripts/benchmark.py --models resnest50 --import-order 8   (mxnet imported before/after gluon_resnest)
-    python scripts/benchmark.py --input-pipeline --images 512 --workers 1 2 --json input.json
+    python scripts/benchmark.py --models resnest50 --gluoncv-named 8   (GluonCV's resnest50, DropBlock rate
+                                 0.1, against ours at rate 0: hybridized and export_block, alternating rounds)
+    python scripts/benchmark.py --input-pipeline --images 512 --passes 3 --workers 1 2 --json input.json
                                  (our loader vs mx.io.ImageRecordIter on generated 500x375 JPEGs)
 
 Import order matters: gluon_resnest is imported before MXNet so it can size MXNet's OpenMP pool.
@@ -21,6 +23,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout, for tools/
 import gluon_resnest  # noqa: E402  (sets OMP_NUM_THREADS before MXNet loads)
 from gluon_resnest.utils.fileio import atomic_write  # noqa: E402
+from tools.benchmark.gluoncv_named import gluoncv_named_rows  # noqa: E402
 from tools.benchmark.input_pipeline import input_pipeline_rows, input_table  # noqa: E402
 from tools.benchmark.measure import (benchmark, compute_ceiling, import_order_rows, int8_profiles,  # noqa: E402
                                      operator_profile)
@@ -57,11 +60,15 @@ def main(argv=None):
                         "and MXNet profiler totals of our INT8 model, at this batch size")
     p.add_argument("--import-order", type=int, metavar="BATCH",
                    help="only measure inference at this batch size with mxnet imported before / after us")
+    p.add_argument("--gluoncv-named", type=int, metavar="BATCH",
+                   help="only time the network GluonCV's name builds (rate 0.1) against ours at rate 0 at this batch size, "
+                        "hybridized and as export_block files, in --repeat alternating rounds")
     p.add_argument("--input-pipeline", action="store_true",
                    help="only measure the training input pipeline against mx.io.ImageRecordIter")
     p.add_argument("--images", type=int, default=512, help="--input-pipeline: generated JPEGs (500x375)")
     p.add_argument("--input-batch", type=int, default=64, help="--input-pipeline: batch size")
     p.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="--input-pipeline: worker counts")
+    p.add_argument("--passes", type=int, default=3, help="--input-pipeline: epochs timed after the first batch")
     p.add_argument("--data-dir", default="runs/input-pipeline", help="--input-pipeline: where the JPEGs are kept")
     args = p.parse_args(argv)
     if args.input_pipeline:
@@ -101,6 +108,8 @@ def main(argv=None):
             print("%s batch %d: %-18s %6.2f img/s (MXNet OpenMP threads: %s)" % (
                 row["model"], row["batch"], row["impl"], row["img_per_s"], row["omp_threads"]))
         return 0
+    if args.gluoncv_named:
+        return gluoncv_named(args)
     args.torch = args.torch and reference_python() is not None
     load_before = os.getloadavg()[0]
     rows = []
@@ -119,14 +128,32 @@ def main(argv=None):
     return 0
 
 
+def gluoncv_named(args):
+    for name in args.models:
+        load = os.getloadavg()[0]
+        rows = gluoncv_named_rows(name, args.gluoncv_named, args.size, args.repeat, args.warmup)
+        print("%s, batch %d, %d px, OMP_NUM_THREADS=%s, median of %d alternating rounds after %d; 1-minute load "
+              "average %.1f before, %.1f after on %d CPUs" % (
+                  name, args.gluoncv_named, args.size, os.environ.get("OMP_NUM_THREADS"), args.repeat,
+                  args.warmup, load, os.getloadavg()[0], os.cpu_count() or 0))
+        print("%-13s %-16s %5s %5s %-32s %8s %7s %6s" % ("form", "network", "rate", "ops", "random ops", "s/batch",
+                                                       "img/s", "ratio"))
+        for row in rows:
+            print("%-13s %-16s %5.2f %5s %-32s %8.3f %7.2f %6.3f" % (
+                row["form"], row["network"], row["drop_prob"], row["ops"] or "", ",".join(row["random_ops"] or []),
+                row["seconds"], row["img_per_s"], row["ratio"]))
+    return 0
+
+
 def input_pipeline(args):
     if args.smoke:
         rows = input_pipeline_rows(args.data_dir, count=12, size=64, batch=4, workers=[1], height=120, width=160)
     else:
         rows = input_pipeline_rows(args.data_dir, count=args.images, size=args.size, batch=args.input_batch,
-                                   workers=args.workers)
-    print("%d generated %.0f KB JPEGs, %d px crops, batch %d, %d CPUs" % (
-        rows[0]["images"], rows[0]["jpeg_kb"], rows[0]["size"], rows[0]["batch"], len(os.sched_getaffinity(0))))
+                                   workers=args.workers, passes=args.passes)
+    print("%d generated %.0f KB JPEGs x %d epochs, %d px crops, batch %d, %d CPUs, 1-minute load average %.1f" % (
+        rows[0]["images"], rows[0]["jpeg_kb"], rows[0]["passes"], rows[0]["size"], rows[0]["batch"],
+        len(os.sched_getaffinity(0)), os.getloadavg()[0]))
     print(input_table(rows))
     if args.json:
         atomic_write(args.json, rows)

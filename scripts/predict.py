@@ -1,8 +1,11 @@
 #!/usr/bin/env python
-"""Classify images with an exported ResNeSt (symbol/params prefix, INT8 prefix, or .onnx); prints the top 5.
+"""Classify images with an exported ResNeSt (symbol/params prefix, INT8 prefix, or .onnx); prints the runtime it
+chose, then the top 5 per image.
 
-    python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg
-    python scripts/predict.py deploy/resnest50.onnx cat.jpg
+    python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg     (its .onnx in OpenVINO or onnxruntime if exported
+                                                                    with --onnx, else the symbol/params files)
+    python scripts/predict.py deploy/resnest50 cat.jpg --runtime mxnet           (the symbol/params files)
+    python scripts/predict.py deploy/resnest50.onnx cat.jpg --runtime onnxruntime
     python scripts/predict.py deploy/resnest50.onnx cat.jpg --runtime openvino     (bf16 if exported with --bf16)
     python scripts/predict.py deploy/resnest50-int8.onnx cat.jpg         (export --int8 ... --onnx; checked runtime)
     python scripts/predict.py runs/toy/resnest14 --rec runs/toy/toy_data/toy_val.rec --count 8
@@ -28,7 +31,8 @@ def main(argv=None):
     p.add_argument("--count", type=int, default=8, help="how many RecordIO images")
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--runtime", choices=RUNTIMES,
-                   help="runtime for a .onnx file (default: onnxruntime; for PREFIX-int8.onnx the runtime the "
+                   help="force a runtime (default: the export's ONNX file in OpenVINO when installed, else "
+                        "onnxruntime, else the symbol/params files in MXNet; for PREFIX-int8.onnx the runtime the "
                         "export checked it in)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="OpenVINO inference precision (default: bf16 when the export was checked with --bf16)")
@@ -36,6 +40,7 @@ def main(argv=None):
     if not args.images and not args.rec:
         p.error("give image files or --rec")
     clf = ExportedClassifier(args.model, runtime=args.runtime, precision=args.precision)
+    print("runtime: %s" % clf.description)
     items = []
     if args.rec:
         from gluon_resnest.data.datasets import open_image_dataset

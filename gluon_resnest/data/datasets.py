@@ -3,6 +3,8 @@
 Both datasets return ``(HWC uint8 RGB numpy image, float label)`` and are safe to read from several worker
 processes or threads: every (process, thread) opens its own file handles, lazily, so no reader is ever shared.
 A sample that cannot be read or decoded raises :class:`UnreadableSample` naming the file and the index.
+``encoded(index)`` gives a sample's undecoded bytes, for transforms that decode themselves
+(:meth:`~gluon_resnest.data.transforms.TrainTransform.from_encoded`).
 """
 import hashlib
 import os
@@ -18,7 +20,7 @@ from ..utils.errors import ReportableError
 from ..utils.publish import StagedFiles
 
 __all__ = ["RecordImageDataset", "FolderImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio",
-           "dataset_fingerprint", "IMAGE_EXTENSIONS"]
+           "dataset_fingerprint", "decode_bgr", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 _MAGIC = 0xCED7230A
@@ -29,13 +31,19 @@ class UnreadableSample(ReportableError):
     """A record or image file that cannot be read or decoded; the message names the file and the index."""
 
 
-def _decode(data, source):
-    """HWC uint8 RGB numpy image of encoded bytes ``data``; :class:`UnreadableSample` naming ``source`` otherwise."""
+def decode_bgr(data, source):
+    """HWC uint8 **BGR** numpy image of encoded bytes ``data``; :class:`UnreadableSample` naming ``source`` when it
+    cannot be decoded."""
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if img is None:
         raise UnreadableSample("%s: cannot decode image (%d bytes, not a readable JPEG/PNG/BMP)"
                                % (source, len(data)))
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return img
+
+
+def _decode(data, source):
+    """HWC uint8 RGB numpy image of encoded bytes ``data``; :class:`UnreadableSample` naming ``source`` otherwise."""
+    return cv2.cvtColor(decode_bgr(data, source), cv2.COLOR_BGR2RGB)
 
 
 class _PerThreadFiles:
@@ -120,9 +128,14 @@ class RecordImageDataset(Dataset):
             raise UnreadableSample("%s: record is cut short" % source)
         return mx.recordio.unpack(payload), source
 
-    def __getitem__(self, index):
+    def encoded(self, index):
+        """``(encoded image bytes, label, source)`` of record ``index``, without decoding."""
         (header, data), source = self._record(index)
         label = header.label if isinstance(header.label, float) else float(header.label[0])
+        return data, label, source
+
+    def __getitem__(self, index):
+        data, label, source = self.encoded(index)
         return _decode(data, source), label
 
     def labels(self, skip_unreadable=False):
@@ -171,14 +184,18 @@ class FolderImageDataset(Dataset):
     def __len__(self):
         return len(self.items)
 
-    def __getitem__(self, index):
+    def encoded(self, index):
+        """``(encoded image bytes, label, source)`` of sample ``index``, without decoding."""
         path, label = self.items[index]
         source = "%s (sample %d)" % (path, index)
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                return handle.read(), label, source
         except OSError as err:
             raise UnreadableSample("%s: %s" % (source, err)) from None
+
+    def __getitem__(self, index):
+        data, label, source = self.encoded(index)
         return _decode(data, source), label
 
 

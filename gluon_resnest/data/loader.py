@@ -8,16 +8,18 @@ Samples are made in forked worker processes (MXNet's ``DataLoader`` without its 
 file handle is shared between threads, and each process reads the dataset through its own handles. Batches come
 back through shared memory.
 """
+import ctypes
 import logging
 import os
 
 import mxnet as mx
 import numpy as np
+from mxnet.base import _LIB, check_call
 from mxnet.gluon.data import DataLoader, Dataset, Sampler
 
 from .datasets import UnreadableSample
 
-__all__ = ["ShardedSampler", "TransformedDataset", "SampleLoader", "BadSampleError", "Skipped", "Collate",
+__all__ = ["ShardedSampler", "TransformedDataset", "Unnormalized", "SampleLoader", "BadSampleError", "Skipped", "Collate",
            "make_loader", "shard_range", "WORKER_TIMEOUT_S"]
 
 logger = logging.getLogger("gluon_resnest.data")
@@ -73,11 +75,14 @@ class TransformedDataset(Dataset):
 
     Indexed by ``(epoch, index)`` pairs (see :class:`ShardedSampler`); the rng is seeded by (seed, epoch, index).
     A sample the base dataset cannot read (:class:`~gluon_resnest.data.datasets.UnreadableSample`) comes back as
-    :class:`Skipped`.
+    :class:`Skipped`. A random transform with ``from_encoded`` and ``normalize`` (:class:`TrainTransform
+    <gluon_resnest.data.transforms.TrainTransform>`) on a dataset with ``encoded`` gets the undecoded bytes and
+    returns an :class:`Unnormalized` uint8 sample, normalized by :class:`Collate` into the batch.
     """
 
     def __init__(self, base, transform, seed=0, random=False):
         self.base, self.transform, self.seed, self.random = base, transform, seed, random
+        self._staged = random and hasattr(transform, "from_encoded") and hasattr(base, "encoded")
 
     def __len__(self):
         return len(self.base)
@@ -85,6 +90,11 @@ class TransformedDataset(Dataset):
     def __getitem__(self, key):
         epoch, index = key
         try:
+            if self._staged:
+                data, label, source = self.base.encoded(index)
+                rng = np.random.default_rng([self.seed, epoch, index])
+                return Unnormalized(self.transform.from_encoded(data, source, rng), self.transform.normalize), \
+                    np.float32(label)
             img, label = self.base[index]
         except UnreadableSample as err:
             return Skipped(str(err))
@@ -95,9 +105,18 @@ class TransformedDataset(Dataset):
         return out, np.float32(label)
 
 
+class Unnormalized:
+    """An augmented uint8 sample whose normalization (``normalize(img, out)``, writing CHW float32 into ``out``)
+    :class:`Collate` runs straight into the batch."""
+
+    def __init__(self, img, normalize):
+        self.img, self.normalize = img, normalize
+
+
 class Collate:
     """Batchify: ``(data (N, ...) NDArray or None, labels (N,) float32 NDArray or None, [skip reasons])`` of
-    samples that are ``(array, label)`` pairs or :class:`Skipped`; array dtypes are kept. In a worker process (any
+    samples that are ``(array, label)`` pairs, ``(Unnormalized, label)`` pairs (normalized into an
+    ``(N, 3, H, W)`` float32 batch) or :class:`Skipped`; array dtypes are kept. In a worker process (any
     process but ``parent_pid``) the batch is made in shared memory, so it reaches the parent without a copy."""
 
     def __init__(self, parent_pid):
@@ -109,9 +128,23 @@ class Collate:
         if not good:
             return None, None, skipped
         ctx = mx.cpu() if os.getpid() == self.parent_pid else mx.Context("cpu_shared", 0)
+        labels = mx.nd.array([s[1] for s in good], ctx=ctx, dtype="float32")
+        if isinstance(good[0][0], Unnormalized):
+            height, width = good[0][0].img.shape[:2]
+            batch = mx.nd.empty((len(good), 3, height, width), ctx=ctx, dtype="float32")
+            for sample, out in zip(good, _host_view(batch)):
+                sample[0].normalize(sample[0].img, out)
+            return batch, labels, skipped
         data = np.stack([np.asarray(s[0]) for s in good])
-        labels = np.array([s[1] for s in good], dtype=np.float32)
-        return mx.nd.array(data, ctx=ctx, dtype=data.dtype), mx.nd.array(labels, ctx=ctx, dtype="float32"), skipped
+        return mx.nd.array(data, ctx=ctx, dtype=data.dtype), labels, skipped
+
+
+def _host_view(array):
+    """A numpy view of a freshly made float32 CPU NDArray's memory (no engine operation may be pending on it), to
+    write the batch in place instead of copying it in."""
+    pointer = ctypes.c_void_p()
+    check_call(_LIB.MXNDArrayGetData(array.handle, ctypes.byref(pointer)))
+    return np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=array.shape)
 
 
 class SampleLoader:

@@ -77,7 +77,9 @@ class TrainTransform:
     ``__call__(img, rng)`` with ``img`` an HWC uint8 RGB image (numpy or ``mx.nd.NDArray``) and ``rng`` a
     ``numpy.random.Generator``; output CHW float32 ``(3, size, size)``, normalized. Brightness, contrast,
     saturation (in a random order) and lighting are affine in the pixel's color, so they are composed into one 3x4
-    color matrix and applied in a single pass, then clipped to 0..255 and normalized.
+    color matrix and applied in a single pass on uint8 (saturated to 0..255), then normalized. The two halves are
+    :meth:`augment` (uint8 until here) and :meth:`normalize` (which the loader runs into the batch's memory);
+    :meth:`from_encoded` starts from the encoded bytes.
     """
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), jitter=0.4, lighting=0.1, auto_augment=None,
@@ -85,9 +87,8 @@ class TrainTransform:
         self.size, self.scale, self.ratio = size, scale, ratio
         self.jitter, self.lighting, self.auto_augment = jitter, lighting, auto_augment
         self.interp, self.mean, self.std = _interp(interpolation), mean, std
-        scale = 1.0 / (255.0 * np.asarray(std, np.float64))
-        shift = -np.asarray(mean, np.float64) / np.asarray(std, np.float64)
-        self._normalize = np.concatenate([np.diag(scale), shift[:, None]], 1).astype(np.float32)
+        self._scale = 1.0 / (255.0 * np.asarray(std, np.float64))
+        self._shift = -np.asarray(mean, np.float64) / np.asarray(std, np.float64)
 
     def _crop_box(self, height, width, rng):
         area = height * width
@@ -101,8 +102,9 @@ class TrainTransform:
         side = min(height, width)
         return (width - side) // 2, (height - side) // 2, side, side
 
-    def _color_matrix(self, img, rng):
-        """``(M (3, 3), c (3,))`` with ``pixel @ M + c`` = jitter then lighting of an RGB row-vector pixel."""
+    def _color_matrix(self, img, rng, bgr=False):
+        """``(M (3, 3), c (3,))`` with ``pixel @ M + c`` = jitter then lighting of an RGB row-vector pixel
+        (``img``, RGB or with ``bgr`` BGR, gives the mean color for contrast)."""
         matrix, offset = np.eye(3), np.zeros(3)
         if self.jitter > 0:
             mean_pixel = None
@@ -112,7 +114,7 @@ class TrainTransform:
                     matrix, offset = matrix * alpha, offset * alpha
                 elif op == 1:
                     if mean_pixel is None:
-                        mean_pixel = np.array(cv2.mean(img)[:3])
+                        mean_pixel = np.array(cv2.mean(img)[2::-1] if bgr else cv2.mean(img)[:3])
                     gray = float((mean_pixel @ matrix + offset) @ _GRAY)
                     matrix, offset = matrix * alpha, offset * alpha + gray * (1 - alpha)
                 else:
@@ -124,15 +126,45 @@ class TrainTransform:
         return matrix, offset
 
     def __call__(self, img, rng):
+        return self.normalize(self.augment(img, rng))
+
+    def augment(self, img, rng):
+        """The augmented HWC uint8 RGB ``(size, size, 3)`` image, before normalization: colors are saturated and
+        rounded to uint8 after jitter and lighting, as ``mx.io.ImageRecordIter``'s augmenter does."""
         img = _as_numpy(img)
-        x0, y0, w, h = self._crop_box(img.shape[0], img.shape[1], rng)
+        return self._augment_crop(img, self._crop_box(img.shape[0], img.shape[1], rng), rng, bgr=False)
+
+    def from_encoded(self, data, source, rng):
+        """:meth:`augment` of encoded image bytes (``source`` names them in errors): the same output, without the
+        full-size color conversion (the image is decoded as BGR and the channel order is folded into the color
+        matrix). Raises :class:`~gluon_resnest.data.datasets.UnreadableSample`."""
+        from .datasets import decode_bgr
+
+        img = decode_bgr(data, source)
+        return self._augment_crop(img, self._crop_box(img.shape[0], img.shape[1], rng), rng, bgr=True)
+
+    def _augment_crop(self, img, box, rng, bgr):
+        """Resize ``box`` of ``img`` (RGB, or BGR with ``bgr``), flip, AutoAugment, color: HWC uint8 RGB."""
+        x0, y0, w, h = box
         img = cv2.resize(img[y0:y0 + h, x0:x0 + w], (self.size, self.size), interpolation=self.interp)
+        if bgr and self.auto_augment is not None:
+            img, bgr = cv2.cvtColor(img, cv2.COLOR_BGR2RGB), False
         if rng.random() < 0.5:
             img = cv2.flip(img, 1)
         if self.auto_augment is not None:
             img = self.auto_augment(img, rng)
-        matrix, offset = self._color_matrix(img, rng)
-        out = cv2.transform(img.astype(np.float32), np.concatenate([matrix.T, offset[:, None]], 1).astype(np.float32))
-        np.clip(out, 0.0, 255.0, out=out)
-        out = cv2.transform(out, self._normalize)
-        return np.ascontiguousarray(out.transpose(2, 0, 1))
+        matrix, offset = self._color_matrix(img, rng, bgr)
+        transform = np.concatenate([matrix.T, offset[:, None]], 1).astype(np.float32)
+        # a BGR input is read in reverse channel order: the output is RGB either way
+        return cv2.transform(img, transform[:, [2, 1, 0, 3]] if bgr else transform)
+
+    def normalize(self, img, out=None):
+        """HWC uint8 RGB -> normalized CHW float32, written into ``out`` (a C-contiguous ``(3, H, W)`` float32
+        array, e.g. a slice of the batch) when given; returns it."""
+        if out is None:
+            out = np.empty((3,) + img.shape[:2], np.float32)
+        for channel, plane in enumerate(cv2.split(img)):
+            cv2.addWeighted(plane, float(self._scale[channel]), plane, 0.0, float(self._shift[channel]),
+                            dst=out[channel], dtype=cv2.CV_32F)
+        return out
+

@@ -9,7 +9,7 @@ import mxnet as mx
 from mxnet.gluon import nn
 from mxnet.gluon.nn import HybridBlock
 
-from ..nn import DropBlock, SplitAttentionConv
+from ..nn import DropBlock, ModeGraphs, SplitAttentionConv
 
 __all__ = ["Bottleneck", "ResNeSt", "MIN_INPUT_SIZE", "stage_plan"]
 
@@ -86,7 +86,7 @@ def stage_plan(dilation):
     return plans[dilation]
 
 
-class ResNeSt(HybridBlock):
+class ResNeSt(ModeGraphs):
     """ResNeSt for image classification.
 
     Input ``(N, 3, H, W)`` with ``H, W >= 32``, normalized RGB; output ``(N, num_classes)`` logits, or with
@@ -101,6 +101,9 @@ class ResNeSt(HybridBlock):
     :func:`stage_plan`), ``norm_layer``/``norm_kwargs`` (e.g. SyncBatchNorm), ``use_global_stats`` (BatchNorm
     uses its running statistics in training too, for fine-tuning). ``input_size`` is accepted for GluonCV's
     callers and recorded; it changes nothing, as DropBlock sizes itself from the live feature map.
+
+    Hybridized, the network keeps one cached graph per autograd mode when DropBlock is on (see
+    :class:`~gluon_resnest.nn.ModeGraphs`), so its inference graph and ``export()`` carry no DropBlock op.
 
     ``num_classes`` is the classifier width; ``classes`` holds class names when known (the ImageNet names of
     the published weights, or those given), else ``None``.

@@ -1,27 +1,36 @@
-"""DropBlock (Ghiasi et al. 2018) that stays correct under ``hybridize()``.
+"""DropBlock (Ghiasi et al. 2018) that stays correct under ``hybridize()`` and leaves inference graphs untouched.
 
-The earlier Gluon ports branch on ``autograd.is_training()`` in Python, so the cached graph keeps whichever branch
-was traced first, and they fix the mask shape at construction. Here both decisions are taken inside the graph:
+Whether a DropBlock layer drops is decided when its graph is traced, from the mode being traced
+(:func:`~gluon_resnest.nn.mode_graphs.is_training`):
 
-* the train/eval switch comes from a ``Dropout`` probe on a constant, which MXNet evaluates with the *runtime*
-  training flag: ``|Dropout(1, p=0.5) - 1|`` is exactly 1 in training (outputs 0 or 2) and 0 in inference;
-* the seed rate gamma is computed from the live feature-map shape (``shape_array``), so any resolution works and
-  maps smaller than the block never divide by zero.
+* inside a :class:`~gluon_resnest.nn.mode_graphs.ModeGraphs` block (the ResNeSt network, or a hybridized
+  DropBlock alone), which keeps one graph per mode, the inference graph has no DropBlock op at all and the
+  training graph always drops;
+* inside a graph some other block traces once for both modes (GluonCV's detection and segmentation networks):
+  traced in training, the graph keeps a run-time switch, a ``Dropout`` probe on a constant that MXNet evaluates
+  with the *run-time* flag (``|Dropout(1, p=0.5) - 1|`` is 1 in training, 0 in inference), so the same graph is
+  right in both modes; traced in inference (``export_block``, ``quantize_net``), the layer is the identity;
+* imperatively, the call's own mode decides.
+
+The seed rate gamma comes from the live feature-map shape (``shape_array``), so any resolution works and maps
+smaller than the block never divide by zero.
 """
-from mxnet.gluon import HybridBlock
+from mxnet import symbol
 
 from .block_tree import clear_cached_graphs, iter_blocks
+from .mode_graphs import ModeGraphs, is_training, mark_mode_dependent, traced_mode
 
 __all__ = ["DropBlock", "set_drop_prob", "iter_dropblocks"]
 
 
-class DropBlock(HybridBlock):
+class DropBlock(ModeGraphs):
     """Drop contiguous ``block_size x block_size`` regions of a ``(N, C, H, W)`` map during training.
 
     ``drop_prob`` is the expected fraction of dropped units; surviving units are rescaled so the expected sum is
-    unchanged. In inference the block is the identity. ``drop_prob == 0`` skips the block entirely (no ops in the
-    graph); change it with :func:`set_drop_prob`, which also clears the cached graph of the enclosing network.
-    Output shape equals input shape.
+    unchanged. In inference the block is the identity and adds no op to the graph, except in a graph traced in
+    training by a block that is not a :class:`~gluon_resnest.nn.mode_graphs.ModeGraphs` (see the module
+    docstring). ``drop_prob == 0`` skips the block in both modes; change it with :func:`set_drop_prob`, which
+    also clears the cached graphs of the enclosing network. Output shape and dtype equal the input's.
     """
 
     def __init__(self, drop_prob=0.0, block_size=3, **kwargs):
@@ -43,27 +52,48 @@ class DropBlock(HybridBlock):
             raise ValueError("DropBlock drop_prob must be in [0, 1), got %r" % (value,))
         self._drop_prob = value
 
+    def __repr__(self):
+        return "%s(drop_prob=%g, block_size=%d)" % (type(self).__name__, self._drop_prob, self.block_size)
+
     def cast(self, dtype):
-        """Record the dtype of the feature maps; the mask is built in float32 and cast to it."""
-        self._dtype = dtype
+        """Record the dtype of the feature maps (``None``, as for GluonCV's layer, means float32); the mask is
+        built in float32 and cast to it."""
+        self._dtype = "float32" if dtype is None else dtype
         super().cast(dtype)
 
-    def hybrid_forward(self, F, x):
+    def active(self):
+        """Whether the graph being traced (or the imperative call being run) applies this layer: a positive
+        rate and the training mode of :func:`~gluon_resnest.nn.mode_graphs.is_training`."""
         if self._drop_prob == 0.0:
+            return False
+        mark_mode_dependent()
+        return is_training()
+
+    def hybrid_forward(self, F, x):
+        if not self.active():
             return x
+        switch = None
+        if F is symbol and traced_mode() is None:
+            # traced in training by a block that replays the graph in inference too: decide at run time
+            switch = F.abs(F.Dropout(F.ones(shape=(1,)), p=0.5) - 1)
+        return self._drop(F, x, switch)
+
+    def _drop(self, F, x, switch):
         bs = self.block_size
-        is_training = F.abs(F.Dropout(F.ones(shape=(1,)), p=0.5) - 1)
         shape = F.cast(F.shape_array(x), "float32")
         height = F.slice_axis(shape, axis=0, begin=2, end=3)
         width = F.slice_axis(shape, axis=0, begin=3, end=4)
         valid = F.maximum(height - (bs - 1), 1) * F.maximum(width - (bs - 1), 1)
-        gamma = F.clip(self._drop_prob / (bs * bs) * height * width / valid, 0, 1) * is_training
+        gamma = F.clip(self._drop_prob / (bs * bs) * height * width / valid, 0, 1)
+        if switch is not None:
+            gamma = gamma * switch
         uniform = F.random.uniform_like(F.cast(x, "float32"))
         seeds = F.broadcast_lesser(uniform, F.reshape(gamma, (1, 1, 1, 1)))
         dropped = F.Pooling(seeds, kernel=(bs, bs), stride=(1, 1), pad=(bs // 2, bs // 2), pool_type="max")
         keep = 1 - dropped
         scale = F.cast(F.size_array(keep), "float32") / F.maximum(F.sum(keep), 1)
-        scale = 1 + is_training * (scale - 1)
+        if switch is not None:
+            scale = 1 + switch * (scale - 1)
         factor = F.broadcast_mul(keep, F.reshape(scale, (1, 1, 1, 1)))
         return x * F.cast(factor, self._dtype)
 

@@ -23,8 +23,8 @@ class SplitAttentionConv(HybridBlock):
     ``pool_strides`` (an int) adds a 3x3 average pool of that stride (padding 1, padding counted) to the output, as
     ResNeSt's blocks do after this layer (stride 1 where a dilated stage begins): the radix maps are pooled before the attention-weighted sum, which is
     linear in them with spatially constant weights, so the result is the same with a quarter of the pixels to mix.
-    ``dropblock`` (a :class:`~gluon_resnest.nn.DropBlock`) is applied to the weighted sum before the pool; while its
-    rate is above 0 the sum is formed at full resolution, as the reference does. ``drop_ratio`` is the dropout rate
+    ``dropblock`` (a :class:`~gluon_resnest.nn.DropBlock`) is applied to the weighted sum before the pool; where it
+    applies (training graphs at a positive rate) the sum is formed at full resolution first, as the reference does. ``drop_ratio`` is the dropout rate
     inside the attention branch.
 
     Children are created in the enclosing name scope (no scope of their own) so the legacy prefixed parameter
@@ -59,7 +59,7 @@ class SplitAttentionConv(HybridBlock):
 
     def hybrid_forward(self, F, x):
         maps, weights = self._maps_and_weights(F, x)
-        dropblock_active = self.dropblock is not None and self.dropblock.drop_prob > 0
+        dropblock_active = self.dropblock is not None and self.dropblock.active()
         if self.pool is not None and not dropblock_active:
             return self._combine(F, self.pool(maps), weights)
         out = self._combine(F, maps, weights)

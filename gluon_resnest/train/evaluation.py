@@ -68,14 +68,15 @@ def evaluate_model(name, weights, data, classes=None, size=None, crop_pct=None, 
     return _report(name, data, data_config, evaluate(net, loader, ctx, progress=progress), start, loader)
 
 
-def evaluate_export(path, data, batch_size=32, workers=2, ctx=mx.cpu(), progress=False):
+def evaluate_export(path, data, batch_size=32, workers=2, ctx=mx.cpu(), progress=False, runtime=None):
     """Top-1/top-5 of an exported model (symbol/params prefix, INT8 prefix or ``.onnx``, read with
     :class:`~gluon_resnest.deploy.classifier.ExportedClassifier`, with its own input transform) on ``data`` (a
     ``.rec`` file or image folder; a folder's classes are taken in the export's class-name order when it has
-    them). Returns a dict like :func:`evaluate_model`'s."""
-    clf = ExportedClassifier(path, ctx)
+    them), in ``runtime`` (default: the classifier's choice). Returns a dict like :func:`evaluate_model`'s plus
+    ``runtime``, the classifier's :attr:`~gluon_resnest.deploy.classifier.ExportedClassifier.description`."""
+    clf = ExportedClassifier(path, ctx, runtime=runtime)
     names = clf.meta.get("class_names")
     loader = make_loader(open_image_dataset(data, classes=names), clf.input, batch_size, num_workers=workers)
     start = time.time()
     sums = _score(loader, lambda batch: clf.batch_logits(batch.asnumpy()), progress)
-    return _report(path, data, clf.data_config, sums, start, loader)
+    return dict(_report(path, data, clf.data_config, sums, start, loader), runtime=clf.description)

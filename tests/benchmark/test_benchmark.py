@@ -88,3 +88,15 @@ def test_int8_profiles_time_every_int8_form(monkeypatch):
     assert 0 < sum(float(line.split()[0]) for line in lines[1:-1]) <= total + 1e-6
     assert "_sg_mkldnn_conv" in profiles["ours-int8"] and "_contrib_quantize_v2" in profiles["ours-int8"]
     assert not glob.glob(os.path.join(tempfile.gettempdir(), "resnest-profile-*"))
+
+
+def test_gluoncv_named_rows_compare_the_same_graph():
+    from tools.benchmark.gluoncv_named import gluoncv_named_rows
+
+    rows = gluoncv_named_rows("resnest26", batch=1, size=64, rounds=1, warmup=0)
+    assert [(r["form"], r["network"], r["drop_prob"]) for r in rows] == [
+        ("hybridized", "gluoncv-named", 0.1), ("export_block", "gluoncv-named", 0.1),
+        ("hybridized", "rate 0", 0.0), ("export_block", "rate 0", 0.0)]
+    exported = [r for r in rows if r["form"] == "export_block"]
+    assert exported[0]["ops"] == exported[1]["ops"] and not exported[0]["random_ops"]
+    assert all(r["seconds"] > 0 for r in rows) and {r["ratio"] for r in rows[2:]} == {1.0}

@@ -64,3 +64,12 @@ def test_summary_has_one_line_per_model_mode_batch():
     assert len(lines) == 2 + 3
     assert all(line.count("|") == lines[0].count("|") for line in lines)
     assert len(SUMMARY_RATIOS) == len({header for header, _, _ in SUMMARY_RATIOS})
+
+
+def test_table_names_the_runtime_predict_chose():
+    from tools.benchmark.report import table
+
+    rows = _rows({"predict-default": 10.0, "onnxruntime": 9.0})
+    rows[0]["runtime"] = "openvino f32, resnest14.onnx"
+    assert "| predict-default (openvino f32, resnest14.onnx) | 10.00 |" in table(rows)
+    assert _cells(summary(rows))["predict.py default"] == "10.00"

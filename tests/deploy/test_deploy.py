@@ -157,8 +157,53 @@ def test_export_named_like_an_int8_onnx_file_reads_as_its_own(tmp_path):
     result = _script("export.py", "--model", "resnest14", "--out", prefix, "--size", "32", "--onnx")
     assert result.returncode == 0, result.stderr[-3000:]
     clf = ExportedClassifier(prefix + ".onnx")
-    assert clf.runtime == "onnxruntime" and clf.meta["input_shape"] == [1, 3, 32, 32]
+    assert clf.runtime == _fastest_onnx_runtime() and clf.meta["input_shape"] == [1, 3, 32, 32]
     assert clf.batch_logits(np.zeros((2, 3, 32, 32), "float32")).shape == (2, 1000)
+
+
+def _fastest_onnx_runtime():
+    return "openvino" if importlib.util.find_spec("openvino") else "onnxruntime"
+
+
+def test_export_runs_in_the_fastest_runtime_its_files_allow(tmp_path, monkeypatch):
+    """A float32 export with an ONNX file runs it (OpenVINO, else onnxruntime) by default, from the prefix too;
+    ``--runtime`` forces any of the three; every runtime gives the network's logits."""
+    net = _net("resnest14")
+    prefix, plain = str(tmp_path / "a"), str(tmp_path / "plain")
+    with umask(0o022):
+        assert _script("export.py", "--model", "resnest14", "--out", prefix, "--size", "32", "--onnx").returncode == 0
+    export_model(net, plain, 32)
+    x = np.random.RandomState(0).uniform(-2, 2, (3, 3, 32, 32)).astype("float32")
+    reference = ExportedClassifier(prefix, runtime="mxnet")
+    assert reference.runtime == "mxnet" and reference.description == "mxnet f32, a symbol/params"
+    expected = reference.batch_logits(x)
+    forms = {"default": ExportedClassifier(prefix), "onnx": ExportedClassifier(prefix + ".onnx"),
+             "onnxruntime": ExportedClassifier(prefix, runtime="onnxruntime")}
+    assert forms["default"].runtime == forms["onnx"].runtime == _fastest_onnx_runtime()
+    assert forms["default"].description == "%s f32, a.onnx" % _fastest_onnx_runtime()
+    assert forms["onnxruntime"].runtime == "onnxruntime"
+    for clf in forms.values():
+        assert np.abs(clf.batch_logits(x) - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert ExportedClassifier(plain).runtime == "mxnet"
+    with pytest.raises(ValueError, match="has none; give PREFIX.onnx"):
+        ExportedClassifier(plain, runtime="onnxruntime")
+    with pytest.raises(ValueError, match="--runtime mxnet runs the symbol/params files"):
+        ExportedClassifier(prefix + ".onnx", runtime="mxnet")
+    from gluon_resnest.deploy import openvino_runtime
+
+    def no_openvino():
+        raise openvino_runtime.OpenVinoUnavailable("OpenVINO is not installed")
+
+    monkeypatch.setattr(openvino_runtime, "import_openvino", no_openvino)
+    assert ExportedClassifier(prefix).runtime == "onnxruntime"
+    img = str(tmp_path / "img.png")
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 40, 3), 128, "uint8")).save(img)
+    for extra, shown in (((), _fastest_onnx_runtime() + " f32, a.onnx"), (("--runtime", "mxnet"), "mxnet f32")):
+        pred = _script("predict.py", prefix, img, *extra)
+        assert pred.returncode == 0, pred.stderr[-2000:]
+        assert pred.stdout.startswith("runtime: " + shown)
 
 
 def _int8_convolutions(path):
@@ -358,8 +403,8 @@ def test_bf16_export_is_checked_and_predict_runs_it_in_openvino(trained_toy, tmp
     pred = _script("predict.py", out + ".onnx", "--rec", val, "--count", "4", "--runtime", "openvino")
     assert pred.returncode == 0, pred.stderr[-2000:]
     assert "top-1 on these 4 images" in pred.stdout
-    wrong = _script("predict.py", out, "--rec", val, "--runtime", "openvino")
-    assert wrong.returncode == 2 and "give PREFIX.onnx" in wrong.stderr
+    from_prefix = _script("predict.py", out, "--rec", val, "--count", "4")
+    assert from_prefix.returncode == 0 and from_prefix.stdout.startswith("runtime: openvino bf16, toy.onnx")
 
 
 def test_int8_onnx_quantization_bad_input_and_file_mode(tmp_path):

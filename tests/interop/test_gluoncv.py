@@ -3,6 +3,7 @@ detection and segmentation builders, the publishers' stores, and GluonCV's impor
 import os
 import subprocess
 import sys
+from collections import Counter
 from functools import partial
 
 import mxnet as mx
@@ -15,7 +16,7 @@ import gluon_resnest
 from gluon_resnest import get_model
 from gluon_resnest.interop.gluoncv import gluoncv_original, import_gluoncv
 from gluon_resnest.models import store
-from gluon_resnest.nn import iter_dropblocks
+from gluon_resnest.nn import copy_parameters, iter_dropblocks
 from tests.helpers.model_server import publish, random_weights, sha1_of
 from tests.helpers.scripts import ROOT, script_path
 
@@ -169,9 +170,99 @@ def test_export_block_and_symbolblock_imports(tmp_path):
 
 
 def _ops(symbol):
+    """Operator name -> count in a symbol (or its JSON text), variables left out."""
     import json
 
-    return {node["op"] for node in json.loads(symbol.tojson())["nodes"]}
+    text = symbol if isinstance(symbol, str) else symbol.tojson()
+    return Counter(node["op"] for node in json.loads(text)["nodes"] if node["op"] != "null")
+
+
+def _exported_ops(prefix):
+    with open(prefix + "-symbol.json") as f:
+        return _ops(f.read())
+
+
+MODE_OPS = ("Dropout", "_random_uniform_like")
+
+
+def test_export_block_of_gluoncv_default_network_has_no_dropblock(tmp_path):
+    """GluonCV's first call path: ``export_block`` of ``get_model('resnest50')`` (rate 0.1) writes the graph of
+    the same network at rate 0, without random or Dropout ops."""
+    from gluoncv.utils import export_block
+
+    net = gcv.model_zoo.get_model("resnest50")
+    assert {db.drop_prob for db in iter_dropblocks(net)} == {0.1}
+    plain = get_model("resnest50")
+    for block, name in ((net, "gcv"), (plain, "rate0")):
+        block.initialize()
+        export_block(str(tmp_path / name), block, preprocess=True, layout="HWC")
+    ops = _exported_ops(str(tmp_path / "gcv"))
+    assert ops == _exported_ops(str(tmp_path / "rate0"))
+    assert not [op for op in ops if op in MODE_OPS or "random" in op], sorted(ops)
+    assert "DropBlock(drop_prob=0.1, block_size=3)" in repr(net)
+
+
+def _with_gluoncv_reference(name, **kwargs):
+    """GluonCV-named network ``name`` (ours) and GluonCV's own implementation holding the same weights."""
+    net = gcv.model_zoo.get_model(name, **kwargs)
+    net.initialize(mx.init.Xavier())
+    ref = gluoncv_original(name)()
+    ref.initialize()
+    copy_parameters(net, ref)
+    return net, ref
+
+
+def test_quantize_net_and_cast_none_on_gluoncv_default_network():
+    from mxnet.contrib.quantization import quantize_net
+
+    net, ref = _with_gluoncv_reference("resnest26")
+    x = mx.nd.random.uniform(-1, 1, shape=(4, 3, 64, 64))
+    expected = ref(x).asnumpy()
+    calib = mx.io.NDArrayIter(x, batch_size=4)
+    qnet = quantize_net(net, calib_mode="naive", calib_data=calib, num_calib_examples=4, ctx=mx.cpu())
+    assert np.corrcoef(qnet(x).asnumpy().ravel(), expected.ravel())[0, 1] > 0.95
+    ref.cast(None)
+    net.cast(None)
+    net.hybridize()
+    out = net(x)
+    assert out.dtype == np.float32 and np.allclose(out.asnumpy(), ref(x).asnumpy(), rtol=1e-4, atol=1e-6)
+    with autograd.record():
+        trained = net(x)
+    assert trained.dtype == np.float32 and np.isfinite(trained.asnumpy()).all()
+
+
+def test_hybridized_network_alternates_modes_at_gluoncv_rate(tmp_path):
+    """One hybridized network at rate 0.1 (BatchNorm on running statistics, so DropBlock is the only difference
+    between the modes): inference equals GluonCV's, training drops, and only the training graph holds DropBlock."""
+    net, ref = _with_gluoncv_reference("resnest26", use_global_stats=True)
+    net.hybridize(static_alloc=True)
+    x = mx.nd.random.uniform(-1, 1, shape=(2, 3, 64, 64))
+    expected = ref(x).asnumpy()
+    for _ in range(2):
+        with autograd.record():
+            trained = net(x).asnumpy()
+        assert not np.allclose(trained, expected, rtol=1e-3, atol=1e-4)
+        assert np.allclose(net(x).asnumpy(), expected, rtol=1e-4, atol=1e-6)
+    net.export(str(tmp_path / "net"))
+    inference_ops = _exported_ops(str(tmp_path / "net"))
+    training_ops = _ops(net._mode_graphs[True][0][1])
+    assert not any(op in inference_ops for op in MODE_OPS)
+    assert training_ops["_random_uniform_like"] == 3 * 4 and "Dropout" not in training_ops
+
+
+def test_network_inside_a_graph_traced_once_keeps_the_runtime_switch():
+    """Traced in training inside another block's graph (GluonCV's detection and segmentation networks), the same
+    graph drops in training and equals GluonCV's network in inference."""
+    net, ref = _with_gluoncv_reference("resnest26", use_global_stats=True)
+    outer = mx.gluon.nn.HybridSequential()
+    outer.add(net)
+    outer.hybridize()
+    x = mx.nd.random.uniform(-1, 1, shape=(2, 3, 64, 64))
+    with autograd.record():
+        trained = outer(x).asnumpy()
+    assert not np.allclose(trained, ref(x).asnumpy(), rtol=1e-3, atol=1e-4)
+    assert np.allclose(outer(x).asnumpy(), ref(x).asnumpy(), rtol=1e-4, atol=1e-6)
+    assert _ops(outer._cached_graph[1])["Dropout"] == 3 * 4
 
 
 def test_detection_builder_uses_our_backbone():

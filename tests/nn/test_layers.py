@@ -104,6 +104,29 @@ def test_set_drop_prob_without_rebuild():
         set_drop_prob(net, 1.5)
 
 
+def test_one_cached_graph_without_active_dropblock_one_per_mode_with(tmp_path):
+    net = get_model("resnest14", dropblock_prob=0.0)
+    net.initialize()
+    net.hybridize()
+    x = mx.nd.random.uniform(shape=(2, 3, 64, 64))
+    net(x)
+    with autograd.record():
+        net(x)
+    assert net._mode_graphs[True] is net._mode_graphs[False]
+    set_drop_prob(net, 0.2)
+    assert not net._mode_graphs
+    with autograd.record():
+        net(x)
+    with pytest.raises(RuntimeError, match="only a training graph"):
+        net.export(str(tmp_path / "net"))
+    net(x)
+    assert net._mode_graphs[True][0] is not net._mode_graphs[False][0]
+    net.export(str(tmp_path / "net"))
+    with open(str(tmp_path / "net-symbol.json")) as f:
+        assert "random" not in f.read()
+    assert repr(net.layer3[0].dropblock1) == "DropBlock(drop_prob=0.2, block_size=3)"
+
+
 def test_dropblock_gradients_and_float64():
     block = DropBlock(0.3)
     block.cast("float64")
@@ -119,8 +142,8 @@ def test_dropblock_gradients_and_float64():
 @pytest.mark.parametrize("drop_prob", [0.0, 0.2])
 def test_downsampling_block_pools_radix_maps_only_without_active_dropblock(drop_prob):
     """The split-attention layer of a downsampling block pools its radix maps before the weighted sum, which
-    equals pooling the sum (an unpooled twin of the layer with the same weights, then the pool); with DropBlock
-    active it drops on the full-resolution sum first."""
+    equals pooling the sum (an unpooled twin of the layer with the same weights, then the pool); DropBlock, which
+    applies in training only, drops on the full-resolution sum first."""
     net = get_model("resnest14", dropblock_prob=drop_prob)
     net.initialize(mx.init.Xavier())
     block = net.layer3[0]
@@ -131,7 +154,7 @@ def test_downsampling_block_pools_radix_maps_only_without_active_dropblock(drop_
     block.cast("float64")
     out = block(x)
     assert out.shape == (2, 1024, 8, 8)
-    assert seen == ([] if drop_prob == 0 else [(2, 256, 16, 16)])
+    assert seen == []
     conv2 = block.conv2
     unpooled = SplitAttentionConv(256, 3, 1, 1, 1, radix=conv2.radix, in_channels=256)
     unpooled.initialize()
@@ -141,6 +164,9 @@ def test_downsampling_block_pools_radix_maps_only_without_active_dropblock(drop_
     main = block.bn3(block.conv3(conv2.pool(unpooled(h))))
     expected = mx.nd.relu(main + block.downsample(x))
     assert np.allclose(out.asnumpy(), expected.asnumpy(), rtol=1e-12, atol=1e-12)
+    with autograd.train_mode():
+        assert block(x).shape == (2, 1024, 8, 8)
+    assert seen == ([] if drop_prob == 0 else [(2, 256, 16, 16)])
 
 
 @pytest.mark.parametrize("name", ["resnest14", "resnest50_fast_1s1x64d", "resnest50_fast_1s4x24d"])

@@ -1,5 +1,7 @@
 """Benchmarks (developer tooling): throughput, latency and memory of ours and the peers, measured in one run.
 
 :mod:`.measure` takes the measurements, :mod:`.child` runs those that need a fresh interpreter, :mod:`.report`
-prints and plots them. ``scripts/benchmark.py`` is the command line.
+prints and plots them; :mod:`.input_pipeline` times the training input pipeline against ``ImageRecordIter`` and
+:mod:`.gluoncv_named` the network a GluonCV name builds against ours at DropBlock rate 0. ``scripts/benchmark.py``
+is the command line.
 """

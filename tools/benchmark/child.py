@@ -4,12 +4,14 @@
     python -m tools.benchmark.child onnxruntime|openvino-f32|openvino-bf16|ours-int8-openvino MODEL \
         --model-file M.onnx --batches 1 8
     python -m tools.benchmark.child openvino-int8 MODEL --model-file M-nncf.xml --batches 1 8
+    python -m tools.benchmark.child predict-default MODEL --model-file PREFIX --batches 1 8
 
 ``torch``: the PyTorch reference (timm, else the official package) with all available CPUs; ``gluoncv-default``:
 GluonCV as a user gets it (the parent removes our thread setting from the environment); ``ours-int8``: our
 oneDNN INT8 model for each batch size (the parent asks for one at a time); the runtimes run ``--model-file`` (an
 ONNX file, or for ``openvino-int8`` an OpenVINO IR) with all available CPUs, OpenVINO with its batch dimension fixed
-per batch size. Prints one line ``ROWS <json list of rows>``.
+per batch size; ``predict-default`` runs the export at ``--model-file`` (a prefix) as ``scripts/predict.py`` does by
+default. Prints one line ``ROWS <json list of rows>``.
 """
 import argparse
 import json
@@ -54,7 +56,9 @@ def int8_rows(name, batches, size, warmup, repeat):
 
 
 def runtime_rows(kind, name, model_file, batches, size, warmup, repeat):
-    """Rows of ``model_file`` in onnxruntime or OpenVINO (at :data:`OPENVINO_PRECISIONS`); ``impl`` is ``kind``."""
+    """Rows of ``model_file`` in onnxruntime or OpenVINO (at :data:`OPENVINO_PRECISIONS`), or for
+    ``predict-default`` of the export prefix ``model_file`` in the runtime ``ExportedClassifier`` chooses (named in
+    the row's ``runtime``); ``impl`` is ``kind``."""
     import numpy as np
 
     from gluon_resnest.utils.threads import available_cpus
@@ -62,6 +66,14 @@ def runtime_rows(kind, name, model_file, batches, size, warmup, repeat):
     rows = []
     for batch in batches:
         x = np.random.RandomState(0).uniform(-1, 1, (batch, 3, size, size)).astype("float32")
+        if kind == "predict-default":
+            from gluon_resnest.deploy.classifier import ExportedClassifier
+
+            clf = ExportedClassifier(model_file)
+            rows.append(dict(result_row(kind, "inference", batch, size,
+                                        median_seconds(lambda: clf.run(x), warmup, repeat)),
+                             runtime=clf.description))
+            continue
         if kind == "onnxruntime":
             import onnxruntime
 

@@ -5,7 +5,7 @@ Candidates: ours (hybridized with static memory), ours oneDNN-fused, GluonCV's i
 else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8 (MXNet oneDNN, one
 process per batch size, in which no other network ran, as in a deployment) and the :data:`RUNTIME_KINDS` on our
 ONNX export (when installed): onnxruntime, OpenVINO float32 and bf16, our INT8 ONNX export run by OpenVINO, and
-OpenVINO's own INT8 (NNCF) of our float32 export.
+OpenVINO's own INT8 (NNCF) of our float32 export, and that export as ``scripts/predict.py`` runs it by default.
 Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
 """
 import json
@@ -38,7 +38,10 @@ __all__ = ["RUNTIME_KINDS", "OPENVINO_PRECISIONS", "NNCF_PYTHON_ENV", "runtime_k
 #: (:func:`~gluon_resnest.deploy.int8_onnx.quantize_onnx`) run by OpenVINO, as ``scripts/predict.py --runtime
 #: openvino`` runs it; ``openvino-int8`` is OpenVINO's own post-training quantization (NNCF, in the
 #: :func:`nncf_python` interpreter) as an OpenVINO IR.
-RUNTIME_KINDS = ("onnxruntime", "openvino-f32", "openvino-bf16", "ours-int8-openvino", "openvino-int8")
+#: ``predict-default`` is what ``scripts/predict.py`` and ``ExportedClassifier`` run by default on an export with
+#: that ONNX file (the row names the runtime they chose).
+RUNTIME_KINDS = ("onnxruntime", "openvino-f32", "openvino-bf16", "ours-int8-openvino", "openvino-int8",
+                 "predict-default")
 
 #: OpenVINO's inference precision per OpenVINO kind (float32 for the non-quantized parts of our INT8 export);
 #: ``openvino-int8``, absent, keeps OpenVINO's default.
@@ -193,7 +196,7 @@ def runtime_kinds():
     line on stderr per reason a kind is missing."""
     from gluon_resnest.deploy.openvino_runtime import OpenVinoUnavailable, check_bf16_support, import_openvino
 
-    kinds = {"onnxruntime"}
+    kinds = {"onnxruntime", "predict-default"}
     reasons = {}
     try:
         import_openvino()
@@ -226,17 +229,22 @@ def runtime_rows(name, batches, size, warmup, repeat):
 def runtime_files(name, size, work, kinds):
     """``{kind: model file}`` in folder ``work`` for each of ``kinds`` (:data:`RUNTIME_KINDS`) that could be made:
     ``ours-int8-openvino`` runs our INT8 ONNX export of a random ``name``, ``openvino-int8`` NNCF's INT8 IR of it
-    (both calibrated on :func:`calibration_batches`), the others its float32 ONNX export."""
-    from gluon_resnest.deploy.export import export_model
+    (both calibrated on :func:`calibration_batches`), ``predict-default`` the export prefix (symbol/params and that
+    ONNX file, as ``scripts/export.py --onnx`` writes), the others its float32 ONNX export."""
+    from gluon_resnest.deploy.export import export_model, read_meta, write_meta
     from gluon_resnest.deploy.int8_onnx import quantize_onnx
     from gluon_resnest.deploy.onnx_export import export_onnx
 
-    sym, params, shape = export_model(random_net(name), os.path.join(work, name), size)
-    onnx_path = export_onnx(sym, params, os.path.join(work, name + ".onnx"), shape)
+    prefix = os.path.join(work, name)
+    sym, params, shape = export_model(random_net(name), prefix, size)
+    onnx_path = export_onnx(sym, params, prefix + ".onnx", shape)
+    write_meta(prefix, read_meta(prefix))
     calib = calibration_batches(size)
     files = {}
     for kind in kinds:
-        if kind == "ours-int8-openvino":
+        if kind == "predict-default":
+            files[kind] = prefix
+        elif kind == "ours-int8-openvino":
             files[kind] = quantize_onnx(onnx_path, os.path.join(work, name + "-int8.onnx"), calib)
         elif kind == "openvino-int8":
             files[kind] = nncf_ir(onnx_path, os.path.join(work, name + "-nncf.xml"), calib)

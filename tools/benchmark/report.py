@@ -5,14 +5,16 @@ __all__ = ["table", "summary", "plot", "SUMMARY_IMPLS", "SUMMARY_RATIOS"]
 
 
 def table(rows):
-    """Every measured row as a Markdown table, with the ratio to GluonCV in the same configuration."""
+    """Every measured row as a Markdown table, with the ratio to GluonCV in the same configuration (a row's
+    ``runtime``, when it has one, follows its implementation in parentheses)."""
     lines = ["| model | size | mode | batch | implementation | img/s | latency (ms) | peak RSS (MB) | vs gluoncv |",
              "|---|---|---|---|---|---|---|---|---|"]
     base = {(r["model"], r["mode"], r["batch"], r["size"]): r["img_per_s"] for r in rows if r["impl"] == "gluoncv"}
     for r in rows:
         ref = base.get((r["model"], r["mode"], r["batch"], r["size"]))
         lines.append("| %s | %d | %s | %d | %s | %.2f | %.1f | %.0f | %s |" % (
-            r["model"], r["size"], r["mode"], r["batch"], r["impl"], r["img_per_s"], r["latency_ms"],
+            r["model"], r["size"], r["mode"], r["batch"],
+            r["impl"] + (" (%s)" % r["runtime"] if r.get("runtime") else ""), r["img_per_s"], r["latency_ms"],
             r["peak_rss_mb"], "%.2fx" % (r["img_per_s"] / ref) if ref else "-"))
     return "\n".join(lines)
 
@@ -21,7 +23,7 @@ def table(rows):
 SUMMARY_IMPLS = (("ours", "ours"), ("ours-fused", "ours fused"), ("ours-int8", "ours INT8 (MXNet)"),
                  ("ours-int8-openvino", "ours INT8 ONNX (OpenVINO)"), ("onnxruntime", "onnxruntime"),
                  ("openvino-f32", "OpenVINO fp32"), ("openvino-bf16", "OpenVINO bf16 (= our bf16 path)"),
-                 ("openvino-int8", "OpenVINO INT8 (NNCF)"),
+                 ("openvino-int8", "OpenVINO INT8 (NNCF)"), ("predict-default", "predict.py default"),
                  ("gluoncv", "GluonCV (same threads)"), ("gluoncv-default-threads", "GluonCV (default)"))
 
 #: Ratio columns: ``(header, numerator impls, denominator impls)``, each side the fastest of its impls that ran
