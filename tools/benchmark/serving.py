@@ -125,12 +125,12 @@ def serving_rows(model="resnest50", size=224, batch=8, clients=8, requests=48, s
 def serving_table(rows):
     """The rows as a text table, then the two ratios: served p50 / in-process batch-1 p50 and served img/s with
     batching / in-process batch-``batch`` img/s."""
-    lines = ["%-11s %-40s %6s %8s %9s %9s" % ("path", "batching / batch", "images", "img/s", "p50 ms", "p99 ms")]
+    lines = ["%-11s %-62s %6s %8s %9s %9s" % ("path", "batching / batch", "images", "img/s", "p50 ms", "p99 ms")]
     for row in rows:
         how = row.get("batching") or "batch %d" % row["batch"]
         if row["mode"] == "served":
             how = "%s, %d client(s), mean batch %.1f" % (how, row["clients"], row["mean_batch"])
-        lines.append("%-11s %-40s %6d %8.2f %9.1f %9.1f" % (row["mode"], how, row["images"], row["img_per_s"],
+        lines.append("%-11s %-62s %6d %8.2f %9.1f %9.1f" % (row["mode"], how, row["images"], row["img_per_s"],
                                                            row["p50_ms"], row["p99_ms"]))
     local1, local_b, served1, served_b = rows
     lines.append("served p50 / in-process batch-1 p50: %.2f; served img/s with batching / in-process batch-%d "

@@ -20,6 +20,7 @@ import zipfile
 from ...utils.fileio import atomic_write
 from ..export import export_prefix, meta_path, read_meta
 from .config import CONFIG_NAME, ServingConfig
+from .service import ClassifierService
 
 __all__ = ["package_export", "default_name", "archive_config", "archive_members", "ArchiveError", "HANDLER_MODULE", "HANDLER"]
 
@@ -130,8 +131,6 @@ def package_export(model, out=None, name=None, config=None, force=False):
         _stage_export(prefix, names, model_dir)
         atomic_write(os.path.join(model_dir, CONFIG_NAME), config.as_dict())
         atomic_write(os.path.join(model_dir, HANDLER_MODULE + ".py"), _HANDLER_SOURCE)
-        from .service import ClassifierService
-
         ClassifierService(model_dir, config)
         built = _run_archiver(name, model_dir, export_dir)
         expected = sorted(names + [CONFIG_NAME, HANDLER_MODULE + ".py", "MAR-INF/MANIFEST.json"])

@@ -43,15 +43,15 @@ class ImageLimits:
         return {"max_bytes": self.max_bytes, "max_pixels": self.max_pixels, "min_side": self.min_side}
 
 
-def _header(data):
-    """``(format, width, height)`` from Pillow's lazy open of ``data`` (no pixels decoded)."""
+def _check_with_pillow(data, limits):
+    """Read ``data``'s header in Pillow, check its format and size against ``limits``, then decode it in full:
+    :class:`BadInput` for anything ``imdecode`` should not be given; returns ``(width, height)``."""
     from PIL import Image
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                return img.format, img.size[0], img.size[1]
+            img = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as err:
             raise BadInput("image is too large to decode: %s" % err, 413) from None
         except (OSError, SyntaxError, ValueError) as err:
@@ -59,19 +59,21 @@ def _header(data):
             if fmt:
                 raise BadInput("%s data is truncated or corrupt (%s)" % (fmt, str(err).splitlines()[0])) from None
             raise BadInput("request body (%d bytes) is not a JPEG, PNG or BMP image" % len(data), 415) from None
-
-
-def _check_complete(data):
-    """Decode ``data`` fully in Pillow: :class:`BadInput` for a truncated or corrupt file."""
-    from PIL import Image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as img:
+        with img:
+            (width, height), fmt = img.size, img.format
+            if fmt not in FORMATS:
+                raise BadInput("%s images are not served; send JPEG, PNG or BMP" % fmt, 415)
+            if width * height > limits.max_pixels:
+                raise BadInput("image is %dx%d = %d pixels, over the limit of %d"
+                               % (width, height, width * height, limits.max_pixels), 413)
+            if min(width, height) < limits.min_side:
+                raise BadInput("image is %dx%d; its smaller side must be at least %d px"
+                               % (width, height, limits.min_side))
+            try:
                 img.load()
-        except (OSError, SyntaxError, ValueError) as err:
-            raise BadInput("image data is truncated or corrupt (%s)" % str(err).splitlines()[0]) from None
+            except (OSError, SyntaxError, ValueError) as err:
+                raise BadInput("image data is truncated or corrupt (%s)" % str(err).splitlines()[0]) from None
+    return width, height
 
 
 def decode_image(data, limits):
@@ -85,18 +87,10 @@ def decode_image(data, limits):
         raise BadInput("request body is empty: send the bytes of a JPEG, PNG or BMP file")
     if len(data) > limits.max_bytes:
         raise BadInput("request body is %d bytes, over the limit of %d" % (len(data), limits.max_bytes), 413)
-    fmt, width, height = _header(bytes(data))
-    if fmt not in FORMATS:
-        raise BadInput("%s images are not served; send JPEG, PNG or BMP" % fmt, 415)
-    if width * height > limits.max_pixels:
-        raise BadInput("image is %dx%d = %d pixels, over the limit of %d" % (width, height, width * height,
-                                                                            limits.max_pixels), 413)
-    if min(width, height) < limits.min_side:
-        raise BadInput("image is %dx%d; its smaller side must be at least %d px" % (width, height,
-                                                                                   limits.min_side))
-    _check_complete(bytes(data))
+    data = bytes(data)
+    width, height = _check_with_pillow(data, limits)
     try:
-        img = mx.image.imdecode(bytes(data))
+        img = mx.image.imdecode(data)
     except mx.base.MXNetError as err:
         raise BadInput("image could not be decoded (%s)" % str(err).strip().splitlines()[0]) from None
     if img.ndim != 3 or img.shape[:2] != (height, width) or img.shape[2] != 3:
