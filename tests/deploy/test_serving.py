@@ -88,6 +88,16 @@ def test_decode_reads_image_kinds_as_predict_does_and_rejects_bad_input():
         ImageLimits(max_pixels=0)
 
 
+def test_answers_are_top_k_under_unique_names():
+    from gluon_resnest.deploy.serving.service import top_k, unique_names
+
+    names = unique_names(["crane", "cat", "crane"])
+    assert names == ["crane (class 0)", "cat", "crane (class 2)"]
+    answer = top_k(np.array([1.0, 3.0, 2.0]), names, 2)
+    assert list(answer) == ["cat", "crane (class 2)"]
+    assert np.isclose(answer["cat"], np.exp(3) / np.exp([1, 2, 3]).sum())
+
+
 def _toy_jpegs(rec, count):
     """The first ``count`` records of a toy RecordIO file as ``(JPEG bytes, label)``, the bytes as stored."""
     record = mx.recordio.MXIndexedRecordIO(rec[:-4] + ".idx", rec, "r")

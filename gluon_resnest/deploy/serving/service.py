@@ -8,6 +8,7 @@ import http
 import json
 import logging
 import os
+import re
 
 import mxnet as mx
 import numpy as np
@@ -24,7 +25,7 @@ IMAGE_FIELDS = ("body", "data", "file", "image")
 #: The header that may carry ``topk`` (MMS passes no query string on ``/predictions/NAME``; it does on
 #: ``/invocations?model_name=NAME&topk=K``, and a multipart field ``topk`` arrives as a parameter).
 TOPK_HEADER = "X-Topk"
-#: Response header naming how many requests the answer's batch held (MMS's batching at work).
+#: Response header naming how many requests MMS handed the worker together with this one (its batching at work).
 BATCH_HEADER = "X-Batch-Size"
 JSON = "application/json"
 
@@ -100,7 +101,7 @@ class ClassifierService:
         if value is None:
             return min(self.config.topk, len(self.names))
         text = _text(value).strip()
-        if not text.isdigit() or not 1 <= int(text) <= len(self.names):
+        if not re.fullmatch(r"[0-9]{1,9}", text) or not 1 <= int(text) <= len(self.names):
             raise BadInput("topk must be an integer from 1 to %d, got %r" % (len(self.names), text[:40]))
         return int(text)
 
