@@ -9,9 +9,10 @@ batching off (``batch_size`` 1) and the second with ``batch_size`` ``batch``. Th
 * served, batching off: one client, one request after the other (latency of single-image requests);
 * served, batching on: ``clients`` concurrent clients, each sending its next request when answered.
 
-Each row: requests (or images) per second over the timed part and p50/p99 latency per request (per batch in
-process). Untimed warm-up requests come first. MXNet runs ``threads`` OpenMP threads in both (MMS's single worker
-per model gets all CPUs).
+Each row: images per second over the timed part and p50/p99 latency per request (per batch in process); the
+four are measured in turn, round after round, after an untimed warm-up. MXNet runs the same number of OpenMP
+threads in both: this process's ``OMP_NUM_THREADS`` (which ``import gluon_resnest`` sets to the CPU count unless
+given) is also that of MMS's one worker per model.
 """
 import concurrent.futures
 import io
@@ -46,51 +47,73 @@ def _row(mode, batch, latencies, images, seconds, **extra):
                  "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}, **extra)
 
 
-def _in_process(prefix, jpegs, batch, warmup, repeat):
-    """predict.py's path on ``batch`` images at a time: decode, then ``ExportedClassifier.logits``."""
-    from gluon_resnest.deploy.classifier import ExportedClassifier
+class _InProcess:
+    """predict.py's path on ``batch`` images at a time: ``mx.image.imdecode``, then ``ExportedClassifier.logits``."""
 
-    clf = ExportedClassifier(prefix)
-    groups = [[jpegs[(i * batch + j) % len(jpegs)] for j in range(batch)] for i in range(warmup + repeat)]
-    latencies = []
-    for i, group in enumerate(groups):
+    def __init__(self, prefix, jpegs, batch):
+        from gluon_resnest.deploy.classifier import ExportedClassifier
+
+        self.clf, self.jpegs, self.batch, self.count = ExportedClassifier(prefix), jpegs, batch, 0
+        self.latencies = []
+
+    def run(self, groups, timed=True):
+        for _ in range(groups):
+            group = [self.jpegs[(self.count + j) % len(self.jpegs)] for j in range(self.batch)]
+            self.count += self.batch
+            tic = time.perf_counter()
+            self.clf.logits([mx.image.imdecode(data) for data in group])
+            if timed:
+                self.latencies.append(time.perf_counter() - tic)
+
+    def row(self):
+        return _row("in-process", self.batch, self.latencies, self.batch * len(self.latencies),
+                    sum(self.latencies), runtime=getattr(self.clf, "runtime", "mxnet"))
+
+
+class _Served:
+    """Classifications of ``model`` by MMS at ``url`` from ``clients`` concurrent clients, each sending its next
+    request when answered."""
+
+    def __init__(self, url, model, jpegs, clients):
+        self.url, self.model, self.jpegs, self.clients = url, model, jpegs, clients
+        self.latencies, self.sizes, self.seconds, self.count = [], [], 0.0, 0
+
+    def _one(self, i):
+        from gluon_resnest.deploy.serving.client import classify
+
         tic = time.perf_counter()
-        clf.logits([mx.image.imdecode(data) for data in group])
-        if i >= warmup:
-            latencies.append(time.perf_counter() - tic)
-    return _row("in-process", batch, latencies, batch * repeat, sum(latencies),
-                runtime=getattr(clf, "runtime", "mxnet"))
-
-
-def _served(url, model, jpegs, clients, requests, warmup):
-    """``requests`` classifications of ``model`` from ``clients`` concurrent clients (after ``warmup`` untimed)."""
-    from gluon_resnest.deploy.serving.client import classify
-
-    def one(i):
-        tic = time.perf_counter()
-        status, answer, headers = classify(url, model, jpegs[i % len(jpegs)], timeout=300)
+        status, answer, headers = classify(self.url, self.model, self.jpegs[i % len(self.jpegs)], timeout=300)
         if status != 200:
-            raise RuntimeError("request %d to %s answered %s: %s" % (i, model, status, answer))
+            raise RuntimeError("request %d to %s answered %s: %s" % (i, self.model, status, answer))
         return time.perf_counter() - tic, int(headers.get("X-Batch-Size", 1))
 
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(warmup)))
-        tic = time.perf_counter()
-        results = list(pool.map(one, range(requests)))
-        seconds = time.perf_counter() - tic
-    sizes = [size for _, size in results]
-    return _row("served", clients, [lat for lat, _ in results], requests, seconds, clients=clients,
-                mean_batch=float(np.mean(sizes)))
+    def run(self, requests, timed=True):
+        with concurrent.futures.ThreadPoolExecutor(self.clients) as pool:
+            tic = time.perf_counter()
+            results = list(pool.map(self._one, range(self.count, self.count + requests)))
+            seconds = time.perf_counter() - tic
+        self.count += requests
+        if timed:
+            self.seconds += seconds
+            self.latencies += [lat for lat, _ in results]
+            self.sizes += [size for _, size in results]
+
+    def row(self, **extra):
+        return _row("served", self.clients, self.latencies, len(self.latencies), self.seconds,
+                    clients=self.clients, mean_batch=float(np.mean(self.sizes)), **extra)
 
 
-def serving_rows(model="resnest50", size=224, batch=8, clients=8, requests=48, single_requests=30, warmup=4,
+def serving_rows(model="resnest50", size=224, batch=8, clients=8, requests=48, single_requests=30, rounds=4,
                  max_batch_delay=50, workdir=None):
-    """Rows of :func:`_in_process` (batch 1 and ``batch``) and :func:`_served` (batching off: one client,
-    ``single_requests``; on: ``clients`` clients, ``requests``) for ``model`` at ``size`` px; MMS runs from
-    ``workdir`` (a temporary folder by default) and is stopped before returning."""
+    """Rows of in-process classification (batch 1 and ``batch``) and of MMS serving (batching off: one client,
+    ``single_requests`` requests; on: ``clients`` clients, ``requests`` requests) for ``model`` at ``size`` px.
+    The four are measured in turn in each of ``rounds`` rounds (so that a change in the machine's load reaches
+    all of them), after one untimed warm-up each. MMS runs from ``workdir`` (a temporary folder by default) and is
+    stopped before returning."""
     from gluon_resnest.deploy.deployment import export_deployment
     from gluon_resnest.deploy.serving import mms
     from gluon_resnest.deploy.serving.archive import package_export
+    from gluon_resnest.utils.threads import available_cpus
 
     with tempfile.TemporaryDirectory(dir=workdir) as work:
         store = os.path.join(work, "store")
@@ -101,24 +124,33 @@ def serving_rows(model="resnest50", size=224, batch=8, clients=8, requests=48, s
             export_deployment(model, None, prefixes[name], size, export_batch)
             package_export(prefixes[name], os.path.join(store, name + ".mar"), name)
         jpegs = random_jpegs(16)
-        rows = [_in_process(prefixes["single"], jpegs, 1, warmup, single_requests),
-                _in_process(prefixes["batched"], jpegs, batch, 1, max(1, requests // batch))]
         port, management = mms.free_ports(2)
         run_dir = os.path.join(work, "run")
-        single = mms.ServerSettings(port, management, batch_size=1, max_batch_delay=0)
-        batched = mms.ServerSettings(port, management, batch_size=batch, max_batch_delay=max_batch_delay)
+        threads = int(os.environ.get("OMP_NUM_THREADS") or available_cpus())
+        single = mms.ServerSettings(port, management, batch_size=1, max_batch_delay=0, threads=threads)
+        batched = mms.ServerSettings(port, management, batch_size=batch, max_batch_delay=max_batch_delay,
+                                     threads=threads)
         try:
             mms.serve(run_dir, store, ["single"], single)
             mms.register(batched, "batched.mar", "batched")
-            rows.append(dict(_served(single.inference_url, "single", jpegs, 1, single_requests, warmup),
-                             batching="off", threads=single.threads))
-            rows.append(dict(_served(batched.inference_url, "batched", jpegs, clients, requests, clients),
-                             batching="on (batch_size %d, max_batch_delay %d ms)" % (batch, max_batch_delay),
-                             threads=batched.threads))
+            local1, local_b = _InProcess(prefixes["single"], jpegs, 1), _InProcess(prefixes["batched"], jpegs, batch)
+            served1 = _Served(single.inference_url, "single", jpegs, 1)
+            served_b = _Served(batched.inference_url, "batched", jpegs, clients)
+            batches = max(1, requests // batch // rounds)
+            steps = [(local1, max(1, single_requests // rounds)), (served1, max(1, single_requests // rounds)),
+                     (local_b, batches), (served_b, batches * batch)]
+            for path, count in steps:
+                path.run(count if path is not local_b else 1, timed=False)
+            for _ in range(rounds):
+                for path, count in steps:
+                    path.run(count)
+            rows = [local1.row(), local_b.row(), served1.row(batching="off", threads=single.threads),
+                    served_b.row(batching="on (batch_size %d, max_batch_delay %d ms)" % (batch, max_batch_delay),
+                                 threads=batched.threads)]
         finally:
             mms.stop(run_dir)
     for row in rows:
-        row.update(model=model, size=size)
+        row.update(model=model, size=size, rounds=rounds)
     return rows
 
 
