@@ -12,6 +12,9 @@ INT8 ONNX export in OpenVINO, OpenVINO's own INT8 by NNCF) and training steps ag
                                  0.1, against ours at rate 0: hybridized and export_block, alternating rounds)
     python scripts/benchmark.py --input-pipeline --images 512 --passes 3 --workers 1 2 --json input.json
                                  (our loader vs mx.io.ImageRecordIter on generated 500x375 JPEGs)
+    python scripts/benchmark.py --serving --models resnest50 --json serving.json
+                                 (served by Multi Model Server, batching off and on, vs in-process predict.py;
+                                  needs scripts/setup_env.sh --with-serving)
 
 Import order matters: gluon_resnest is imported before MXNet so it can size MXNet's OpenMP pool.
 """
@@ -70,9 +73,15 @@ def main(argv=None):
     p.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="--input-pipeline: worker counts")
     p.add_argument("--passes", type=int, default=3, help="--input-pipeline: epochs timed after the first batch")
     p.add_argument("--data-dir", default="runs/input-pipeline", help="--input-pipeline: where the JPEGs are kept")
+    p.add_argument("--serving", action="store_true",
+                   help="only measure serving through MMS (batching off and on) against in-process classification")
+    p.add_argument("--serving-batch", type=int, default=8, help="--serving: MMS batch size and in-process batch")
+    p.add_argument("--serving-requests", type=int, default=48, help="--serving: timed requests with batching on")
     args = p.parse_args(argv)
     if args.input_pipeline:
         return input_pipeline(args)
+    if args.serving:
+        return serving(args)
     if args.smoke:
         args.models, args.size, args.batches, args.train_batch = ["resnest14"], 64, [1, 2], 2
         args.warmup, args.repeat = 1, 1
@@ -142,6 +151,25 @@ def gluoncv_named(args):
             print("%-13s %-16s %5.2f %5s %-32s %8.3f %7.2f %6.3f" % (
                 row["form"], row["network"], row["drop_prob"], row["ops"] or "", ",".join(row["random_ops"] or []),
                 row["seconds"], row["img_per_s"], row["ratio"]))
+
+
+def serving(args):
+    from tools.benchmark.serving import serving_rows, serving_table
+
+    if args.smoke:
+        args.models, args.size, args.serving_batch, args.serving_requests = ["resnest14"], 64, 2, 4
+    load_before = os.getloadavg()[0]
+    rows = [row for name in args.models for row in serving_rows(
+        name, args.size, args.serving_batch, clients=args.serving_batch, requests=args.serving_requests,
+        single_requests=max(4, args.serving_requests * 5 // 8))]
+    print("%d CPUs, OMP_NUM_THREADS=%s in process and in MMS's one worker per model; 1-minute load average %.1f "
+          "before, %.1f after" % (os.cpu_count() or 0, os.environ.get("OMP_NUM_THREADS"), load_before,
+                                  os.getloadavg()[0]))
+    for name in args.models:
+        print("%s, %d px, random weights, symbol/params:\n%s" % (
+            name, args.size, serving_table([row for row in rows if row["model"] == name])))
+    if args.json:
+        atomic_write(args.json, rows)
     return 0
 
 

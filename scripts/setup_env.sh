@@ -6,18 +6,30 @@
 #                                                the official resnest package) for the parity tests; no GluonCV
 #   bash scripts/setup_env.sh --with-nncf        also .venv-nncf: OpenVINO with NNCF (numpy >= 1.24, every other pin
 #                                                of constraints.txt) for the benchmark's OpenVINO INT8 baseline
+#   bash scripts/setup_env.sh --with-serving     also Multi Model Server and model-archiver in .venv, for
+#                                                scripts/serve.py (needs Java: openjdk-17-jre-headless)
 # The flags combine.
 # A stamp file per environment, keyed on setup.py/constraints.txt/this script, makes a second run take a second.
 set -euo pipefail
 WITH_REFERENCES=0
 WITH_NNCF=0
+WITH_SERVING=0
 for arg in "$@"; do
   case "$arg" in
     --with-references) WITH_REFERENCES=1 ;;
     --with-nncf) WITH_NNCF=1 ;;
-    *) echo "usage: bash scripts/setup_env.sh [--with-references] [--with-nncf]" >&2; exit 2 ;;
+    --with-serving) WITH_SERVING=1 ;;
+    *) echo "usage: bash scripts/setup_env.sh [--with-references] [--with-nncf] [--with-serving]" >&2; exit 2 ;;
   esac
 done
+if [ "$WITH_SERVING" = 1 ]; then
+  # Before anything is installed: MMS's frontend needs Java.
+  if ! command -v java >/dev/null 2>&1 && [ ! -x "${JAVA_HOME:-/nonexistent}/bin/java" ]; then
+    echo "error: --with-serving needs Java for Multi Model Server and none is installed: apt-get install" \
+      "openjdk-17-jre-headless (or set JAVA_HOME)" >&2
+    exit 2
+  fi
+fi
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PY=${PYTHON:-python3.11}
@@ -55,6 +67,15 @@ if fresh "$VENV"; then
   fi
   "$VENV/bin/python" -c "import gluon_resnest, gluoncv, horovod.mxnet, mxnet; print('setup ok: .venv, mxnet', mxnet.__version__, 'gluoncv', gluoncv.__version__)"
   echo "$WANT" > "$VENV/.setup-stamp"
+fi
+
+if [ "$WITH_SERVING" = 1 ]; then
+  # MMS's frontend is Java; its workers run .venv's Python (scripts/serve.py starts it from there).
+  if [ ! -f "$VENV/.serving-stamp" ] || [ "$(cat "$VENV/.serving-stamp")" != "$WANT" ]; then
+    "$VENV/bin/python" -m pip install -q "${C[@]}" multi-model-server model-archiver
+    "$VENV/bin/python" -c "import mms.version, model_archiver.version; print('setup ok: serving, multi-model-server', mms.version.__version__, 'model-archiver', model_archiver.version.__version__)"
+    echo "$WANT" > "$VENV/.serving-stamp"
+  fi
 fi
 
 if [ "$WITH_REFERENCES" = 1 ]; then

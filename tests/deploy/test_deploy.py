@@ -92,19 +92,6 @@ def test_mismatched_or_missing_pair_and_wrong_input_size(tmp_path):
         clf.run(np.zeros((1, 3, 96, 96), "float32"))
 
 
-@pytest.fixture(scope="module")
-def trained_toy(tmp_path_factory):
-    """A resnest14 trained briefly on the toy set at 48 px (so INT8 agreement is meaningful)."""
-    from gluon_resnest.train import TrainConfig, train
-    root = tmp_path_factory.mktemp("int8")
-    cfg = TrainConfig.from_flat(model="resnest14", toy=True, save_dir=str(root / "run"), epochs=2, batch_size=32, lr=0.02,
-                      input_size=48, min_random_area=0.3, log_interval=0, workers=0, warmup_epochs=1,
-                      last_gamma=True, export=True)
-    with umask(0o022):
-        train(cfg)
-    return root / "run"
-
-
 def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_path, monkeypatch):
     out = str(tmp_path / "toy")
     val = str(trained_toy / "toy_data" / "toy_val.rec")
@@ -187,7 +174,7 @@ def test_export_runs_in_the_fastest_runtime_its_files_allow(tmp_path, monkeypatc
     assert ExportedClassifier(plain).runtime == "mxnet"
     with pytest.raises(ValueError, match="has none; give PREFIX.onnx"):
         ExportedClassifier(plain, runtime="onnxruntime")
-    with pytest.raises(ValueError, match="--runtime mxnet runs the symbol/params files"):
+    with pytest.raises(ValueError, match="runtime mxnet runs the symbol/params files"):
         ExportedClassifier(prefix + ".onnx", runtime="mxnet")
     from gluon_resnest.deploy import openvino_runtime
 

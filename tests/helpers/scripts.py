@@ -12,10 +12,12 @@ def script_path(name):
     return os.path.join(ROOT, "scripts", name)
 
 
-def run_script(name, *args, timeout=900):
-    """``subprocess.run`` of ``scripts/name`` with ``args``; output captured as text."""
+def run_script(name, *args, timeout=900, env_update=None):
+    """``subprocess.run`` of ``scripts/name`` with ``args``; output captured as text; ``env_update`` adds to (or
+    overrides) this process's environment."""
+    env = dict(os.environ, **env_update) if env_update else None
     return subprocess.run([sys.executable, script_path(name)] + [str(a) for a in args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 def load_script(name):

@@ -1,0 +1,143 @@
+"""An export as an MMS model archive (``NAME.mar``, built by ``model-archiver``).
+
+The archive holds the files the export's manifest (``PREFIX-meta.json``) lists, the manifest itself,
+``serving.json`` (:class:`~.config.ServingConfig`) and a one-line handler module that imports
+:mod:`gluon_resnest.deploy.serving.handler`: the server's Python needs gluon_resnest (with mxnet, numpy, Pillow
+and the runtime of the file served), not the archive's author's checkout. Before archiving, the staged copy of the
+export is loaded once with the settings the server will use, so an archive that cannot load is never written.
+The archive is built in a hidden folder beside its destination and renamed into place: it appears whole or not at
+all.
+"""
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import zipfile
+
+from ...utils.fileio import atomic_write
+from ..export import export_prefix, meta_path, read_meta
+from .config import CONFIG_NAME, ServingConfig
+from .service import ClassifierService
+
+__all__ = ["package_export", "default_name", "archive_config", "archive_members", "ArchiveError", "HANDLER_MODULE", "HANDLER"]
+
+#: The handler module written into every archive, and MMS's handler entry (``module:function``).
+HANDLER_MODULE = "resnest_handler"
+HANDLER = HANDLER_MODULE + ":handle"
+_HANDLER_SOURCE = ('"""MMS handler of a gluon_resnest model archive (scripts/serve.py package)."""\n'
+                   "from gluon_resnest.deploy.serving.handler import handle  # noqa: F401\n")
+#: model-archiver's rule for model names.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
+
+
+class ArchiveError(RuntimeError):
+    """model-archiver failed, or wrote an archive without the expected files."""
+
+
+def default_name(model):
+    """The model name for serving ``model`` (an export path as ``scripts/predict.py`` takes it): its base name,
+    ``.onnx`` written ``-onnx`` (``r50``, ``r50-onnx``, ``r50-int8``, ``r50-int8-onnx``)."""
+    base = os.path.basename(os.path.normpath(model))
+    return base[:-len(".onnx")] + "-onnx" if base.endswith(".onnx") else base
+
+
+def _export_files(model):
+    """``(prefix, base names)`` of the files an archive of ``model`` holds: the manifest's files and itself."""
+    prefix = export_prefix(model)
+    meta = read_meta(prefix)
+    if meta is None:
+        raise FileNotFoundError("%s is missing: %s is not an export of scripts/export.py" % (meta_path(prefix),
+                                                                                              model))
+    return prefix, sorted(meta.get("files", {})) + [os.path.basename(meta_path(prefix))]
+
+
+def _stage_export(prefix, names, folder):
+    """Hard-link (else copy) the export's files ``names`` from beside ``prefix`` into ``folder``."""
+    source = os.path.dirname(os.path.abspath(prefix))
+    for name in names:
+        src, dst = os.path.join(source, name), os.path.join(folder, name)
+        if not os.path.isfile(src):
+            raise FileNotFoundError("%s is missing but listed in %s; export again" % (src, meta_path(prefix)))
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+
+
+def archive_config(path):
+    """The :class:`~.config.ServingConfig` inside the archive at ``path``; ``ValueError`` naming it when it has
+    none (not an archive of :func:`package_export`)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read(CONFIG_NAME).decode("utf-8"))
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError) as err:
+        raise ValueError("%s is not an archive of scripts/serve.py package (%s)" % (path, err)) from None
+    try:
+        return ServingConfig.from_dict(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError("%s holds a malformed %s (%s)" % (path, CONFIG_NAME, err)) from None
+
+
+def archive_members(path):
+    """Sorted member names of the archive at ``path``."""
+    with zipfile.ZipFile(path) as archive:
+        return sorted(archive.namelist())
+
+
+def _run_archiver(name, model_dir, export_dir):
+    """``model-archiver`` (this interpreter's) of ``model_dir`` as ``export_dir/NAME.mar``; returns its path."""
+    cmd = [sys.executable, "-m", "model_archiver.model_packaging", "--model-name", name, "--model-path", model_dir,
+           "--handler", HANDLER, "--runtime", "python", "--export-path", export_dir]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    built = os.path.join(export_dir, name + ".mar")
+    if result.returncode != 0 or not os.path.isfile(built):
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise ArchiveError("model-archiver failed (exit %d): %s" % (result.returncode,
+                                                                    lines[-1] if lines else "no output"))
+    return built
+
+
+def package_export(model, out=None, name=None, config=None, force=False):
+    """Write the MMS archive of ``model`` (``PREFIX``, ``PREFIX-int8``, ``PREFIX.onnx`` or ``PREFIX-int8.onnx``)
+    to ``out`` (default ``NAME.mar`` beside the export) and return its path.
+
+    ``name`` is the model's name in MMS (default :func:`default_name`); ``config`` a
+    :class:`~.config.ServingConfig` whose ``model`` is replaced by ``model``'s base name (default: the export's
+    defaults). An existing ``out`` is replaced only with ``force`` (``FileExistsError`` otherwise).
+    ``ExportMismatchError`` when a file differs from the manifest's sha1; ``ValueError`` for settings the
+    export cannot be served with.
+    """
+    name = name or default_name(model)
+    if not _NAME.match(name):
+        raise ValueError("model name %r may hold only letters, digits, '_', '-' and '.', and must start with a "
+                         "letter or digit" % name)
+    out = os.path.abspath(out or os.path.join(os.path.dirname(os.path.abspath(model)), name + ".mar"))
+    if not out.endswith(".mar"):
+        raise ValueError("the archive's file name must end in .mar, got %s" % out)
+    if os.path.exists(out) and not force:
+        raise FileExistsError("%s exists; remove it or pass --force to replace it" % out)
+    prefix, names = _export_files(model)
+    base = os.path.basename(model)
+    config = ServingConfig.from_dict(dict((config or ServingConfig(base)).as_dict(), model=base))
+    stage = os.path.join(os.path.dirname(out), ".%s.staging-%d-%s" % (os.path.basename(out), os.getpid(),
+                                                                      secrets.token_hex(4)))
+    model_dir, export_dir = os.path.join(stage, "model"), os.path.join(stage, "archive")
+    os.makedirs(model_dir)
+    os.mkdir(export_dir)
+    try:
+        _stage_export(prefix, names, model_dir)
+        atomic_write(os.path.join(model_dir, CONFIG_NAME), config.as_dict())
+        atomic_write(os.path.join(model_dir, HANDLER_MODULE + ".py"), _HANDLER_SOURCE)
+        ClassifierService(model_dir, config)
+        built = _run_archiver(name, model_dir, export_dir)
+        expected = sorted(names + [CONFIG_NAME, HANDLER_MODULE + ".py", "MAR-INF/MANIFEST.json"])
+        if archive_members(built) != expected:
+            raise ArchiveError("model-archiver wrote %s with members %s, expected %s"
+                               % (built, archive_members(built), expected))
+        os.replace(built, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out
