@@ -97,11 +97,19 @@ def _readme_script_flags():
 
 @pytest.mark.parametrize("script,flags", sorted((s, f) for s, f in _readme_script_flags().items() if f))
 def test_readme_flags_exist_in_script_parsers(script, flags):
-    """Every flag the README or a docs page writes after a script's path is in that script's ``--help``."""
-    result = subprocess.run([sys.executable, os.path.join(ROOT, script), "--help"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    documented = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", result.stdout))
+    """Every flag the README or a docs page writes after a script's path is in that script's ``--help`` (or, for a
+    script with subcommands, in one of theirs)."""
+    def help_text(*command):
+        result = subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(command) + ["--help"],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    text = help_text()
+    subcommands = re.search(r"^usage: \S+ (?:\[-h\] )?\{([\w,-]+)\}", text)
+    for sub in subcommands.group(1).split(",") if subcommands else ():
+        text += help_text(sub)
+    documented = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
     assert flags <= documented, "the docs use %s flags the parser lacks: %s" % (script, sorted(flags - documented))
 
 

@@ -115,7 +115,7 @@ def _toy_jpegs(rec, count):
 def toy_store(trained_toy, tmp_path_factory):
     """Archives of the toy's symbol/params export (``toy``) and of an INT8 ONNX export of it
     (``toyq-int8-onnx``), image files of its validation set, and the exports' paths."""
-    from gluon_resnest.deploy.deployment import export_deployment
+    from gluon_resnest.deploy.deployment import ExportOptions, export_deployment
     from gluon_resnest.deploy.serving.archive import package_export
     from gluon_resnest.deploy.serving.config import ServingConfig
     from gluon_resnest.train.checkpoint import run_class_names
@@ -123,8 +123,9 @@ def toy_store(trained_toy, tmp_path_factory):
     root = tmp_path_factory.mktemp("serving")
     data = trained_toy / "toy_data"
     quantized = str(root / "exports" / "toyq")
-    export_deployment("resnest14", str(trained_toy / "best.params"), quantized, 48, onnx=True, int8="naive",
-                      calib_data=str(data / "toy_train.rec"), calib_batches=2, val_data=str(data / "toy_val.rec"),
+    export_deployment("resnest14", str(trained_toy / "best.params"), quantized,
+                      ExportOptions(size=48, onnx=True, int8="naive", calib_data=str(data / "toy_train.rec"),
+                                    calib_batches=2, val_data=str(data / "toy_val.rec")),
                       class_names=run_class_names(str(trained_toy)))
     store = root / "store"
     store.mkdir()

@@ -306,7 +306,7 @@ def worker_pids(run_dir, name):
 
 
 def free_ports(count, low=20000, rng=None):
-    """``count`` distinct loopback ports in ``low``..:data:`MAX_PORT` that nothing listens on now (below the
+    """``count`` distinct loopback ports in ``low``..:data:`MAX_PORT` that nothing listens on when called (below the
     ephemeral range, which MMS's port limit excludes anyway)."""
     import random
     import socket

@@ -63,7 +63,7 @@ def _text(value):
 class ClassifierService:
     """``config`` (:class:`~.config.ServingConfig`) served from the archive folder ``model_dir``: loads the export
     (raises :class:`~gluon_resnest.deploy.export.ExportMismatchError` for files whose sha1 differs from the
-    manifest) and runs one forward pass so that the first request is not slower than the rest."""
+    manifest) and runs one forward pass so that the first request does not pay for the graph's set-up."""
 
     def __init__(self, model_dir, config):
         self.config = config
