@@ -110,7 +110,7 @@ def serving_rows(model="resnest50", size=224, batch=8, clients=8, requests=48, s
     The four are measured in turn in each of ``rounds`` rounds (so that a change in the machine's load reaches
     all of them), after one untimed warm-up each. MMS runs from ``workdir`` (a temporary folder by default) and is
     stopped before returning."""
-    from gluon_resnest.deploy.deployment import export_deployment
+    from gluon_resnest.deploy.deployment import ExportOptions, export_deployment
     from gluon_resnest.deploy.serving import mms
     from gluon_resnest.deploy.serving.archive import package_export
     from gluon_resnest.utils.threads import available_cpus
@@ -121,7 +121,7 @@ def serving_rows(model="resnest50", size=224, batch=8, clients=8, requests=48, s
         prefixes = {}
         for name, export_batch in (("single", 1), ("batched", batch)):
             prefixes[name] = os.path.join(work, "exports", "%s-b%d" % (model, export_batch))
-            export_deployment(model, None, prefixes[name], size, export_batch)
+            export_deployment(model, None, prefixes[name], ExportOptions(size=size, batch_size=export_batch))
             package_export(prefixes[name], os.path.join(store, name + ".mar"), name)
         jpegs = random_jpegs(16)
         port, management = mms.free_ports(2)
