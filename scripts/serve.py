@@ -22,10 +22,11 @@ import sys
 
 import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet loads)
 from gluon_resnest.deploy.classifier import RUNTIMES
-from gluon_resnest.deploy.openvino_runtime import PRECISIONS, OpenVinoUnavailable
+from gluon_resnest.deploy.openvino_runtime import PRECISIONS
 from gluon_resnest.deploy.serving import archive, mms
 from gluon_resnest.deploy.serving.config import DEFAULT_TOPK, ServingConfig
 from gluon_resnest.deploy.serving.images import ImageLimits
+from gluon_resnest.utils.cli import run_main
 
 DEFAULT_RUN_DIR = os.path.join("runs", "serve")
 
@@ -94,13 +95,8 @@ def main(argv=None):
     for sp in (st, sub.add_parser("stop", help="stop the MMS started from --run-dir")):
         sp.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help="folder of the server's config, logs, pid file")
     args = p.parse_args(argv)
-    try:
-        return {"package": package, "start": start, "stop": stop}[args.command](args)
-    except (FileNotFoundError, FileExistsError, ValueError, OpenVinoUnavailable, archive.ArchiveError,
-            mms.JavaMissing, mms.ServerError) as err:
-        print("error: %s" % err, file=sys.stderr)
-        return 2
+    return {"package": package, "start": start, "stop": stop}[args.command](args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

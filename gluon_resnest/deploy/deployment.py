@@ -88,7 +88,7 @@ def _int8_export(net, source, stage, meta, data_config, opts, onnx_path=None):
     comparisons = agreement.compare_many(net, candidates, held_out, skip=skip)
     if not comparisons["int8"]["images"]:
         raise ExportCheckError("%s has no images beyond the %d calibration batches to check the INT8 model on; "
-                               "give more images or {val_data}" % (calib_data, calib_batches))
+                               "give more images or separate validation images" % (calib_data, calib_batches))
     results = {"int8": comparisons["int8"], "int8_onnx": None}
     results["int8"]["summary"] = check_agreement("INT8", results["int8"], opts.min_agreement)
     if onnx_runtime:

@@ -2,12 +2,12 @@
 
 :func:`run_main` runs a script's ``main(argv)`` and turns the package's error types, environment errors (files,
 disks, permissions, the model store, missing optional packages) and MXNet's errors into that line: an
-:class:`~gluon_resnest.utils.errors.OptionError` is shown with its command-line flag, an MXNet error with its
+:class:`~gluon_resnest.utils.errors.OptionText` error (an ``OptionError``, say) is shown with its command-line flags, an MXNet error with its
 reason line, a multi-line message joined with ``; ``. Anything else is a bug and keeps its traceback.
 """
 import sys
 
-from .errors import OptionError, ReportableError, mxnet_reason
+from .errors import OptionText, ReportableError, mxnet_reason
 
 __all__ = ["run_main", "describe", "user_errors"]
 
@@ -24,7 +24,7 @@ def describe(err, flags=None):
     the option's name, see :meth:`~gluon_resnest.utils.errors.OptionError.for_cli`)."""
     import mxnet as mx
 
-    if isinstance(err, OptionError):
+    if isinstance(err, OptionText):
         text = err.for_cli(flags)
     elif isinstance(err, mx.base.MXNetError):
         text = "MXNet: %s" % mxnet_reason(err)

@@ -7,7 +7,7 @@ line without its prefixes, so a translated error keeps the real cause.
 """
 import re
 
-__all__ = ["OptionError", "ReportableError", "flag", "mxnet_reason"]
+__all__ = ["OptionText", "OptionError", "ReplaceRefused", "ReportableError", "flag", "mxnet_reason"]
 
 _PREFIX = re.compile(r"^(\[[0-9:]+\]\s+\S+:\d+:\s*)?(MXNetError:\s*)?")
 
@@ -23,8 +23,8 @@ def flag(name):
     return "--" + name.replace("_", "-")
 
 
-class OptionError(ValueError):
-    """A bad option value or combination, in words that read right to an API caller and on the command line.
+class OptionText:
+    """An error message that reads right both to an API caller and on the command line (a mixin of exceptions).
 
     ``message`` marks each option name as ``{name}``: ``str(err)`` shows the names as they are (the parameters an
     API caller passed, ``calib_data``), :meth:`for_cli` as the flags a script's user typed (``--calib-data``).
@@ -45,6 +45,14 @@ class OptionError(ValueError):
         differs from the option's name)."""
         flags = flags or {}
         return self._MARK.sub(lambda m: flags.get(m.group(1), flag(m.group(1))), self.template)
+
+
+class OptionError(OptionText, ValueError):
+    """A bad option value or combination (its message names the options as :class:`OptionText` does)."""
+
+
+class ReplaceRefused(OptionText, FileExistsError):
+    """An output would replace or leave behind existing files and the option that allows it was not given."""
 
 
 def mxnet_reason(err):

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 
+from .errors import ReplaceRefused
 from .processes import host_tag as _host_tag
 from .processes import process_alive as _process_alive
 
@@ -22,7 +23,7 @@ __all__ = ["StaleFilesError", "StagedFiles", "check_stale", "sha1_file"]
 _STAGING = ".staging-"
 
 
-class StaleFilesError(FileExistsError):
+class StaleFilesError(ReplaceRefused):
     """Files of an earlier set at the prefix would survive the publish (the message names them)."""
 
 
@@ -43,7 +44,7 @@ def check_stale(owned, produced, force=False):
                    if os.path.lexists(path) and path not in produced)
     if stale and not force:
         raise StaleFilesError("%s holds files of an earlier export that this one does not produce: %s; remove "
-                              "them or pass --force to replace the whole set"
+                              "them or pass {force} to replace the whole set"
                               % (os.path.dirname(stale[0]), ", ".join(stale)))
     return stale
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import zipfile
 
+from ...utils.errors import ReplaceRefused, ReportableError
 from ...utils.fileio import atomic_write
 from ..export import export_prefix, meta_path, read_meta
 from .config import CONFIG_NAME, ServingConfig
@@ -33,7 +34,7 @@ _HANDLER_SOURCE = ('"""MMS handler of a gluon_resnest model archive (scripts/ser
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 
-class ArchiveError(RuntimeError):
+class ArchiveError(ReportableError, RuntimeError):
     """model-archiver failed, or wrote an archive without the expected files."""
 
 
@@ -118,7 +119,7 @@ def package_export(model, out=None, name=None, config=None, force=False):
     if not out.endswith(".mar"):
         raise ValueError("the archive's file name must end in .mar, got %s" % out)
     if os.path.exists(out) and not force:
-        raise FileExistsError("%s exists; remove it or pass --force to replace it" % out)
+        raise ReplaceRefused("%s exists; remove it or pass {force} to replace it" % out)
     prefix, names = _export_files(model)
     base = os.path.basename(model)
     config = ServingConfig.from_dict(dict((config or ServingConfig(base)).as_dict(), model=base))

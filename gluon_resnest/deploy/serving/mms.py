@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.parse
 
+from ...utils.errors import ReportableError
 from ...utils.fileio import atomic_write
 from ...utils.threads import available_cpus
 from .client import http_request
@@ -30,11 +31,11 @@ JAVA_PACKAGE = "openjdk-17-jre-headless"
 _PID_FILE = ".model_server.pid"
 
 
-class JavaMissing(RuntimeError):
+class JavaMissing(ReportableError, RuntimeError):
     """No ``java`` to run MMS's frontend."""
 
 
-class ServerError(RuntimeError):
+class ServerError(ReportableError, RuntimeError):
     """MMS did not start, did not answer, or refused a request (the message quotes it)."""
 
 
