@@ -14,14 +14,15 @@ warn_if_mxnet_threads_fixed()
 configure_threads()
 
 from . import nn  # noqa: E402
-from .models import CATALOGUE, Bottleneck, ResNeSt, get_model, list_models, model_record  # noqa: E402
+from .models import (CATALOGUE, Bottleneck, ResNeSt, get_model, list_models, model_data_config,  # noqa: E402
+                     model_record)
 from .models import store as model_store  # noqa: E402
 from .interop.gluoncv import install as _install_gluoncv  # noqa: E402
 from .nn import DropBlock, SplitAttentionConv, set_drop_prob  # noqa: E402
 
 __version__ = "0.2.0"
-__all__ = ["get_model", "list_models", "model_record", "CATALOGUE", "ResNeSt", "Bottleneck", "SplitAttentionConv",
-           "DropBlock", "set_drop_prob", "model_store", "nn"]
+__all__ = ["get_model", "list_models", "model_record", "model_data_config", "CATALOGUE", "ResNeSt", "Bottleneck",
+           "SplitAttentionConv", "DropBlock", "set_drop_prob", "model_store", "nn"]
 
 #: ``gluon_resnest.model_store`` (GluonCV's module name) is the store module itself, for imports and patches alike.
 sys.modules[__name__ + ".model_store"] = model_store
