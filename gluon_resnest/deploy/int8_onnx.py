@@ -1,10 +1,16 @@
-"""INT8 ONNX export: the float32 ONNX export in QDQ form with every convolution INT8 (per-channel int8 weights,
-uint8 activations), quantized by onnxruntime's static quantizer and calibrated on real images. OpenVINO and
-onnxruntime run it."""
+"""INT8 ONNX export: the float32 ONNX export (batch norms folded into the convolutions) in QDQ form, quantized
+by onnxruntime's static quantizer and calibrated on real images: every convolution and the classifier INT8
+(per-channel int8 weights, uint8 activations), with the residual additions, ReLUs and pools between them
+(:data:`QUANTIZED_OPERATORS`), so OpenVINO keeps INT8 tensors from one convolution to the next. The attention
+branch's slices, products and sums stay float32. OpenVINO and onnxruntime run it."""
 from ..utils.fileio import atomic_write
 from .int8 import CALIB_MODES
 
-__all__ = ["quantize_onnx", "ONNX_CALIBRATION"]
+__all__ = ["quantize_onnx", "ONNX_CALIBRATION", "QUANTIZED_OPERATORS"]
+
+#: The ONNX operators given INT8 inputs. ``Softmax`` (the attention's radix softmax, range [0, 1]) is listed
+#: because onnxruntime's quantizer fails on a graph with a ``Softmax`` it does not quantize.
+QUANTIZED_OPERATORS = ("Conv", "Gemm", "Add", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "Softmax")
 
 #: The onnxruntime calibration methods that implement our calibration modes.
 ONNX_CALIBRATION = dict(zip(CALIB_MODES, ("MinMax", "Entropy")))
@@ -38,6 +44,7 @@ def quantize_onnx(onnx_path, out_path, batches, mode="naive"):
     def write(tmp):
         quantize_static(onnx_path, tmp, Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=list(QUANTIZED_OPERATORS),
                         calibrate_method=getattr(CalibrationMethod, ONNX_CALIBRATION[mode]))
 
     return atomic_write(out_path, write)

@@ -32,27 +32,33 @@ def pinned_opset(version):
         onnx.defs.onnx_opset_version = original
 
 
-def _weights_out_of_inputs(path):
-    """MXNet lists every weight as a graph input too; keep only the data input so runtimes can fold constants."""
+def _finish_graph(path):
+    """Rewrite the exporter's file at ``path``: MXNet lists every weight as a graph input too, keep only the data
+    input so runtimes can fold constants; then fold batch norms into their convolutions
+    (:func:`~gluon_resnest.deploy.onnx_fold.fold_graph`)."""
     import onnx
+
+    from .onnx_fold import fold_graph
 
     model = onnx.load(path)
     weights = {init.name for init in model.graph.initializer}
     inputs = [inp for inp in model.graph.input if inp.name not in weights]
     del model.graph.input[:]
     model.graph.input.extend(inputs)
+    fold_graph(model)
     onnx.save(model, path)
 
 
 def export_onnx(sym_path, params_path, onnx_path, input_shape, input_dtype=np.float32, dynamic_batch=True):
-    """Convert ``sym_path``/``params_path`` to ``onnx_path`` (atomically); batch dimension dynamic by default."""
+    """Convert ``sym_path``/``params_path`` to ``onnx_path`` (atomically), batch norms folded into the
+    convolutions; batch dimension dynamic by default."""
     dynamic_shapes = [(None,) + tuple(input_shape[1:])] if dynamic_batch else None
 
     def write(tmp):
         with pinned_opset(OPSET):
             mx.onnx.export_model(sym_path, params_path, [tuple(input_shape)], [input_dtype], tmp,
                                  dynamic=dynamic_batch, dynamic_input_shapes=dynamic_shapes)
-        _weights_out_of_inputs(tmp)
+        _finish_graph(tmp)
 
     try:
         return atomic_write(onnx_path, write)

@@ -21,7 +21,10 @@ from .measure import (OPENVINO_PRECISIONS, RUNTIME_KINDS, gluoncv_twin, hybrid, 
                       median_seconds, random_net, result_row, training_row)
 
 
-def torch_rows(name, batches, size, warmup, repeat):
+def torch_rows(name, batches, size, warmup, repeat, train_batch):
+    """Inference rows of the PyTorch reference (eval mode, ``inference_mode``) and, with ``train_batch``, its
+    training step: forward in train mode, cross-entropy, backward and ``torch.optim.SGD`` with Nesterov momentum
+    0.9, the update :func:`~tools.benchmark.measure.training_row` times for ours."""
     import torch
 
     from gluon_resnest.interop.torch_convert import available_references, reference_model
@@ -29,12 +32,26 @@ def torch_rows(name, batches, size, warmup, repeat):
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     source = "timm" if "timm" in available_references(name) else "official"
     model = reference_model(name, source)
+    impl = "pytorch-" + source
     rows = []
     for batch in batches:
         x = torch.randn(batch, 3, size, size)
         with torch.inference_mode():
             seconds = median_seconds(lambda: model(x), warmup, repeat)
-        rows.append(result_row("pytorch-" + source, "inference", batch, size, seconds))
+        rows.append(result_row(impl, "inference", batch, size, seconds))
+    if train_batch:
+        model.train()
+        x = torch.randn(train_batch, 3, size, size)
+        y = torch.arange(train_batch) % 1000
+        loss_fn = torch.nn.CrossEntropyLoss()
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, nesterov=True)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+
+        rows.append(result_row(impl, "train", train_batch, size, median_seconds(step, warmup, repeat)))
     return rows
 
 
@@ -110,7 +127,7 @@ def main(argv=None):
     elif args.kind == "ours-int8":
         rows = int8_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
     elif args.kind == "torch":
-        rows = torch_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
+        rows = torch_rows(args.model, args.batches, args.size, args.warmup, args.repeat, args.train_batch)
     else:
         rows = gluoncv_default_rows(args.model, args.batches, args.size, args.warmup, args.repeat, args.train_batch)
     print("ROWS " + json.dumps(rows))

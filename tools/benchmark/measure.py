@@ -379,7 +379,8 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
     if runtimes:
         rows += runtime_rows(name, batches, size, warmup, repeat)
     if torch:
-        rows += measure_in_child("torch", name, batches, size, warmup, repeat)
+        rows += measure_in_child("torch", name, batches, size, warmup, repeat,
+                                 train_batch=train_batch if train else 0)
     if gluoncv and twin is not None:
         env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
         env["GLUON_RESNEST_KEEP_THREADS"] = "1"
