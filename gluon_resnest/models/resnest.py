@@ -10,6 +10,7 @@ from mxnet.gluon import nn
 from mxnet.gluon.nn import HybridBlock
 
 from ..nn import DropBlock, ModeGraphs, SplitAttentionConv
+from ..nn.mode_graphs import is_training, mark_mode_dependent
 
 __all__ = ["Bottleneck", "ResNeSt", "MIN_INPUT_SIZE", "stage_plan"]
 
@@ -66,7 +67,14 @@ class Bottleneck(HybridBlock):
         if self.dropblock3 is not None:
             out = self.dropblock3(out)
         residual = x if self.downsample is None else self.downsample(x)
-        return self.relu3(out + residual)
+        return self.relu3(self._add_shortcut(F, out, residual))
+
+    @staticmethod
+    def _add_shortcut(F, out, residual):
+        """``out + residual``: ``elemwise_add`` in inference graphs (oneDNN fuses it into the convolution),
+        ``add_n`` in training graphs (the faster of MXNet 1.9's two CPU kernels for a sum of two tensors)."""
+        mark_mode_dependent()
+        return F.add_n(out, residual) if is_training() else out + residual
 
 
 def stage_plan(dilation):

@@ -4,8 +4,10 @@ A hybridized Gluon block traces ``hybrid_forward`` once and replays that graph i
 should vanish in inference (DropBlock) must either stay in the graph behind a runtime switch, or the block must
 keep a separate graph per mode. :class:`ModeGraphs` does the latter: when it builds its cache it announces the
 mode being traced (:func:`traced_mode`), layers read it through :func:`is_training` and report whether they used
-it (:func:`mark_mode_dependent`); a graph that no layer made mode-dependent is shared by both modes, so networks
-without such layers keep a single cached op.
+it (:func:`mark_mode_dependent`); a graph that no layer made mode-dependent is shared by both modes. Layers use
+the mode to leave out what inference does not compute (DropBlock) and to pick, for the same function, operators
+with a fast backward pass in training graphs and operators that exporters and oneDNN fusion read in inference
+graphs.
 """
 import contextlib
 import threading
@@ -65,10 +67,10 @@ class ModeGraphs(HybridBlock):
 
     Each graph is traced in its own mode and built on first use in that mode; a graph in which no layer called
     :func:`mark_mode_dependent` serves both modes. ``export()`` (also used by ``quantize_net`` and GluonCV's
-    ``export_block``) writes the inference graph, so it needs one forward call outside training after
-    ``hybridize()``, as for any Gluon block. Changes that clear the cached graph (``hybridize()``, ``cast``,
-    :func:`~gluon_resnest.nn.set_drop_prob`, a replaced child) clear both. With ``static_alloc`` each mode's
-    graph holds its own buffers.
+    ``export_block``) writes the inference graph, so it needs one forward call after ``hybridize()``, as for any
+    Gluon block; after training calls only, it traces the inference graph itself. Changes that clear the cached
+    graph (``hybridize()``, ``cast``, :func:`~gluon_resnest.nn.set_drop_prob`, a replaced child) clear both. With
+    ``static_alloc`` each mode's graph holds its own buffers.
     """
 
     def __init__(self, *args, **kwargs):
@@ -103,14 +105,20 @@ class ModeGraphs(HybridBlock):
         if shared:
             graphs[not training] = state
 
-    def export(self, path, epoch=0, remove_amp_cast=True):
-        """Write the inference graph and the parameters (``path-symbol.json``, ``path-%04d.params``).
+    def _trace_inference_graph(self):
+        """Trace the inference graph on the training graph's inputs. It reads the same parameters; its cached op
+        is built by the next inference call."""
+        (inputs, _), _, op_args = self._mode_graphs[True]
+        self._cached_graph = ()
+        with autograd.predict_mode(), _tracing(False):
+            graph = self._get_graph(*inputs)
+        self._mode_graphs[False] = (graph, None, op_args)
 
-        Raises ``RuntimeError`` when only a training graph that differs from the inference one has been built.
-        """
+    def export(self, path, epoch=0, remove_amp_cast=True):
+        """Write the inference graph and the parameters (``path-symbol.json``, ``path-%04d.params``); after
+        training calls only, the inference graph is traced first."""
         if self._mode_graphs:
             if False not in self._mode_graphs:
-                raise RuntimeError("%s has only a training graph, which differs from its inference graph: run one "
-                                   "forward call outside autograd.record() before export()" % type(self).__name__)
+                self._trace_inference_graph()
             self._use_mode_graph(False)
         return super().export(path, epoch, remove_amp_cast)

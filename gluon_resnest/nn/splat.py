@@ -3,6 +3,7 @@ from mxnet.gluon import nn
 from mxnet.gluon.nn import HybridBlock
 
 from .block_tree import clear_cached_graphs, iter_blocks
+from .mode_graphs import is_training, mark_mode_dependent
 
 __all__ = ["SplitAttentionConv", "attention_channels", "use_pooled_descriptor"]
 
@@ -21,11 +22,14 @@ class SplitAttentionConv(HybridBlock):
     ``channels`` maps. ``radix == 1`` gives a sigmoid gate (squeeze-excitation with grouped fc layers).
 
     ``pool_strides`` (an int) adds a 3x3 average pool of that stride (padding 1, padding counted) to the output, as
-    ResNeSt's blocks do after this layer (stride 1 where a dilated stage begins): the radix maps are pooled before the attention-weighted sum, which is
-    linear in them with spatially constant weights, so the result is the same with a quarter of the pixels to mix.
-    ``dropblock`` (a :class:`~gluon_resnest.nn.DropBlock`) is applied to the weighted sum before the pool; where it
-    applies (training graphs at a positive rate) the sum is formed at full resolution first, as the reference does. ``drop_ratio`` is the dropout rate
-    inside the attention branch.
+    ResNeSt's blocks do after this layer (stride 1 where a dilated stage begins): the radix maps are pooled before
+    the attention-weighted sum, which is linear in them with spatially constant weights, so the result is the same
+    with a quarter of the pixels to mix. ``dropblock`` (a :class:`~gluon_resnest.nn.DropBlock`) is applied to the
+    weighted sum before the pool; where it applies (training graphs at a positive rate) the sum is formed at full
+    resolution first, as the reference does. ``drop_ratio`` is the dropout rate inside the attention branch.
+
+    Training and inference graphs compute the same function with different operators (see :meth:`_combine`), so a
+    hybridized network keeps one graph per mode (:class:`~gluon_resnest.nn.ModeGraphs`).
 
     Children are created in the enclosing name scope (no scope of their own) so the legacy prefixed parameter
     names of the published Gluon files line up; attribute names give the structural names
@@ -94,17 +98,34 @@ class SplitAttentionConv(HybridBlock):
         return x, self._radix_softmax(F, atten)
 
     def _combine(self, F, maps, weights):
-        """Attention-weighted sum over the radix: ``(N, R*C, H, W)`` maps -> ``(N, C, H, W)``."""
+        """Attention-weighted sum over the radix: ``(N, R*C, H, W)`` maps -> ``(N, C, H, W)``.
+
+        Inference graphs scale each split with ``broadcast_mul`` (``Mul`` in ONNX, fused by oneDNN). Training
+        graphs broadcast the ``(N, C, 1, 1)`` weights to the split's shape (``broadcast_like``) and multiply
+        elementwise: the same products, without ``broadcast_mul``'s backward pass, whose reduction of the
+        weights' gradient is MXNet 1.9's slowest CPU kernel in this layer (docs/performance.md).
+        """
+        mark_mode_dependent()
+        if is_training():
+            scale = lambda w, s: s * F.broadcast_like(w, s)  # noqa: E731
+        else:
+            scale = F.broadcast_mul
         if self.radix == 1:
-            return F.broadcast_mul(weights, maps)
-        return F.add_n(*[F.broadcast_mul(w, s) for w, s in zip(self._splits(F, weights), self._splits(F, maps))])
+            return scale(weights, maps)
+        return F.add_n(*[scale(w, s) for w, s in zip(self._splits(F, weights), self._splits(F, maps))])
 
     def _splits(self, F, x):
         """``(N, R*C, ...)`` -> ``R`` slices ``(N, C, ...)`` along the channel axis.
 
-        ``slice_axis`` rather than ``split``: MXNet's ONNX exporter writes ``split`` as a ``Split`` node that
-        opsets >= 18 reject, while ``slice_axis`` becomes ``Slice`` at every opset.
+        Inference graphs use ``slice_axis``: MXNet's ONNX exporter writes ``split`` as a ``Split`` node that
+        opsets >= 18 reject, while ``slice_axis`` becomes ``Slice`` at every opset. Training graphs use one
+        ``split``, whose backward is one concatenation instead of a zero-filled gradient per slice.
         """
+        mark_mode_dependent()
+        if self.radix == 1:
+            return [x]
+        if is_training():
+            return list(F.split(x, num_outputs=self.radix, axis=1))
         return [F.slice_axis(x, axis=1, begin=r * self.channels, end=(r + 1) * self.channels)
                 for r in range(self.radix)]
 

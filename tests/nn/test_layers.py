@@ -1,4 +1,7 @@
 """SplitAttentionConv against GluonCV's and a naive per-cardinal reference; DropBlock under hybridize."""
+import json
+from collections import Counter
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -104,21 +107,30 @@ def test_set_drop_prob_without_rebuild():
         set_drop_prob(net, 1.5)
 
 
-def test_one_cached_graph_without_active_dropblock_one_per_mode_with(tmp_path):
+def test_one_graph_per_mode_and_export_after_training_calls_only(tmp_path):
+    """Training graphs hold the backward-friendly operators, inference graphs the exportable ones; export() after
+    training calls only traces the inference graph, which matches the one an inference call builds."""
     net = get_model("resnest14", dropblock_prob=0.0)
     net.initialize()
     net.hybridize()
     x = mx.nd.random.uniform(shape=(2, 3, 64, 64))
-    net(x)
     with autograd.record():
         net(x)
-    assert net._mode_graphs[True] is net._mode_graphs[False]
+    training_ops = Counter(node["op"] for node in json.loads(net._mode_graphs[True][0][1].tojson())["nodes"])
+    assert training_ops["broadcast_like"] and training_ops["SliceChannel"] and not training_ops["broadcast_mul"]
+    net.export(str(tmp_path / "traced"))
+    expected = net(x).asnumpy()
+    net.export(str(tmp_path / "called"))
+    with open(str(tmp_path / "traced-symbol.json")) as traced, open(str(tmp_path / "called-symbol.json")) as called:
+        traced_ops, called_ops = ([node["op"] for node in json.load(f)["nodes"]] for f in (traced, called))
+    assert traced_ops == called_ops and "broadcast_mul" in called_ops and "broadcast_like" not in called_ops
+    reloaded = mx.gluon.SymbolBlock.imports(str(tmp_path / "traced-symbol.json"), ["data"],
+                                            str(tmp_path / "traced-0000.params"))
+    assert np.allclose(reloaded(x).asnumpy(), expected, rtol=1e-5, atol=1e-6)
     set_drop_prob(net, 0.2)
     assert not net._mode_graphs
     with autograd.record():
         net(x)
-    with pytest.raises(RuntimeError, match="only a training graph"):
-        net.export(str(tmp_path / "net"))
     net(x)
     assert net._mode_graphs[True][0] is not net._mode_graphs[False][0]
     net.export(str(tmp_path / "net"))
