@@ -6,6 +6,7 @@ INT8 ONNX export in OpenVINO, OpenVINO's own INT8 by NNCF) and training steps ag
     python scripts/benchmark.py --smoke          (a few seconds; no timing claims)
     python scripts/benchmark.py --ceiling        (GFLOP/s of an SGEMM and single convolutions on this machine)
     python scripts/benchmark.py --models resnest50 --profile 8   (per-operator times of the fused graph)
+    python scripts/benchmark.py --models resnest50 --train-profile 8   (per-operator times of a training step)
     python scripts/benchmark.py --models resnest50 --int8-profile 8   (per-layer times of the INT8 forms)
     python scripts/benchmark.py --models resnest50 --import-order 8   (mxnet imported before/after gluon_resnest)
     python scripts/benchmark.py --models resnest50 --gluoncv-named 8   (GluonCV's resnest50, DropBlock rate
@@ -29,7 +30,7 @@ from gluon_resnest.utils.fileio import atomic_write  # noqa: E402
 from tools.benchmark.gluoncv_named import gluoncv_named_rows  # noqa: E402
 from tools.benchmark.input_pipeline import input_pipeline_rows, input_table  # noqa: E402
 from tools.benchmark.measure import (benchmark, compute_ceiling, import_order_rows, int8_profiles,  # noqa: E402
-                                     operator_profile)
+                                     operator_profile, training_profile)
 from tools.benchmark.report import plot, summary, table  # noqa: E402
 from tools.interpreters import reference_python  # noqa: E402
 
@@ -58,6 +59,9 @@ def main(argv=None):
     p.add_argument("--ceiling", action="store_true", help="only measure the GFLOP/s MXNet's kernels reach here")
     p.add_argument("--profile", type=int, metavar="BATCH",
                    help="only print MXNet profiler per-operator totals of the fused graph at this batch size")
+    p.add_argument("--train-profile", type=int, metavar="BATCH",
+                   help="only print MXNet profiler per-operator totals of a training step (forward, backward, NAG) "
+                        "at this batch size")
     p.add_argument("--int8-profile", type=int, metavar="BATCH",
                    help="only print per-layer times of our INT8 ONNX export and OpenVINO's own INT8 in OpenVINO, "
                         "and MXNet profiler totals of our INT8 model, at this batch size")
@@ -103,6 +107,12 @@ def main(argv=None):
             print("%s, batch %d, %d px, fused graph, %d forwards:\n%s" % (
                 name, args.profile, args.size, PROFILE_RUNS,
                 operator_profile(name, args.profile, args.size, PROFILE_RUNS)))
+        return 0
+    if args.train_profile:
+        for name in args.models:
+            print("%s, batch %d, %d px, training step, %d steps:\n%s" % (
+                name, args.train_profile, args.size, PROFILE_RUNS,
+                training_profile(name, args.train_profile, args.size, PROFILE_RUNS)))
         return 0
     if args.int8_profile:
         for name in args.models:

@@ -76,7 +76,9 @@ class SplitAttentionConv(HybridBlock):
 
         The descriptor is the global average of the maps summed over the radix. With ``pooled_descriptor``
         (see :func:`use_pooled_descriptor`) the maps are pooled first and the ``(N, R*C, 1, 1)`` means summed:
-        the same number, without a full-size radix sum.
+        the same number, without a full-size radix sum. Training graphs of radix-1 layers take the mean with
+        ``mean`` instead of a global pooling: there the maps come straight from oneDNN's ReLU in its blocked
+        layout, on which MXNet 1.9's gradient of a global pooling is slow.
         """
         x = self.conv(x)
         if self.bn is not None:
@@ -84,6 +86,8 @@ class SplitAttentionConv(HybridBlock):
         x = self.relu(x)
         if self.pooled_descriptor:
             gap = self._radix_sum(F, F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg"))
+        elif self.radix == 1 and self._training_graph():
+            gap = F.mean(x, axis=(2, 3), keepdims=True)
         else:
             gap = F.Pooling(self._radix_sum(F, x), kernel=(1, 1), global_pool=True, pool_type="avg")
         gap = self.fc1(gap)
@@ -97,6 +101,13 @@ class SplitAttentionConv(HybridBlock):
             return x, F.sigmoid(atten)
         return x, self._radix_softmax(F, atten)
 
+    @staticmethod
+    def _training_graph():
+        """Whether the graph being built is a training graph (:func:`~gluon_resnest.nn.mode_graphs.is_training`);
+        the caller's choice of operators then depends on the mode."""
+        mark_mode_dependent()
+        return is_training()
+
     def _combine(self, F, maps, weights):
         """Attention-weighted sum over the radix: ``(N, R*C, H, W)`` maps -> ``(N, C, H, W)``.
 
@@ -105,8 +116,7 @@ class SplitAttentionConv(HybridBlock):
         elementwise: the same products, without ``broadcast_mul``'s backward pass, whose reduction of the
         weights' gradient is MXNet 1.9's slowest CPU kernel in this layer (docs/performance.md).
         """
-        mark_mode_dependent()
-        if is_training():
+        if self._training_graph():
             scale = lambda w, s: s * F.broadcast_like(w, s)  # noqa: E731
         else:
             scale = F.broadcast_mul
@@ -121,10 +131,9 @@ class SplitAttentionConv(HybridBlock):
         opsets >= 18 reject, while ``slice_axis`` becomes ``Slice`` at every opset. Training graphs use one
         ``split``, whose backward is one concatenation instead of a zero-filled gradient per slice.
         """
-        mark_mode_dependent()
         if self.radix == 1:
             return [x]
-        if is_training():
+        if self._training_graph():
             return list(F.split(x, num_outputs=self.radix, axis=1))
         return [F.slice_axis(x, axis=1, begin=r * self.channels, end=(r + 1) * self.channels)
                 for r in range(self.radix)]

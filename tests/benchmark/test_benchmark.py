@@ -46,13 +46,15 @@ def test_ceiling_and_operator_profile_helpers():
     import glob
     import tempfile
 
-    from tools.benchmark.measure import compute_ceiling, operator_profile
+    from tools.benchmark.measure import compute_ceiling, operator_profile, training_profile
 
     rows = compute_ceiling(gemm_size=64, convs=((1, 16, 32, 8, 3, 2),), warmup=1, repeat=1)
     assert [r["kernel"] for r in rows] == ["sgemm 64^3", "conv 3x3 16->32 groups 2, 8x8, batch 1"]
     assert all(r["gflops"] > 0 for r in rows)
     text = operator_profile("resnest14", batch=1, size=64, runs=1)
     assert "_sg_mkldnn_conv" in text and "broadcast_mul" in text
+    text = training_profile("resnest14", batch=2, size=64, runs=1)
+    assert "_backward_Convolution" in text and "broadcast_like" in text and "nag_mom_update" in text
     assert not glob.glob(os.path.join(tempfile.gettempdir(), "resnest-profile-*"))
 
 

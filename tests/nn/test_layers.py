@@ -197,3 +197,4 @@ def test_pooled_descriptor_is_the_same_function(name):
     assert np.allclose(net(x).asnumpy(), expected, rtol=1e-12, atol=1e-12)
     assert use_pooled_descriptor(net, False) == len(layers)
     assert not any(layer.pooled_descriptor for layer in layers)
+

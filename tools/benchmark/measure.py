@@ -8,6 +8,7 @@ ONNX export (when installed): onnxruntime, OpenVINO float32 and bf16, our INT8 O
 OpenVINO's own INT8 (NNCF) of our float32 export, and that export as ``scripts/predict.py`` runs it by default.
 Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
 """
+import contextlib
 import json
 import os
 import resource
@@ -30,7 +31,8 @@ from ..interpreters import reference_python, side_python, tools_env
 __all__ = ["RUNTIME_KINDS", "OPENVINO_PRECISIONS", "NNCF_PYTHON_ENV", "runtime_kinds", "runtime_rows", "runtime_files",
            "openvino_layer_profile", "int8_profiles",
            "calibration_batches", "nncf_python", "nncf_ir", "median_seconds", "inference_row", "training_row",
-           "measure_in_child", "benchmark", "compute_ceiling", "int8_net", "operator_profile", "import_order_rows",
+           "measure_in_child", "benchmark", "compute_ceiling", "int8_net", "operator_profile", "training_profile",
+           "import_order_rows",
            "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
 
 #: Runtimes measured on our float32 ONNX export, each in a child process (see :func:`runtime_kinds`):
@@ -91,7 +93,12 @@ def inference_row(impl, block, batch, size, warmup, repeat):
 
 
 def training_row(impl, net, batch, size, warmup, repeat):
-    """Forward + backward + SGD update of a hybridized network on a random batch."""
+    """Forward + backward + NAG update of a hybridized network on a random batch."""
+    return result_row(impl, "train", batch, size, median_seconds(_training_step(net, batch, size), warmup, repeat))
+
+
+def _training_step(net, batch, size):
+    """One training step of ``net`` on a fixed random batch: softmax cross-entropy, backward, NAG (momentum 0.9)."""
     from mxnet import autograd
 
     x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
@@ -106,7 +113,7 @@ def training_row(impl, net, batch, size, warmup, repeat):
         trainer.step(batch)
         mx.nd.waitall()
 
-    return result_row(impl, "train", batch, size, median_seconds(step, warmup, repeat))
+    return step
 
 
 def compute_ceiling(gemm_size=2048, convs=CEILING_CONVS, warmup=2, repeat=10):
@@ -138,26 +145,48 @@ def operator_profile(name, batch=8, size=224, runs=3, int8=False):
     Operators are timed one by one (inference bulking off while the graph is built), so the totals add up to
     slightly more than a normal forward. Returns the profiler's aggregate table as text.
     """
-    previous = os.environ.get("MXNET_EXEC_BULK_EXEC_INFERENCE")
-    os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"] = "0"
-    try:
+    with _unbulked("MXNET_EXEC_BULK_EXEC_INFERENCE"):
         shape = (batch, 3, size, size)
         net = int8_net(name, random_net(name), batch, size) if int8 else fuse_for_cpu(random_net(name), shape)
         x = mx.nd.random.uniform(-1, 1, shape=shape)
         for _ in range(2):
             net(x).wait_to_read()
+    return _profile(lambda: net(x).wait_to_read(), runs)
+
+
+def training_profile(name, batch=8, size=224, runs=3):
+    """MXNet profiler's per-operator totals (ms) for ``runs`` of :func:`training_row`'s step (forward, backward
+    and NAG update of the hybridized network), operators timed one by one (training bulking off)."""
+    with _unbulked("MXNET_EXEC_BULK_EXEC_TRAIN"):
+        step = _training_step(hybrid(random_net(name)), batch, size)
+        for _ in range(2):
+            step()
+        return _profile(step, runs)
+
+
+@contextlib.contextmanager
+def _unbulked(variable):
+    """Graphs built inside run one engine operation per operator (MXNet's ``variable`` set to 0)."""
+    previous = os.environ.get(variable)
+    os.environ[variable] = "0"
+    try:
+        yield
     finally:
         if previous is None:
-            del os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"]
+            del os.environ[variable]
         else:
-            os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"] = previous
+            os.environ[variable] = previous
+
+
+def _profile(fn, runs):
+    """The MXNet profiler's aggregate table (text) for ``runs`` calls of ``fn``."""
     trace_dir = tempfile.mkdtemp(prefix="resnest-profile-")
     try:
         mx.profiler.set_config(profile_imperative=True, profile_symbolic=True, aggregate_stats=True,
                                filename=os.path.join(trace_dir, "trace.json"))
         mx.profiler.set_state("run")
         for _ in range(runs):
-            net(x).wait_to_read()
+            fn()
         mx.profiler.set_state("stop")
         return mx.profiler.dumps(reset=True)
     finally:
