@@ -103,17 +103,9 @@ def main(argv=None):
             print("%-45s %7.1f GFLOP/s" % (row["kernel"], row["gflops"]))
         return 0
     if args.profile:
-        for name in args.models:
-            print("%s, batch %d, %d px, fused graph, %d forwards:\n%s" % (
-                name, args.profile, args.size, PROFILE_RUNS,
-                operator_profile(name, args.profile, args.size, PROFILE_RUNS)))
-        return 0
+        return print_profiles(args, args.profile, "fused graph, %d forwards", operator_profile)
     if args.train_profile:
-        for name in args.models:
-            print("%s, batch %d, %d px, training step, %d steps:\n%s" % (
-                name, args.train_profile, args.size, PROFILE_RUNS,
-                training_profile(name, args.train_profile, args.size, PROFILE_RUNS)))
-        return 0
+        return print_profiles(args, args.train_profile, "training step, %d steps", training_profile)
     if args.int8_profile:
         for name in args.models:
             for kind, text in int8_profiles(name, args.int8_profile, args.size, PROFILE_RUNS):
@@ -144,6 +136,15 @@ def main(argv=None):
         atomic_write(args.json, rows)
     if args.plot:
         plot(rows, args.plot)
+    return 0
+
+
+def print_profiles(args, batch, what, profile):
+    """Print ``profile(name, batch, size, PROFILE_RUNS)`` (an MXNet profiler table) for each of ``--models``,
+    headed by the variant, batch, size and ``what`` (with ``%d`` for the number of runs); returns 0."""
+    for name in args.models:
+        print("%s, batch %d, %d px, %s:\n%s" % (name, batch, args.size, what % PROFILE_RUNS,
+                                               profile(name, batch, args.size, PROFILE_RUNS)))
     return 0
 
 

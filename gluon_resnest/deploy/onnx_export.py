@@ -7,6 +7,7 @@ import numpy as np
 
 from ..utils.errors import ReportableError
 from ..utils.fileio import atomic_write
+from .onnx_fold import fold_graph
 
 __all__ = ["OnnxExportError", "OPSET", "export_onnx", "onnx_session", "pinned_opset", "run_onnx"]
 
@@ -37,8 +38,6 @@ def _finish_graph(path):
     input so runtimes can fold constants; then fold batch norms into their convolutions
     (:func:`~gluon_resnest.deploy.onnx_fold.fold_graph`)."""
     import onnx
-
-    from .onnx_fold import fold_graph
 
     model = onnx.load(path)
     weights = {init.name for init in model.graph.initializer}

@@ -27,14 +27,11 @@ def _consumers(graph):
 
 
 def _rename_input(graph, old, new):
-    """Make every node (and graph output) that reads ``old`` read ``new``."""
+    """Make every node that reads ``old`` read ``new``."""
     for node in graph.node:
         for i, name in enumerate(node.input):
             if name == old:
                 node.input[i] = new
-    for output in graph.output:
-        if output.name == old:
-            output.name = new
 
 
 def fold_batch_norms(model):

@@ -10,7 +10,7 @@ from mxnet.gluon import nn
 from mxnet.gluon.nn import HybridBlock
 
 from ..nn import DropBlock, ModeGraphs, SplitAttentionConv
-from ..nn.mode_graphs import is_training, mark_mode_dependent
+from ..nn.mode_graphs import training_graph
 
 __all__ = ["Bottleneck", "ResNeSt", "MIN_INPUT_SIZE", "stage_plan"]
 
@@ -73,8 +73,7 @@ class Bottleneck(HybridBlock):
     def _add_shortcut(F, out, residual):
         """``out + residual``: ``elemwise_add`` in inference graphs (oneDNN fuses it into the convolution),
         ``add_n`` in training graphs (the faster of MXNet 1.9's two CPU kernels for a sum of two tensors)."""
-        mark_mode_dependent()
-        return F.add_n(out, residual) if is_training() else out + residual
+        return F.add_n(out, residual) if training_graph() else out + residual
 
 
 def stage_plan(dilation):

@@ -18,7 +18,7 @@ smaller than the block never divide by zero.
 from mxnet import symbol
 
 from .block_tree import clear_cached_graphs, iter_blocks
-from .mode_graphs import ModeGraphs, is_training, mark_mode_dependent, traced_mode
+from .mode_graphs import ModeGraphs, traced_mode, training_graph
 
 __all__ = ["DropBlock", "set_drop_prob", "iter_dropblocks"]
 
@@ -66,8 +66,7 @@ class DropBlock(ModeGraphs):
         rate and the training mode of :func:`~gluon_resnest.nn.mode_graphs.is_training`."""
         if self._drop_prob == 0.0:
             return False
-        mark_mode_dependent()
-        return is_training()
+        return training_graph()
 
     def hybrid_forward(self, F, x):
         if not self.active():

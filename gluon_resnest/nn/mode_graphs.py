@@ -4,7 +4,7 @@ A hybridized Gluon block traces ``hybrid_forward`` once and replays that graph i
 should vanish in inference (DropBlock) must either stay in the graph behind a runtime switch, or the block must
 keep a separate graph per mode. :class:`ModeGraphs` does the latter: when it builds its cache it announces the
 mode being traced (:func:`traced_mode`), layers read it through :func:`is_training` and report whether they used
-it (:func:`mark_mode_dependent`); a graph that no layer made mode-dependent is shared by both modes. Layers use
+it (:func:`mark_mode_dependent`; :func:`training_graph` does both); a graph that no layer made mode-dependent is shared by both modes. Layers use
 the mode to leave out what inference does not compute (DropBlock) and to pick, for the same function, operators
 with a fast backward pass in training graphs and operators that exporters and oneDNN fusion read in inference
 graphs.
@@ -15,7 +15,7 @@ import threading
 from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
-__all__ = ["ModeGraphs", "traced_mode", "is_training", "mark_mode_dependent"]
+__all__ = ["ModeGraphs", "traced_mode", "is_training", "mark_mode_dependent", "training_graph"]
 
 _local = threading.local()
 
@@ -50,6 +50,12 @@ def mark_mode_dependent():
     trace = traced_mode()
     if trace is not None:
         trace.mode_dependent = True
+
+
+def training_graph():
+    """:func:`is_training`, for a layer whose graph depends on the answer: also :func:`mark_mode_dependent`."""
+    mark_mode_dependent()
+    return is_training()
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@ from mxnet.gluon import nn
 from mxnet.gluon.nn import HybridBlock
 
 from .block_tree import clear_cached_graphs, iter_blocks
-from .mode_graphs import is_training, mark_mode_dependent
+from .mode_graphs import training_graph
 
 __all__ = ["SplitAttentionConv", "attention_channels", "use_pooled_descriptor"]
 
@@ -86,7 +86,7 @@ class SplitAttentionConv(HybridBlock):
         x = self.relu(x)
         if self.pooled_descriptor:
             gap = self._radix_sum(F, F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg"))
-        elif self.radix == 1 and self._training_graph():
+        elif self.radix == 1 and training_graph():
             gap = F.mean(x, axis=(2, 3), keepdims=True)
         else:
             gap = F.Pooling(self._radix_sum(F, x), kernel=(1, 1), global_pool=True, pool_type="avg")
@@ -101,13 +101,6 @@ class SplitAttentionConv(HybridBlock):
             return x, F.sigmoid(atten)
         return x, self._radix_softmax(F, atten)
 
-    @staticmethod
-    def _training_graph():
-        """Whether the graph being built is a training graph (:func:`~gluon_resnest.nn.mode_graphs.is_training`);
-        the caller's choice of operators then depends on the mode."""
-        mark_mode_dependent()
-        return is_training()
-
     def _combine(self, F, maps, weights):
         """Attention-weighted sum over the radix: ``(N, R*C, H, W)`` maps -> ``(N, C, H, W)``.
 
@@ -116,7 +109,7 @@ class SplitAttentionConv(HybridBlock):
         elementwise: the same products, without ``broadcast_mul``'s backward pass, whose reduction of the
         weights' gradient is MXNet 1.9's slowest CPU kernel in this layer (docs/performance.md).
         """
-        if self._training_graph():
+        if training_graph():
             scale = lambda w, s: s * F.broadcast_like(w, s)  # noqa: E731
         else:
             scale = F.broadcast_mul
@@ -133,7 +126,7 @@ class SplitAttentionConv(HybridBlock):
         """
         if self.radix == 1:
             return [x]
-        if self._training_graph():
+        if training_graph():
             return list(F.split(x, num_outputs=self.radix, axis=1))
         return [F.slice_axis(x, axis=1, begin=r * self.channels, end=(r + 1) * self.channels)
                 for r in range(self.radix)]

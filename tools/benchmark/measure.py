@@ -161,7 +161,7 @@ def training_profile(name, batch=8, size=224, runs=3):
         step = _training_step(hybrid(random_net(name)), batch, size)
         for _ in range(2):
             step()
-        return _profile(step, runs)
+    return _profile(step, runs)
 
 
 @contextlib.contextmanager
