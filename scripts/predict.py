@@ -15,9 +15,8 @@ import sys
 
 import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet loads)
 import mxnet as mx
-import numpy as np
 
-from gluon_resnest.deploy.classifier import RUNTIMES, ExportedClassifier, class_names_for
+from gluon_resnest.deploy.classifier import RUNTIMES, ExportedClassifier, class_names_for, top_classes
 from gluon_resnest.deploy.openvino_runtime import PRECISIONS
 from gluon_resnest.utils.cli import run_main
 from gluon_resnest.utils.errors import mxnet_reason
@@ -60,9 +59,7 @@ def main(argv=None):
     names = class_names_for(clf.meta, logits.shape[1])
     correct = 0
     for (name, _, label), row in zip(items, logits):
-        prob = np.exp(row - row.max())
-        prob /= prob.sum()
-        top = np.argsort(-prob)[:args.topk]
+        top, prob = top_classes(row, args.topk)
         truth = "" if label is None else " (label: %s)" % names[label]
         correct += label is not None and top[0] == label
         print("%s%s: %s" % (name, truth, ", ".join("%s %.1f%%" % (names[i], 100 * prob[i]) for i in top)))

@@ -12,7 +12,7 @@ from ..utils.errors import OptionError
 from .export import ONNX_SUFFIXES, export_prefix, load_exported, meta_path, read_meta, verify_files
 from .onnx_export import onnx_session, run_onnx
 
-__all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "onnx_runner", "RUNTIMES"]
+__all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "top_classes", "onnx_runner", "RUNTIMES"]
 
 
 def class_names_for(meta, classes):
@@ -22,6 +22,15 @@ def class_names_for(meta, classes):
     if classes == IMAGENET1K_CLASSES:
         return list(imagenet1k_names()["classes_long"])
     return ["class %d" % i for i in range(classes)]
+
+
+def top_classes(logits, k):
+    """``(indices, probabilities)`` of the ``k`` most probable classes of one ``(classes,)`` logit row, most
+    probable first (softmax in float64, ties in class order); ``probabilities`` covers every class."""
+    row = np.asarray(logits, np.float64)
+    prob = np.exp(row - row.max())
+    prob /= prob.sum()
+    return np.argsort(-prob, kind="stable")[:k], prob
 
 
 class ExportInput:

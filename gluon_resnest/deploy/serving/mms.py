@@ -16,6 +16,7 @@ import urllib.parse
 
 from ...utils.errors import ReportableError
 from ...utils.fileio import atomic_write
+from ...utils.processes import process_alive
 from ...utils.threads import available_cpus
 from .client import http_request
 
@@ -126,13 +127,7 @@ def server_pid(run_dir):
             pid = int(handle.readline())
     except (OSError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return pid
+    return pid if process_alive(pid) else None
 
 
 def _mms(run_dir, *args, env=None):
@@ -271,9 +266,7 @@ def stop(run_dir, timeout=60):
     _mms(run_dir, "--stop")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_alive(pid):
             break
         time.sleep(0.1)
     else:

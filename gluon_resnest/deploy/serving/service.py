@@ -13,7 +13,7 @@ import re
 import mxnet as mx
 import numpy as np
 
-from ..classifier import ExportedClassifier, class_names_for
+from ..classifier import ExportedClassifier, class_names_for, top_classes
 from .images import BadInput, decode_image
 
 __all__ = ["ClassifierService", "unique_names", "top_k", "error_body", "IMAGE_FIELDS", "BATCH_HEADER", "TOPK_HEADER"]
@@ -42,10 +42,7 @@ def unique_names(names):
 def top_k(logits, names, k):
     """``{name: probability}`` of the ``k`` most probable classes of one ``(classes,)`` logit row, most probable
     first (softmax in float64)."""
-    row = np.asarray(logits, np.float64)
-    prob = np.exp(row - row.max())
-    prob /= prob.sum()
-    order = np.argsort(-prob, kind="stable")[:k]
+    order, prob = top_classes(logits, k)
     return {names[i]: float(prob[i]) for i in order}
 
 
