@@ -25,7 +25,7 @@ from gluon_resnest.train.evaluation import EvalOptions, evaluate_export, evaluat
 from gluon_resnest.utils.cli import run_main
 from gluon_resnest.utils.errors import OptionError
 from gluon_resnest.utils.fileio import atomic_write
-from gluon_resnest.utils.options import add_arguments, option, settings_from_args
+from gluon_resnest.utils.options import add_arguments, cli_flags, option, settings_from_args
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,4 +75,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, flags={"input_size": "--size"}))
+    sys.exit(run_main(main, flags=cli_flags([EvalOptions])))

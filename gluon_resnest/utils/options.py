@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional, Tuple
 from .errors import flag as flag_of
 
 __all__ = ["Option", "option", "declared", "add_arguments", "options_from_args", "settings_from_args",
-           "option_flags", "default_text"]
+           "option_flags", "cli_flags", "default_text"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +64,12 @@ def option_flags(field, opt):
     if opt.negate:
         return (opt.negate,)
     return (opt.flag or flag_of(field.name),) + opt.aliases
+
+
+def cli_flags(settings_classes):
+    """``{option name: flag}`` of the options whose flag is not the one their name gives (``input_size`` ->
+    ``--size``), for :func:`~gluon_resnest.utils.cli.run_main` to write them in error messages."""
+    return {field.name: opt.flag for field, opt in declared(settings_classes) if opt.flag}
 
 
 def _value_type(field, opt):
