@@ -1,53 +1,65 @@
 #!/usr/bin/env python
-"""Classify images with an exported ResNeSt (symbol/params prefix, INT8 prefix, or .onnx); prints the runtime it
-chose, then the top 5 per image.
+"""Classify images with an exported ResNeSt (PREFIX, PREFIX.onnx, PREFIX-int8 or PREFIX-int8.onnx); prints the
+runtime it runs in, then the top classes per image.
 
-    python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg     (its .onnx in OpenVINO or onnxruntime if exported
-                                                                    with --onnx, else the symbol/params files)
+    python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg     (the fastest runtime the export's files allow)
     python scripts/predict.py deploy/resnest50 cat.jpg --runtime mxnet           (the symbol/params files)
     python scripts/predict.py deploy/resnest50.onnx cat.jpg --runtime onnxruntime
     python scripts/predict.py deploy/resnest50.onnx cat.jpg --runtime openvino     (bf16 if exported with --bf16)
     python scripts/predict.py deploy/resnest50-int8.onnx cat.jpg         (export --int8 ... --onnx; checked runtime)
     python scripts/predict.py runs/toy/resnest14 --rec runs/toy/toy_data/toy_val.rec --count 8
+
+Which member runs in which runtime: docs/deployment.md ("Which runtime runs an export").
 """
 import argparse
+import dataclasses
 import sys
+from typing import Optional
 
 import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet loads)
 import mxnet as mx
 
-from gluon_resnest.deploy.classifier import RUNTIMES, ExportedClassifier, class_names_for, top_classes
-from gluon_resnest.deploy.openvino_runtime import PRECISIONS
+from gluon_resnest.deploy.classifier import ExportedClassifier, class_names_for, top_classes
+from gluon_resnest.deploy.runtime_rule import RuntimeRequest
 from gluon_resnest.utils.cli import run_main
-from gluon_resnest.utils.errors import mxnet_reason
+from gluon_resnest.utils.errors import OptionError, mxnet_reason
+from gluon_resnest.utils.options import add_arguments, option, settings_from_args
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictOptions:
+    """What predict.py prints: the ``topk`` classes of each image, of image files or of ``count`` records of
+    ``rec``."""
+    rec: Optional[str] = option(None, "take images from this RecordIO file instead (labels are shown)", type=str)
+    count: int = option(8, "how many RecordIO images")
+    topk: int = option(5, "classes printed per image")
+
+    def __post_init__(self):
+        if self.count < 1:
+            raise OptionError("{count} must be >= 1")
+        if self.topk < 1:
+            raise OptionError("{topk} must be >= 1")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="export prefix (PREFIX-symbol.json/-0000.params), PREFIX.onnx or PREFIX-int8.onnx")
     p.add_argument("images", nargs="*", help="image files")
-    p.add_argument("--rec", help="take images from this RecordIO file instead (labels are shown)")
-    p.add_argument("--count", type=int, default=8, help="how many RecordIO images")
-    p.add_argument("--topk", type=int, default=5)
-    p.add_argument("--runtime", choices=RUNTIMES,
-                   help="force a runtime (default: the export's ONNX file in OpenVINO when installed, else "
-                        "onnxruntime, else the symbol/params files in MXNet; for PREFIX-int8.onnx the runtime the "
-                        "export checked it in)")
-    p.add_argument("--precision", choices=PRECISIONS,
-                   help="OpenVINO inference precision (default: bf16 when the export was checked with --bf16)")
+    add_arguments(p, [PredictOptions, RuntimeRequest], defaults_in_help=True)
     args = p.parse_args(argv)
-    if not args.images and not args.rec:
+    opts, request = settings_from_args(PredictOptions, args), settings_from_args(RuntimeRequest, args)
+    if not args.images and not opts.rec:
         p.error("give image files or --rec")
-    clf = ExportedClassifier(args.model, runtime=args.runtime, precision=args.precision)
+    clf = ExportedClassifier(args.model, runtime=request.runtime, precision=request.precision)
     print("runtime: %s" % clf.description)
     items = []
-    if args.rec:
+    if opts.rec:
         from gluon_resnest.data.datasets import open_image_dataset
 
-        dataset = open_image_dataset(args.rec)
-        for i in range(min(args.count, len(dataset))):
+        dataset = open_image_dataset(opts.rec)
+        for i in range(min(opts.count, len(dataset))):
             img, label = dataset[i]
-            items.append(("%s[%d]" % (args.rec, i), img, int(label)))
+            items.append(("%s[%d]" % (opts.rec, i), img, int(label)))
     for path in args.images:
         try:
             with open(path, "rb") as handle:
@@ -59,11 +71,11 @@ def main(argv=None):
     names = class_names_for(clf.meta, logits.shape[1])
     correct = 0
     for (name, _, label), row in zip(items, logits):
-        top, prob = top_classes(row, args.topk)
+        top, prob = top_classes(row, opts.topk)
         truth = "" if label is None else " (label: %s)" % names[label]
         correct += label is not None and top[0] == label
         print("%s%s: %s" % (name, truth, ", ".join("%s %.1f%%" % (names[i], 100 * prob[i]) for i in top)))
-    if args.rec:
+    if opts.rec:
         print("top-1 on these %d images: %d/%d" % (len(items), correct, len(items)))
     return 0
 

@@ -21,7 +21,7 @@ import os
 import sys
 
 import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet loads)
-from gluon_resnest.deploy.classifier import RUNTIMES
+from gluon_resnest.deploy.runtime_rule import RUNTIMES
 from gluon_resnest.deploy.openvino_runtime import PRECISIONS
 from gluon_resnest.deploy.serving import archive, mms
 from gluon_resnest.deploy.serving.config import DEFAULT_TOPK, ServingConfig

@@ -7,64 +7,72 @@
     python scripts/verify.py --export deploy/resnest50.onnx --data val_folder
     python scripts/verify.py --export deploy/resnest50 --runtime mxnet --data val.rec
 
-An export runs in the runtime scripts/predict.py would choose (its ONNX file in OpenVINO or onnxruntime when it has
-one, else its symbol/params files) unless --runtime forces one; the result line names it.
-
-An export (symbol/params prefix, INT8 prefix or .onnx) is scored with the input size and normalization in its
--meta.json. Each model is evaluated with its own transform (resize ceil(size/0.875) + center crop, bilinear, below 320 px;
-crop size/(size+32) of the short side + bicubic resize from 320 px) unless --size/--crop-pct override it.
+An export runs in the runtime scripts/predict.py would choose unless --runtime forces one; the result line names
+it. It is scored with the input size, normalization and class names of its manifest. A model is evaluated with its
+variant's transform (resize ceil(size/0.875) + center crop, bilinear, below 320 px; crop size/(size+32) of the
+short side + bicubic resize from 320 px) unless --size/--crop-pct override it.
 """
 import argparse
+import dataclasses
 import sys
+from typing import Optional
 
-from gluon_resnest import list_models  # first: it sizes MXNet's CPU threads before MXNet loads
+import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet loads)
 import mxnet as mx  # noqa: I100
-from gluon_resnest.deploy.classifier import RUNTIMES
-from gluon_resnest.train.evaluation import evaluate_export, evaluate_model
+from gluon_resnest.deploy.runtime_rule import RuntimeRequest
+from gluon_resnest.models.catalogue import CATALOGUE
+from gluon_resnest.train.evaluation import EvalOptions, evaluate_export, evaluate_model
 from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.errors import OptionError
 from gluon_resnest.utils.fileio import atomic_write
+from gluon_resnest.utils.options import add_arguments, cli_flags, option, settings_from_args
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyTarget:
+    """What is scored: variant ``model`` with ``pretrained`` weights or ``params``, or an ``export``; on GPU ``gpu``
+    (default: CPU); the result also written to ``json``."""
+    model: Optional[str] = option(None, "a ResNeSt variant (with --pretrained or --params)", type=str,
+                                  choices=tuple(CATALOGUE), metavar="MODEL")
+    export: Optional[str] = option(None, "an export: PREFIX, PREFIX.onnx, PREFIX-int8 or PREFIX-int8.onnx", type=str)
+    pretrained: bool = option(False, "the published weights from the model store")
+    params: Optional[str] = option(None, "a .params file of this variant", type=str)
+    gpu: Optional[int] = option(None, "GPU id (default: CPU)", type=int)
+    json: Optional[str] = option(None, "also write the result here as JSON", type=str)
+
+    def __post_init__(self):
+        if bool(self.model) == bool(self.export):
+            raise OptionError("give {model} (a variant with weights) or {export}")
+        if self.model and not (self.pretrained or self.params):
+            raise OptionError("give {pretrained} or {params}: random weights have nothing to verify")
+        if self.pretrained and self.params:
+            raise OptionError("give {pretrained} or {params}, not both")
+        if self.export and (self.pretrained or self.params):
+            raise OptionError("{export} takes its weights from the export; drop {pretrained} and {params}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", choices=list_models(), metavar="MODEL", help="a ResNeSt variant (with weights)")
-    source.add_argument("--export", help="an exported model: PREFIX (PREFIX-symbol.json, INT8 too) or FILE.onnx")
-    parser.add_argument("--runtime", choices=RUNTIMES, help="--export: force this runtime (see scripts/predict.py)")
-    parser.add_argument("--data", required=True, help="validation .rec (with .idx) or image folder")
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--pretrained", action="store_true", help="published weights from the model store")
-    weights.add_argument("--params", help="a .params file of this variant")
-    parser.add_argument("--classes", type=int, help="classifier width (default: that of the weights)")
-    parser.add_argument("--size", type=int, help="eval resolution (default: the model's published one)")
-    parser.add_argument("--crop-pct", type=float, help="override the crop fraction")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
-    parser.add_argument("--json", help="write the result here as JSON")
+    add_arguments(parser, [VerifyTarget, EvalOptions, RuntimeRequest], defaults_in_help=True)
     args = parser.parse_args(argv)
-    if args.model and not (args.pretrained or args.params):
-        parser.error("give --pretrained or --params: random weights have nothing to verify")
-    if args.runtime and not args.export:
-        parser.error("--runtime applies to --export")
-    if args.export and (args.pretrained or args.params or args.classes or args.size or args.crop_pct):
-        parser.error("--export takes its weights, classes and input size from the export")
-    ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
-    if args.export:
-        result = evaluate_export(args.export, args.data, args.batch_size, args.workers, ctx, progress=True,
-                                 runtime=args.runtime)
+    target, options = settings_from_args(VerifyTarget, args), settings_from_args(EvalOptions, args)
+    request = settings_from_args(RuntimeRequest, args)
+    if (request.runtime or request.precision) and not target.export:
+        raise OptionError("{runtime} and {precision} apply to {export}")
+    ctx = mx.gpu(target.gpu) if target.gpu is not None else mx.cpu()
+    if target.export:
+        result = evaluate_export(target.export, options, request, ctx, progress=True)
     else:
-        result = evaluate_model(args.model, args.params or True, args.data, args.classes, args.size,
-                                args.crop_pct, args.batch_size, args.workers, ctx, progress=True)
+        result = evaluate_model(target.model, target.params or True, options, ctx, progress=True)
     if result["labels_outside"]:
         print("warning: %(labels_outside)d of %(images)d images have labels outside the classifier's %(classes)d "
               "classes; they count as wrong" % result, file=sys.stderr)
     print("%(model)s on %(images)d images at %(size)d px: top-1 %(top1).2f%%, top-5 %(top5).2f%%" % result
           + (" (runtime: %s)" % result["runtime"] if "runtime" in result else ""))
-    if args.json:
-        atomic_write(args.json, result)
+    if target.json:
+        atomic_write(target.json, result)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, flags={"input_size": "--size"}))
+    sys.exit(run_main(main, flags=cli_flags([EvalOptions])))

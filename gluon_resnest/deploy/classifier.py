@@ -1,24 +1,24 @@
-"""Classify image files with an exported model: symbol/params (FP32 or INT8) or ONNX, in the fastest runtime the
-export allows."""
-
+"""Classify images with an exported model, in the runtime :func:`~gluon_resnest.deploy.runtime_rule.choose_runtime`
+picks for it."""
 import os
 
 import mxnet as mx
 import numpy as np
 
-from ..data.config import resolve_data_config
 from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
-from ..utils.errors import OptionError
-from .export import ONNX_SUFFIXES, export_prefix, load_exported, meta_path, read_meta, verify_files
-from .onnx_export import onnx_session, run_onnx
+from .export_files import MEMBER_KINDS, Export
+from .runtime_rule import RuntimeRequest, choose_runtime
+from .runtimes import InstalledRuntimes, member_runner
 
-__all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "top_classes", "onnx_runner", "RUNTIMES"]
+__all__ = ["ExportedClassifier", "ExportInput", "class_names_for", "top_classes"]
 
 
 def class_names_for(meta, classes):
-    """Names from the export's metadata, ImageNet names for 1000 classes, else ``class N``."""
-    if meta and meta.get("class_names"):
-        return list(meta["class_names"])
+    """Names of the ``classes`` outputs: the export's (``meta``: its
+    :class:`~gluon_resnest.deploy.export_meta.ExportMeta`, or ``None``), ImageNet's for 1000 classes, else
+    ``class N``."""
+    if meta is not None and meta.class_names:
+        return list(meta.class_names)
     if classes == IMAGENET1K_CLASSES:
         return list(imagenet1k_names()["classes_long"])
     return ["class %d" % i for i in range(classes)]
@@ -46,127 +46,57 @@ class ExportInput:
         return self.transform(img).astype("float32")
 
 
-#: ``--runtime`` choices: the ONNX runtimes, and MXNet for the symbol/params files.
-RUNTIMES = ("openvino", "onnxruntime", "mxnet")
-
-
-def onnx_runner(path, runtime=None, precision="f32"):
-    """``(runtime, run)`` for the ONNX file ``path``: ``run(batch)`` returns the first output as a numpy array.
-    ``runtime`` is "onnxruntime" or "openvino" (at ``precision`` outside the INT8 operators); ``None`` takes
-    OpenVINO when it is installed, else onnxruntime."""
-    from .openvino_runtime import OpenVinoUnavailable, compile_onnx, run_compiled
-
-    if runtime in ("openvino", None):
-        try:
-            compiled = compile_onnx(path, precision)
-            return "openvino", lambda batch: run_compiled(compiled, batch)
-        except OpenVinoUnavailable:
-            if runtime == "openvino":
-                raise
-    session = onnx_session(path)
-    return "onnxruntime", lambda batch: run_onnx(path, batch, session)
-
-
-def _onnx_file(path, prefix, meta, runtime):
-    """The ONNX file to run for ``path`` and a forced ``runtime``, or ``None`` for the symbol/params files.
-
-    A ``.onnx`` path is run as given; a float32 export prefix runs its ``PREFIX.onnx`` when the export has one,
-    unless ``runtime`` is "mxnet"; an INT8 prefix runs its own MXNet INT8 files."""
-    if path.endswith(".onnx"):
-        if runtime == "mxnet":
-            raise OptionError("{runtime} mxnet runs the symbol/params files: give the export prefix %s, not %s"
-                              % (prefix, path))
-        return path
-    onnx = prefix + ONNX_SUFFIXES[0]
-    has_onnx = os.path.basename(onnx) in (meta.get("files") or {}) and not meta.get("int8")
-    if runtime in ("openvino", "onnxruntime") and not has_onnx:
-        raise OptionError("{runtime} %s runs an ONNX file and %s has none; give PREFIX.onnx of an export made with "
-                          "an ONNX file" % (runtime, prefix))
-    return onnx if has_onnx and runtime != "mxnet" else None
-
-
 class ExportedClassifier:
-    """Load ``path`` (an export prefix, its ``PREFIX.onnx`` or its INT8 ``PREFIX-int8.onnx``) and classify HWC
-    uint8 images, in the fastest runtime the export's files allow unless ``runtime`` forces one.
+    """Classify HWC uint8 images with the export ``path`` names (``PREFIX``, ``PREFIX.onnx``, ``PREFIX-int8``,
+    ``PREFIX-int8.onnx``), in the runtime the rule picks for ``runtime`` and ``precision``
+    (:func:`~gluon_resnest.deploy.runtime_rule.choose_runtime`: by default the fastest the export's files allow).
 
-    ``runtime`` is "openvino", "onnxruntime" or "mxnet" (the symbol/params files). By default a float32 export
-    runs its ONNX file when it has one (``PREFIX`` or ``PREFIX.onnx``), in OpenVINO when it is installed, else in
-    onnxruntime, and otherwise its symbol/params files (oneDNN-fused when exported with ``--fuse``); an INT8
-    prefix runs its MXNet INT8 files, and ``PREFIX-int8.onnx`` runs in the runtime the export checked it in
-    (OpenVINO, when installed and checked there, else onnxruntime). OpenVINO uses ``precision`` ("f32" or
-    "bf16") for what is not INT8, by default bf16 for ``PREFIX.onnx`` when the export was checked in bf16
-    (``scripts/export.py --bf16``), else f32. :attr:`runtime` is the runtime chosen and :attr:`description`
-    says what it runs.
-
-    The input layout, size and dtype and the eval transform (:attr:`data_config`: size, crop, interpolation,
-    mean/std) come from ``{prefix}-meta.json`` written at export time; the files it lists must be present with their
-    sha1 (:class:`~gluon_resnest.deploy.export.ExportMismatchError` otherwise).
+    :attr:`export` is the opened :class:`~gluon_resnest.deploy.export_files.Export` (its files checked against the
+    manifest's sha1s), :attr:`meta` its manifest, :attr:`choice` the rule's answer and :attr:`description` the line
+    scripts print (``"openvino bf16, r50.onnx"``). The input layout, size and dtype and the eval transform
+    (:attr:`data_config`: size, crop, interpolation, mean/std) come from the manifest.
     """
 
-    def __init__(self, path, ctx=mx.cpu(), runtime=None, precision=None):
-        self.path = path
-        if runtime not in RUNTIMES + (None,):
-            raise ValueError("runtime must be one of %s, got %r" % (", ".join(RUNTIMES), runtime))
-        prefix = export_prefix(path)
-        self.meta = read_meta(prefix)
-        if self.meta is None:
-            raise FileNotFoundError("%s is missing: export with scripts/export.py, which writes it (an export "
-                                    "interrupted while publishing has none)" % meta_path(prefix))
-        onnx = _onnx_file(path, prefix, self.meta, runtime)
-        if precision and onnx is None:
-            raise OptionError("{precision} applies to {runtime} openvino, which runs an ONNX file; give PREFIX.onnx, "
-                              "not %s" % path)
-        verify_files(prefix, self.meta, [onnx] if onnx else [])
-        self.onnx = onnx
-        self.shape = tuple(self.meta["input_shape"])
-        self.preprocessed = self.meta["preprocessed"]
-        self.data_config = resolve_data_config(self.meta)
+    def __init__(self, path, ctx=mx.cpu(), runtime=None, precision=None, available=None):
+        self.path, self.ctx = path, ctx
+        self.export = Export.open(path)
+        self.meta = self.export.meta
+        request = RuntimeRequest(runtime, precision, member=self.export.designated)
+        self.choice = choose_runtime(self.meta.members, request, available or InstalledRuntimes(),
+                                     self.export.prefix)
+        self.runtime, self.precision = self.choice.runtime, self.choice.precision
+        member, kind = self.meta.members[self.choice.member], MEMBER_KINDS[self.choice.member]
+        shown = os.path.basename(self.export.files(member.kind)[0]) if kind.format == "onnx" else \
+            "%s symbol/params" % os.path.basename(self.export.member_prefix(member.kind))
+        self.description = self.choice.describe(kind.precision, shown, member.fused)
+        self.shape = self.meta.input_shape(self.choice.member)
+        self.data_config = self.meta.data_config
         self.transform = self.data_config.eval_transform()
-        self.input = ExportInput(self.transform, self.preprocessed)
-        if onnx:
-            int8 = prefix != onnx[:-len(".onnx")]
-            checked = self.meta.get("int8_onnx" if int8 else "bf16") or {}
-            if runtime is None and int8 and checked.get("runtime") != "openvino":
-                runtime = "onnxruntime"
-            if precision and runtime == "onnxruntime":
-                raise OptionError("{precision} applies to {runtime} openvino")
-            precision_used = precision or ("bf16" if checked and not int8 else "f32")
-            self.runtime, self._run_onnx = onnx_runner(onnx, runtime, precision_used)
-            if precision and self.runtime != "openvino":
-                raise OptionError("{precision} applies to OpenVINO, which is not installed")
-            self.precision = precision_used if self.runtime == "openvino" else "f32"
-            self.description = "%s %s, %s" % (self.runtime, "int8" if int8 else self.precision,
-                                              os.path.basename(onnx))
-        else:
-            self.block = load_exported(prefix, ctx)
-            self.runtime, self.precision = "mxnet", "int8" if self.meta.get("int8") else "f32"
-            self.description = "mxnet %s, %s%s symbol/params" % (
-                self.precision, os.path.basename(prefix), " oneDNN-fused" if self.meta.get("fused") else "")
-        self.ctx = ctx
+        self.input = ExportInput(self.transform, self.meta.preprocessed)
+        self._run, self._static_batch = member_runner(self.export, self.choice, ctx)
 
     def run(self, batch):
-        """Raw outputs for an already preprocessed batch in the export's layout; checks the shape first."""
+        """Raw outputs for an already preprocessed batch in the export's layout; checks the shape first (a
+        symbol/params member takes exactly its static batch)."""
         expected = self.shape[1:]
         if tuple(batch.shape[1:]) != tuple(expected):
             raise ValueError("this export takes input (N, %s) in %s layout, got shape %s"
-                             % (", ".join(map(str, expected)), self.meta["layout"], tuple(batch.shape)))
-        if self.onnx:
-            return self._run_onnx(batch)
-        return self.block(mx.nd.array(batch, ctx=self.ctx, dtype=batch.dtype)).asnumpy()
+                             % (", ".join(map(str, expected)), self.meta.layout, tuple(batch.shape)))
+        return self._run(batch)
 
     def logits(self, images):
-        """``(N, classes)`` logits for a list of HWC uint8 NDArrays (batch padded to a static export batch)."""
+        """``(N, classes)`` logits for a list of HWC uint8 NDArrays."""
         return self.batch_logits(np.stack([self.input(img) for img in images]))
 
     def batch_logits(self, batch):
-        """``(N, classes)`` logits for a batch of :attr:`input` outputs, any ``N`` (the symbol/params files run in
-        chunks of the export's batch size, an ONNX file, whose batch dimension is dynamic, in one go)."""
-        fixed = max(len(batch), 1) if self.onnx else self.shape[0]
+        """``(N, classes)`` logits for a batch of :attr:`input` outputs, any ``N``: a member with a static batch
+        runs in chunks of it (the last one padded), one with a dynamic batch in one go."""
+        fixed = self._static_batch or max(len(batch), 1)
         outputs = []
         for start in range(0, len(batch), fixed):
             chunk = batch[start:start + fixed]
             count = len(chunk)
-            if count < fixed and not self.onnx:
+            if count < fixed:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - count, axis=0)])
             outputs.append(self.run(chunk)[:count])
         return np.concatenate(outputs)

@@ -1,35 +1,141 @@
-"""An export for deployment in one call: symbol/params (checked by reloading it without gluon_resnest), and
-optionally ONNX (checked with onnxruntime) and INT8, as MXNet symbol/params and, with ONNX, as an INT8 ONNX file
-(each compared with the float32 network on held-out images).
+"""An export for deployment in one call: the symbol/params member (checked by reloading it without
+gluon_resnest), and optionally the ONNX member (checked with onnxruntime), INT8 members (MXNet symbol/params and,
+with ONNX, an INT8 ONNX file, each compared with the float32 network on held-out images) and a bf16 check of the
+ONNX member in OpenVINO.
 
-All files are staged and published as one unit (:func:`~gluon_resnest.deploy.export.publish_export`) only when
-every check passed: a failed check leaves the prefix as it was.
+All members are staged and published as one unit (:class:`~gluon_resnest.deploy.export_files.ExportWriter`) only
+when every check passed: a failed check leaves the prefix as it was.
 """
 import dataclasses
 import itertools
+import os
 import tempfile
-from typing import Optional
+from typing import Mapping, Optional, Tuple
 
 import mxnet as mx
 import numpy as np
 
 from ..data.datasets import open_image_dataset
 from ..data.loader import make_loader
+from ..models.catalogue import CATALOGUE
 from ..models.factory import get_model, model_data_config
-from ..models.resnest import MIN_INPUT_SIZE
+from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from ..utils.errors import OptionError
-from ..utils.publish import StagedFiles
+from ..utils.options import option
 from .agreement import ExportCheckError, check_agreement
-from .classifier import onnx_runner
+from .export import WithPreprocess, export_description, run_without_package, write_symbol
+from .export_files import ExportWriter
+from .export_meta import Check, Member
 from .int8 import CALIB_MODES
-from .export import (INT8_ONNX_SUFFIXES, INT8_SUFFIXES, MODEL_SUFFIXES, ONNX_SUFFIXES, WithPreprocess,
-                     check_export_stale, publish_export, run_without_package, symbol_paths, write_export,
-                     write_meta)
+from .runtimes import InstalledRuntimes, onnx_check_runtime, onnx_runner
 
-__all__ = ["ExportOptions", "export_deployment", "RELOAD_TOLERANCE"]
+__all__ = ["ExportSource", "ExportOptions", "ExportReport", "export_deployment", "RELOAD_TOLERANCE", "CHECK_BATCH"]
 
 #: A reloaded export may differ from the source network by this much, relative to the largest logit.
 RELOAD_TOLERANCE = 1e-5
+#: Images per batch when calibrating and comparing (at least the export's batch size).
+CHECK_BATCH = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportSource:
+    """What ``scripts/export.py`` exports: variant ``model`` with weights from ``params``, a training
+    ``checkpoint`` folder or the ``pretrained`` ones (none of them: a random initialization), to prefix ``out``."""
+    model: Optional[str] = option(None, "ResNeSt variant", type=str, choices=tuple(CATALOGUE), metavar="MODEL",
+                                  required=True)
+    out: Optional[str] = option(None, "output prefix (PREFIX-symbol.json, PREFIX-meta.json, ...)", type=str,
+                                required=True)
+    params: Optional[str] = option(None, "a .params file of this variant", type=str)
+    checkpoint: Optional[str] = option(None, "a training --save-dir (its best.params, else its newest checkpoint)",
+                                       type=str)
+    pretrained: bool = option(False, "the published weights")
+
+    def __post_init__(self):
+        given = [name for name in ("params", "checkpoint", "pretrained") if getattr(self, name)]
+        if len(given) > 1:
+            raise OptionError("give one of {params}, {checkpoint} and {pretrained}, not %s"
+                              % " and ".join("{%s}" % name for name in given))
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+    """What :func:`export_deployment` writes and checks; validated on construction (:class:`OptionError` naming
+    the parameters). Each reduced-precision member is compared with float32 on ``val_data`` or else the
+    ``calib_data`` images not used for calibration: a warning below
+    :data:`~gluon_resnest.deploy.agreement.WARN_AGREEMENT`, an :class:`ExportCheckError` below ``min_agreement``.
+    """
+    size: int = option(0, "input resolution (0: the variant's evaluation size; the export's data config is the "
+                          "variant's at that size)")
+    batch_size: int = option(1, "the symbol/params member's static batch")
+    preprocess: bool = option(False, "bake uint8 NHWC input and the mean/std normalization into the graph")
+    fuse: bool = option(False, "export the oneDNN-fused CPU graph (conv + BN + ReLU + add; no ONNX from it)")
+    onnx: bool = option(False, "also write PREFIX.onnx (dynamic batch)")
+    int8: Optional[str] = option(None, "also write PREFIX-int8 symbol/params calibrated this way, and with the ONNX "
+                                       "member PREFIX-int8.onnx", type=str, choices=CALIB_MODES)
+    calib_data: Optional[str] = option(None, "RecordIO or image folder for INT8 calibration", type=str)
+    calib_batches: int = option(4, "calibration batches of %d images" % CHECK_BATCH)
+    bf16: bool = option(False, "also write PREFIX.onnx and check OpenVINO's bfloat16 inference of it against "
+                               "float32")
+    val_data: Optional[str] = option(None, "RecordIO or image folder to compare INT8/bf16 with float32 on "
+                                           "(default: the calibration images not used for calibration)", type=str)
+    min_agreement: Optional[float] = option(None, "fail (publish nothing) when top-1 agreement with float32 is below "
+                                                  "X (0..1)", type=float, metavar="X")
+    force: bool = option(False, "remove files of an earlier export at PREFIX that this export does not produce")
+
+    def __post_init__(self):
+        checks = [
+            (self.size == 0 or MIN_INPUT_SIZE <= self.size <= MAX_INPUT_SIZE,
+             "{size} must be from %d to %d (0: the variant's)" % (MIN_INPUT_SIZE, MAX_INPUT_SIZE)),
+            (self.batch_size >= 1, "{batch_size} must be >= 1"),
+            (self.calib_batches >= 1, "{calib_batches} must be >= 1"),
+            (self.int8 in (None,) + CALIB_MODES, "{int8} must be one of %s" % ", ".join(CALIB_MODES)),
+            (not self.int8 or self.calib_data, "{int8} needs calibration images: give {calib_data}"),
+            (not (self.fuse and self.onnx), "ONNX cannot be made from a oneDNN-fused graph; drop {fuse} or {onnx}"),
+            (not (self.int8 and self.preprocess), "{int8} exports NCHW float input; drop {preprocess}"),
+            (not (self.bf16 and (self.fuse or self.preprocess)),
+             "{bf16} checks the ONNX member on NCHW float input; drop {fuse} and {preprocess}"),
+            (not self.bf16 or self.val_data or self.calib_data,
+             "{bf16} needs images to check agreement with float32: give {val_data}"),
+            (self.min_agreement is None or 0 <= self.min_agreement <= 1, "{min_agreement} must be between 0 and 1"),
+            (not ((self.val_data or self.min_agreement is not None) and not (self.int8 or self.bf16)),
+             "{val_data} and {min_agreement} check a reduced-precision export; add {int8} or {bf16}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise OptionError(message)
+        if self.bf16:
+            object.__setattr__(self, "onnx", True)
+
+    def members(self):
+        """The export members these options produce, in the order they are written."""
+        onnx = ("onnx",) if self.onnx else ()
+        int8 = (("int8",) + (("int8_onnx",) if self.onnx else ())) if self.int8 else ()
+        return ("symbol",) + onnx + int8
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportReport:
+    """What :func:`export_deployment` published: the export ``prefix``, its ``input_shape`` (the symbol/params
+    member's), ``members`` (``{name: Member}``: files and checks) and whether the weights were random."""
+    prefix: str
+    input_shape: Tuple[int, ...]
+    members: Mapping[str, Member]
+    random_weights: bool
+
+    def check(self, member, method=None):
+        """The first check of ``member`` (by ``method`` when given)."""
+        return next(c for c in self.members[member].checks if method is None or c.method == method)
+
+    def summaries(self):
+        """One line per check, in member order."""
+        return ["%s: %s" % (name, check.summary) for name, member in self.members.items() for check in member.checks]
+
+    def as_dict(self):
+        """JSON-ready: prefix, input shape, random_weights, and per member its file paths, batch and checks."""
+        directory = os.path.dirname(self.prefix)
+        return {"prefix": self.prefix, "input_shape": list(self.input_shape), "random_weights": self.random_weights,
+                "members": {name: dict(member.as_dict(), files=[os.path.join(directory, f) for f in member.files])
+                            for name, member in self.members.items()}}
 
 
 def _reference_output(net, shape, preprocess):
@@ -44,8 +150,20 @@ def _reference_output(net, shape, preprocess):
     return x, net(mx.nd.array(x)).asnumpy()
 
 
-#: Images per batch when calibrating and comparing (at least the export's batch size).
-CHECK_BATCH = 8
+def _reload_check(prefix, x, expected):
+    """The symbol/params member at ``prefix`` loaded by ``SymbolBlock.imports`` and ``mx.mod.Module`` in a process
+    without gluon_resnest, compared with ``expected``; :class:`ExportCheckError` when they differ."""
+    with tempfile.TemporaryDirectory() as work:
+        outs = run_without_package(prefix, x, work)
+    figures = {"max_abs_diff_%s" % kind: float(np.abs(got - expected).max()) for kind, got in outs.items()}
+    figures["tolerance"] = RELOAD_TOLERANCE * max(1.0, float(np.abs(expected).max()))
+    worst = max(figures["max_abs_diff_symbolblock"], figures["max_abs_diff_module"])
+    summary = ("reloaded without gluon_resnest (SymbolBlock.imports, mx.mod.Module): max abs difference %.2e, "
+               "tolerance %.2e" % (worst, figures["tolerance"]))
+    if worst > figures["tolerance"]:
+        raise ExportCheckError("%s: the reloaded export differs from the source network; nothing was published"
+                               % summary)
+    return Check("mxnet", "f32", "reload", figures, summary)
 
 
 def _image_loader(path, data_config, batch_size):
@@ -53,172 +171,107 @@ def _image_loader(path, data_config, batch_size):
     return make_loader(open_image_dataset(path), data_config.eval_transform(), batch_size)
 
 
-def _int8_export(net, source, stage, meta, data_config, opts, onnx_path=None):
-    """Quantize ``source`` as ``opts`` say, write ``{staged prefix}-int8-*`` and compare it with ``net`` on held-out
-    images: the batches of ``opts.calib_data`` after the calibration ones, or all of ``opts.val_data``. With
-    ``onnx_path`` (the staged float32 ONNX file) also write ``{staged prefix}-int8.onnx``, calibrated on the same
-    batches and compared in the same pass over the same images. Returns ``{"int8": comparison, "int8_onnx":
-    comparison or None}``."""
+def _agreement_check(kind, comparison, runtime, precision, min_agreement):
+    summary = check_agreement(kind, comparison, min_agreement)
+    return Check(runtime, precision, "agreement", dict(comparison), summary)
+
+
+def _int8_members(net, source, writer, data_config, opts, available):
+    """Quantize ``source`` (a float32 network with the export's weights) to the INT8 symbol/params member and,
+    when the writer has an ONNX member, the INT8 ONNX member; both calibrated on the same ``opts.calib_batches``
+    batches and compared with ``net`` in the same pass over the same images."""
     from . import agreement
     from .int8 import quantize_model
 
-    calib_data, calib_batches, val_data = opts.calib_data, opts.calib_batches, opts.val_data
     calib_batch = max(opts.batch_size, CHECK_BATCH)
-    loader = _image_loader(calib_data, data_config, calib_batch)
+    loader = _image_loader(opts.calib_data, data_config, calib_batch)
     size = data_config.input_size
     data_shape = (calib_batch, 3, size, size)
-    calibration = list(itertools.islice(loader, calib_batches))
-    qnet = quantize_model(source, calibration, data_shape, opts.int8, calib_batches)
-    qprefix = stage.prefix + "-int8"
-    qnet.export(qprefix)
-    write_meta(qprefix, dict(meta, input_shape=list(data_shape), int8=opts.int8))
+    calibration = list(itertools.islice(loader, opts.calib_batches))
+    qnet = quantize_model(source, calibration, data_shape, opts.int8, opts.calib_batches)
+    qnet.export(writer.staged_prefix("int8"))
     net.hybridize(static_alloc=True, static_shape=True)
-    if val_data:
-        held_out, skip = _image_loader(val_data, data_config, calib_batch), 0
+    if opts.val_data:
+        held_out, skip = _image_loader(opts.val_data, data_config, calib_batch), 0
     else:
-        held_out, skip = loader, calib_batches
+        held_out, skip = loader, opts.calib_batches
     candidates, onnx_runtime = {"int8": qnet}, None
-    if onnx_path:
+    if "int8_onnx" in writer.kinds:
         from .int8_onnx import quantize_onnx
 
-        int8_onnx = quantize_onnx(onnx_path, stage.prefix + INT8_ONNX_SUFFIXES[0],
+        int8_onnx = quantize_onnx(writer.staged_path("onnx"), writer.staged_path("int8_onnx"),
                                   [data.asnumpy() for data, _ in calibration], opts.int8)
-        onnx_runtime, run = onnx_runner(int8_onnx)
+        onnx_runtime = onnx_check_runtime(available)
+        run = onnx_runner(int8_onnx, onnx_runtime)
         candidates["int8_onnx"] = lambda data: run(data.asnumpy())
     comparisons = agreement.compare_many(net, candidates, held_out, skip=skip)
     if not comparisons["int8"]["images"]:
         raise ExportCheckError("%s has no images beyond the %d calibration batches to check the INT8 model on; "
-                               "give more images or separate validation images" % (calib_data, calib_batches))
-    results = {"int8": comparisons["int8"], "int8_onnx": None}
-    results["int8"]["summary"] = check_agreement("INT8", results["int8"], opts.min_agreement)
+                               "give more images or separate validation images" % (opts.calib_data,
+                                                                                   opts.calib_batches))
+    writer.add("int8", calib_batch, [_agreement_check("INT8", comparisons["int8"], "mxnet", "int8",
+                                                      opts.min_agreement)], calibration=opts.int8)
     if onnx_runtime:
-        results["int8_onnx"] = dict(comparisons["int8_onnx"], runtime=onnx_runtime, precision="int8")
-        results["int8_onnx"]["summary"] = check_agreement("INT8 ONNX (%s)" % onnx_runtime, results["int8_onnx"],
-                                                          opts.min_agreement)
-    return results
+        writer.add("int8_onnx", None, [_agreement_check("INT8 ONNX (%s)" % onnx_runtime, comparisons["int8_onnx"],
+                                                        onnx_runtime, "int8", opts.min_agreement)])
 
 
 def _bf16_check(net, onnx_path, data_config, opts):
-    """Compare OpenVINO bf16 on the staged ONNX file with ``net`` (float32) on ``opts.val_data`` (else
+    """OpenVINO bf16 on the staged ONNX file against ``net`` (float32) on ``opts.val_data`` (else
     ``opts.calib_data``)."""
     from . import agreement
 
-    _, run = onnx_runner(onnx_path, "openvino", "bf16")
+    run = onnx_runner(onnx_path, "openvino", "bf16")
     net.hybridize(static_alloc=True, static_shape=True)
     comparison = agreement.compare_outputs(net, lambda data: run(data.asnumpy()),
                                            _image_loader(opts.val_data or opts.calib_data, data_config,
                                                          max(opts.batch_size, CHECK_BATCH)))
-    comparison["summary"] = check_agreement("bf16 (OpenVINO)", comparison, opts.min_agreement)
-    return dict(comparison, runtime="openvino", precision="bf16")
+    return _agreement_check("bf16 (OpenVINO)", comparison, "openvino", "bf16", opts.min_agreement)
 
 
-@dataclasses.dataclass(frozen=True)
-class ExportOptions:
-    """What :func:`export_deployment` writes and checks; validated on construction (:class:`OptionError` naming
-    the parameters).
+def _onnx_member(writer, shape, x, expected):
+    from .export import symbol_paths
+    from .onnx_export import export_onnx, run_onnx
 
-    ``size``: input resolution (0: the variant's evaluation size; the export's data config is the variant's at that
-    size). ``batch_size``: the export's static batch. ``preprocess``: bake uint8 NHWC input and the normalization
-    into the graph. ``fuse``: the oneDNN-fused CPU graph (any oneDNN-enabled MXNet loads it; no ONNX from it).
-    ``onnx``: also ``{out}.onnx``. ``int8``: a calibration mode of :data:`~gluon_resnest.deploy.int8.CALIB_MODES`,
-    which writes ``{out}-int8-*`` and, with ``onnx`` (or ``bf16``), ``{out}-int8.onnx`` (every convolution INT8),
-    calibrated on ``calib_batches`` batches of ``calib_data``. ``bf16``: write the ONNX file and check OpenVINO's
-    bfloat16 inference of it. Each reduced-precision form is compared with float32 on ``val_data`` or else the
-    ``calib_data`` images not used for calibration: a warning below
-    :data:`~gluon_resnest.deploy.agreement.WARN_AGREEMENT`, an :class:`ExportCheckError` below ``min_agreement``.
-    ``force``: remove files of an earlier export at the prefix that this one does not produce.
-    """
-    size: int = 0
-    batch_size: int = 1
-    preprocess: bool = False
-    fuse: bool = False
-    onnx: bool = False
-    int8: Optional[str] = None
-    calib_data: Optional[str] = None
-    calib_batches: int = 4
-    bf16: bool = False
-    val_data: Optional[str] = None
-    min_agreement: Optional[float] = None
-    force: bool = False
-
-    def __post_init__(self):
-        checks = [
-            (self.size == 0 or self.size >= MIN_INPUT_SIZE, "{size} must be at least %d (0: the variant's)"
-             % MIN_INPUT_SIZE),
-            (self.batch_size >= 1, "{batch_size} must be >= 1"),
-            (self.calib_batches >= 1, "{calib_batches} must be >= 1"),
-            (self.int8 in (None,) + CALIB_MODES, "{int8} must be one of %s" % ", ".join(CALIB_MODES)),
-            (not self.int8 or self.calib_data, "{int8} needs calibration images: give {calib_data}"),
-            (not (self.fuse and self.onnx), "ONNX cannot be made from a oneDNN-fused graph; drop {fuse} or {onnx}"),
-            (not (self.int8 and self.preprocess), "{int8} exports NCHW float input; drop {preprocess}"),
-            (not (self.bf16 and (self.fuse or self.preprocess)),
-             "{bf16} checks the ONNX export on NCHW float input; drop {fuse} and {preprocess}"),
-            (not self.bf16 or self.val_data or self.calib_data,
-             "{bf16} needs images to check agreement with float32: give {val_data}"),
-            (self.min_agreement is None or 0 <= self.min_agreement <= 1, "{min_agreement} must be between 0 and 1"),
-            (not ((self.val_data or self.min_agreement is not None) and not (self.int8 or self.bf16)),
-             "{val_data} and {min_agreement} check a reduced-precision export; add {int8} or {bf16}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise OptionError(message)
-        if self.bf16:
-            object.__setattr__(self, "onnx", True)
+    path = export_onnx(*symbol_paths(writer.staged_prefix("symbol")), writer.staged_path("onnx"), shape,
+                       x.dtype.type)
+    rel = float(np.abs(run_onnx(path, x) - expected).max() / np.abs(expected).max())
+    writer.add("onnx", None, [Check("onnxruntime", "f32", "parity", {"max_rel_diff": rel},
+                                    "onnxruntime against the source network: max relative difference %.2e" % rel)])
+    return path
 
 
 def export_deployment(model, weights, out, options=None, class_names=None):
     """Export variant ``model`` with ``weights`` (``True`` for the published ones, a ``.params`` path, or ``None``
-    for a random initialization) to prefix ``out`` as ``options`` (:class:`ExportOptions`) say; returns a report
-    dict.
+    for a random initialization) to prefix ``out`` as ``options`` (:class:`ExportOptions`) say; returns the
+    :class:`ExportReport` of the published export.
 
-    The files are published together, replacing an earlier export at ``out``, and only when the reload check
-    (``report["reload_ok"]``) and the agreement checks pass. ``{out}-meta.json`` records the data config, the
-    checks and ``class_names`` (read by ``scripts/predict.py``).
+    The members are published together, replacing an earlier export at ``out``, and only when every check passed
+    (:class:`~gluon_resnest.deploy.agreement.ExportCheckError` otherwise, nothing published). The manifest records
+    the data config, the checks and ``class_names``.
     """
     opts = options or ExportOptions()
-    if opts.bf16:
-        from .openvino_runtime import check_bf16_support
+    available = InstalledRuntimes()
+    if opts.bf16 and ("openvino", "bf16") not in available:
+        from .openvino_runtime import OpenVinoUnavailable
 
-        check_bf16_support()
-    check_export_stale(out, MODEL_SUFFIXES + (ONNX_SUFFIXES if opts.onnx else ()) + (INT8_SUFFIXES if opts.int8 else ())
-                       + (INT8_ONNX_SUFFIXES if opts.int8 and opts.onnx else ()), opts.force)
-    net = get_model(model, pretrained=weights or False)
-    if not weights:
-        net.initialize(mx.init.Xavier())
-    data_config = model_data_config(model, input_size=opts.size)
-    with StagedFiles(out) as stage:
-        shape, meta = write_export(net, stage.prefix, data_config, opts.batch_size, opts.preprocess, fuse=opts.fuse,
-                                   class_names=class_names)
+        raise OpenVinoUnavailable(available.reason("openvino", "bf16"))
+    with ExportWriter(out, opts.members(), opts.force) as writer:
+        net = get_model(model, pretrained=weights or False)
+        if not weights:
+            net.initialize(mx.init.Xavier())
+        data_config = model_data_config(model, input_size=opts.size)
+        shape = write_symbol(net, writer.staged_prefix("symbol"), data_config, opts.batch_size, opts.preprocess,
+                             fuse=opts.fuse)
         x, expected = _reference_output(net, shape, opts.preprocess)
-        with tempfile.TemporaryDirectory() as work:
-            outs = run_without_package(stage.prefix, x, work)
-        sym, params = symbol_paths(out)
-        report = {"symbol": sym, "params": params, "input_shape": list(shape), "random_weights": not weights}
-        for kind, got in outs.items():
-            report["max_abs_diff_%s" % kind] = float(np.abs(got - expected).max())
-        tolerance = RELOAD_TOLERANCE * max(1.0, float(np.abs(expected).max()))
-        report["reload_ok"] = max(report["max_abs_diff_symbolblock"], report["max_abs_diff_module"]) <= tolerance
-        if not report["reload_ok"]:
-            report["published"] = False
-            return report
+        writer.add("symbol", opts.batch_size, [_reload_check(writer.staged_prefix("symbol"), x, expected)],
+                   fused=opts.fuse)
         if opts.onnx:
-            from .onnx_export import export_onnx, run_onnx
-
-            onnx_path = export_onnx(*symbol_paths(stage.prefix), stage.prefix + ".onnx", shape, x.dtype.type)
-            report["onnx"] = out + ".onnx"
-            report["onnx_max_rel_diff"] = float(np.abs(run_onnx(onnx_path, x) - expected).max()
-                                                / np.abs(expected).max())
+            onnx_path = _onnx_member(writer, shape, x, expected)
         if opts.int8:
             source = get_model(model, pretrained=weights) if weights else net
-            checks = _int8_export(net, source, stage, meta, data_config, opts, onnx_path if opts.onnx else None)
-            report["int8_vs_fp32"] = checks["int8"]
-            report["int8"] = symbol_paths(out + "-int8")
-            if checks["int8_onnx"]:
-                meta["int8_onnx"] = report["int8_onnx_vs_fp32"] = checks["int8_onnx"]
-                report["int8_onnx"] = out + INT8_ONNX_SUFFIXES[0]
+            _int8_members(net, source, writer, data_config, opts, available)
         if opts.bf16:
-            meta["bf16"] = report["bf16_vs_fp32"] = _bf16_check(net, onnx_path, data_config, opts)
-        write_meta(stage.prefix, meta)
-        publish_export(stage, opts.force)
-        report["published"] = True
-    return report
+            writer.add_check("onnx", _bf16_check(net, onnx_path, data_config, opts))
+        export = writer.publish(**export_description(net, data_config, opts.preprocess, class_names))
+    return ExportReport(export.prefix, tuple(shape), dict(export.meta.members), not weights)

@@ -1,5 +1,5 @@
-"""Export a ResNeSt network to MXNet symbol/params, optionally with the preprocessing baked into the graph."""
-import json
+"""Export a ResNeSt network to MXNet symbol/params, optionally with the preprocessing baked into the graph; load
+an exported symbol/params pair."""
 import os
 
 import mxnet as mx
@@ -8,39 +8,12 @@ from mxnet.gluon import HybridBlock
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..models.factory import model_data_config
 from ..utils.errors import mxnet_reason
-from ..utils.fileio import atomic_write, write_error
-from ..utils.publish import StagedFiles, check_stale, sha1_file
+from ..utils.fileio import write_error
+from .export_files import ExportWriter
 from .inference_graph import prepare_for_inference
-from .meta_check import check_meta
 
-__all__ = ["Preprocess", "WithPreprocess", "ExportMismatchError", "EXPORT_SUFFIXES", "MODEL_SUFFIXES",
-           "ONNX_SUFFIXES", "INT8_SUFFIXES", "INT8_ONNX_SUFFIXES", "export_prefix", "export_model", "net_data_config",
-           "write_export", "publish_export", "check_export_stale", "load_exported", "symbol_paths", "meta_path",
-           "read_meta", "write_meta", "verify_files", "run_without_package"]
-
-#: The files of an export at ``PREFIX`` (``PREFIX`` + suffix): always, with ONNX, with INT8, with INT8 and ONNX.
-MODEL_SUFFIXES = ("-symbol.json", "-0000.params", "-meta.json")
-ONNX_SUFFIXES = (".onnx",)
-INT8_SUFFIXES = ("-int8-symbol.json", "-int8-0000.params", "-int8-meta.json")
-INT8_ONNX_SUFFIXES = ("-int8.onnx",)
-
-#: Every file an export may consist of; a new export replaces the whole set.
-EXPORT_SUFFIXES = MODEL_SUFFIXES + ONNX_SUFFIXES + INT8_SUFFIXES + INT8_ONNX_SUFFIXES
-
-
-def export_prefix(path):
-    """The export prefix of ``path``: ``PREFIX`` for ``PREFIX.onnx``, and for ``PREFIX-int8.onnx`` when
-    ``PREFIX-meta.json`` lists it (else that file is the ``.onnx`` of an export named ``PREFIX-int8``); ``path``
-    itself for anything else."""
-    if path.endswith(INT8_ONNX_SUFFIXES[0]):
-        base = path[:-len(INT8_ONNX_SUFFIXES[0])]
-        if os.path.basename(path) in (read_meta(base) or {}).get("files", {}):
-            return base
-    return path[:-len(ONNX_SUFFIXES[0])] if path.endswith(ONNX_SUFFIXES[0]) else path
-
-
-class ExportMismatchError(ValueError):
-    """The files at an export prefix are not the set its ``-meta.json`` manifest lists."""
+__all__ = ["Preprocess", "WithPreprocess", "export_model", "net_data_config", "write_symbol", "export_description",
+           "load_exported", "symbol_paths", "run_without_package"]
 
 
 class Preprocess(HybridBlock):
@@ -76,87 +49,20 @@ def symbol_paths(prefix, epoch=0):
     return "%s-symbol.json" % prefix, "%s-%04d.params" % (prefix, epoch)
 
 
-def meta_path(prefix):
-    return "%s-meta.json" % prefix
-
-
-def _manifest(prefix):
-    """``{base name: sha1}`` of the files beside ``prefix`` whose names start with its base name (the meta itself
-    excluded): for ``out/r50`` that is ``r50-symbol.json``, ``r50.onnx``, ``r50-int8-0000.params``, ..."""
-    directory, base = os.path.split(os.path.abspath(prefix))
-    own = os.path.basename(meta_path(prefix))
-    return {name: sha1_file(os.path.join(directory, name)) for name in sorted(os.listdir(directory))
-            if name.startswith(base) and name != own and os.path.isfile(os.path.join(directory, name))}
-
-
-def write_meta(prefix, meta):
-    """Write ``{prefix}-meta.json`` atomically: the export's description (input layout/shape/dtype, normalization,
-    class names) plus ``files``, the manifest of every file of the export written so far with its sha1. Write it
-    after the files it lists."""
-    atomic_write(meta_path(prefix), dict(meta, files=_manifest(prefix)))
-
-
-def verify_files(prefix, meta, required=()):
-    """Raise :class:`ExportMismatchError` unless every file in ``meta["files"]`` exists beside ``prefix`` with the
-    listed sha1 (a set mixed from two exports, or changed since) and every path in ``required`` is listed."""
-    listed = meta.get("files")
-    if not listed:
-        raise ExportMismatchError("%s lists no files (written by an older gluon_resnest); export again"
-                                  % meta_path(prefix))
-    directory = os.path.dirname(os.path.abspath(prefix))
-    for path in required:
-        if os.path.basename(path) not in listed:
-            raise ExportMismatchError("%s is not part of the export described by %s; export again with the "
-                                      "option that writes it" % (path, meta_path(prefix)))
-    for name, sha1 in sorted(listed.items()):
-        path = os.path.join(directory, name)
-        if not os.path.isfile(path):
-            raise ExportMismatchError("%s is missing but listed in %s; the export is incomplete, export again"
-                                      % (path, meta_path(prefix)))
-        if sha1_file(path) != sha1:
-            raise ExportMismatchError("%s does not match the sha1 listed in %s: the files at %s come from different "
-                                      "exports; export again" % (path, meta_path(prefix), prefix))
-
-
-def check_export_stale(prefix, suffixes, force=False):
-    """Before an export that will write ``prefix`` + each of ``suffixes``: :class:`StaleFilesError` naming the files
-    of an earlier export it would leave behind, unless ``force`` (then :func:`publish_export` removes them)."""
-    check_stale([prefix + s for s in EXPORT_SUFFIXES], [prefix + s for s in suffixes], force)
-
-
-def publish_export(stage, force=False):
-    """Publish the export staged in ``stage`` (:class:`~gluon_resnest.utils.publish.StagedFiles`), its meta last;
-    files of an earlier export at the prefix that this one lacks are removed with ``force``, else refused."""
-    owned = [stage.final_prefix + suffix for suffix in EXPORT_SUFFIXES]
-    return stage.publish(os.path.basename(meta_path(stage.prefix)), owned, force)
-
-
-def read_meta(prefix):
-    """The export's metadata dict, or ``None`` when ``{prefix}-meta.json`` does not exist; ``ValueError`` naming
-    the file when it is not valid JSON or a field readers use is missing or unusable
-    (:func:`~gluon_resnest.deploy.meta_check.check_meta`)."""
-    if not os.path.isfile(meta_path(prefix)):
-        return None
-    with open(meta_path(prefix)) as handle:
-        try:
-            meta = json.load(handle)
-        except ValueError as err:
-            raise ValueError("%s is not valid JSON (%s); export again" % (meta_path(prefix), err)) from None
-    return check_meta(meta, meta_path(prefix))
-
-
 def export_model(net, prefix, input_size=None, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
                  fuse=False, force=False, data_config=None):
-    """Export ``net`` to ``{prefix}-symbol.json``, ``{prefix}-0000.params`` and ``{prefix}-meta.json``, published as
-    one unit (:func:`write_export` into a staging folder, then :func:`publish_export` with ``force``).
-    ``data_config`` (default: the data config of the net's variant at ``input_size``, see :func:`net_data_config`)
-    sets the input size and is recorded in the meta. Returns ``(symbol path, params path, input shape)``.
+    """Export ``net`` as the symbol/params member of an export at ``prefix`` (``{prefix}-symbol.json``,
+    ``-0000.params`` and the manifest ``-meta.json``, published as one unit by
+    :class:`~gluon_resnest.deploy.export_files.ExportWriter`; files of an earlier export there that this one lacks
+    are removed with ``force``, else refused). ``data_config`` (default: the data config of the net's variant at
+    ``input_size``, see :func:`net_data_config`) sets the input size and is recorded in the manifest. Returns
+    ``(symbol path, params path, input shape)``.
     """
     data_config = data_config or net_data_config(net, input_size)
-    with StagedFiles(prefix) as stage:
-        shape, meta = write_export(net, stage.prefix, data_config, batch_size, preprocess, ctx, class_names, fuse)
-        write_meta(stage.prefix, meta)
-        publish_export(stage, force)
+    with ExportWriter(prefix, ("symbol",), force) as writer:
+        shape = write_symbol(net, writer.staged_prefix("symbol"), data_config, batch_size, preprocess, ctx, fuse)
+        writer.add("symbol", batch_size, fused=bool(fuse))
+        writer.publish(**export_description(net, data_config, preprocess, class_names))
     sym, params = symbol_paths(prefix)
     return sym, params, shape
 
@@ -170,17 +76,24 @@ def net_data_config(net, input_size=None):
     return model_data_config(name, input_size=input_size)
 
 
-def write_export(net, prefix, data_config, batch_size=1, preprocess=False, ctx=mx.cpu(), class_names=None,
-                 fuse=False):
+def export_description(net, data_config, preprocess=False, class_names=None):
+    """The manifest fields of an export of ``net`` other than its members
+    (:class:`~gluon_resnest.deploy.export_meta.ExportMeta`): variant, class count, ``class_names`` (``None``:
+    readers name 1000 outputs with ImageNet's names), data config, input layout."""
+    return {"model": getattr(net, "model_name", None), "num_classes": net.num_classes,
+            "class_names": tuple(class_names) if class_names else None, "data_config": data_config,
+            "layout": "NHWC" if preprocess else "NCHW"}
+
+
+def write_symbol(net, prefix, data_config, batch_size=1, preprocess=False, ctx=mx.cpu(), fuse=False):
     """Trace ``net`` for inference at ``data_config.input_size`` and write ``{prefix}-symbol.json`` and
-    ``{prefix}-0000.params``.
+    ``{prefix}-0000.params``; returns the input shape.
 
     The network is switched to its inference graph first
     (:func:`~gluon_resnest.deploy.inference_graph.prepare_for_inference`). ``preprocess=True`` bakes
     :class:`Preprocess` (with the config's mean/std) in, so the export takes uint8 NHWC ``(N, S, S, 3)`` images.
     ``fuse=True`` exports the oneDNN-fused CPU graph (see :func:`~gluon_resnest.deploy.inference_graph.fuse_for_cpu`;
-    not for ONNX). Returns ``(input shape, meta)``: the description (input layout, shape and dtype, the whole data
-    config, class names) that :func:`write_meta` turns into ``{prefix}-meta.json``.
+    not for ONNX).
     """
     size = data_config.input_size
     prepare_for_inference(net)
@@ -202,22 +115,21 @@ def write_export(net, prefix, data_config, batch_size=1, preprocess=False, ctx=m
         block.export(prefix)
     except (OSError, mx.base.MXNetError) as err:
         raise write_error("%s-symbol.json/-0000.params" % prefix, err) from None
-    return shape, {"model": getattr(net, "model_name", None), "input_shape": list(shape),
-                   "layout": "NHWC" if preprocess else "NCHW", "dtype": "uint8" if preprocess else "float32",
-                   "preprocessed": bool(preprocess), "data_config": data_config.as_dict(),
-                   "num_classes": getattr(net, "num_classes", None),
-                   "class_names": class_names or getattr(net, "classes", None), "fused": bool(fuse)}
+    return shape
 
 
-def load_exported(prefix, ctx=mx.cpu(), input_name="data"):
-    """Load ``{prefix}-symbol.json``/``-0000.params`` as a ``SymbolBlock`` with clear errors for a bad pair."""
+def load_exported(prefix, ctx=mx.cpu(), dtype="float32", input_name="data"):
+    """Load ``{prefix}-symbol.json``/``-0000.params`` as a ``SymbolBlock`` whose input ``input_name`` has
+    ``dtype`` (float32, or uint8 for an export with baked preprocessing), with clear errors for a bad pair."""
     sym_path, params_path = symbol_paths(prefix)
     for path in (sym_path, params_path):
         if not os.path.isfile(path):
             raise FileNotFoundError("exported model file %s is missing (expected %s and %s)"
                                     % (path, sym_path, params_path))
     try:
-        return mx.gluon.SymbolBlock.imports(sym_path, [input_name], params_path, ctx=ctx)
+        block = mx.gluon.SymbolBlock(mx.sym.load(sym_path), [mx.sym.var(input_name, dtype=dtype)])
+        block.collect_params().load(params_path, ctx, cast_dtype=True, dtype_source="saved")
+        return block
     except (AssertionError, mx.base.MXNetError, ValueError) as err:
         raise ValueError("%s and %s are not a matching symbol/params pair: %s"
                          % (sym_path, params_path, mxnet_reason(err))) from None

@@ -3,7 +3,7 @@
 bfloat16 needs a CPU with AVX512_BF16 or AMX; OpenVINO then runs convolutions and matrix products in bf16 with
 float32 accumulation and keeps the input and output float32.
 """
-from ..utils.errors import ReportableError
+from ..utils.errors import RuntimeUnavailable
 
 __all__ = ["PRECISIONS", "OpenVinoUnavailable", "import_openvino", "cpu_bf16_flags", "check_bf16_support",
            "compile_onnx", "run_compiled"]
@@ -14,7 +14,7 @@ PRECISIONS = ("f32", "bf16")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-class OpenVinoUnavailable(ReportableError, RuntimeError):
+class OpenVinoUnavailable(RuntimeUnavailable):
     """OpenVINO is not installed, or this CPU cannot run the requested precision."""
 
 

@@ -1,5 +1,8 @@
-"""Top-1/top-5 evaluation of a classifier over a loader (gradient-free), and of a model on a dataset."""
+"""Top-1/top-5 evaluation of a classifier over a loader (gradient-free), and of a model or an export on a
+dataset."""
+import dataclasses
 import time
+from typing import Optional
 
 import mxnet as mx
 import numpy as np
@@ -7,9 +10,45 @@ import numpy as np
 from ..data.datasets import open_image_dataset
 from ..data.loader import make_loader
 from ..deploy.classifier import ExportedClassifier
+from ..deploy.runtime_rule import RuntimeRequest
 from ..models.factory import get_model, model_data_config
+from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
+from ..utils.errors import OptionError
+from ..utils.options import option
 
-__all__ = ["count_correct", "evaluate", "evaluate_model", "evaluate_export"]
+__all__ = ["EvalOptions", "count_correct", "evaluate", "evaluate_model", "evaluate_export"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    """What :func:`evaluate_model` and :func:`evaluate_export` score on, and how: the images at ``data``, in batches
+    of ``batch_size`` loaded by ``workers`` processes; for a model, ``classes``, ``input_size`` and ``crop_pct``
+    override its weights' classifier width and its variant's data config (an export takes them from its
+    manifest)."""
+    data: Optional[str] = option(None, "validation .rec (with .idx) or image folder", type=str, required=True)
+    batch_size: int = option(32, "images per batch")
+    workers: int = option(2, "data-loading worker processes (0: load in this process)")
+    classes: Optional[int] = option(None, "classifier width (default: that of the weights)", type=int)
+    input_size: Optional[int] = option(None, "eval resolution (default: the variant's published one)", type=int,
+                                       flag="--size")
+    crop_pct: Optional[float] = option(None, "center-crop fraction (default: the variant's)", type=float)
+
+    def __post_init__(self):
+        checks = [
+            (self.batch_size >= 1, "{batch_size} must be >= 1"),
+            (self.workers >= 0, "{workers} must be >= 0"),
+            (self.classes is None or self.classes >= 1, "{classes} must be >= 1"),
+            (self.input_size is None or MIN_INPUT_SIZE <= self.input_size <= MAX_INPUT_SIZE,
+             "{input_size} must be from %d to %d" % (MIN_INPUT_SIZE, MAX_INPUT_SIZE)),
+            (self.crop_pct is None or 0 < self.crop_pct <= 1, "{crop_pct} must be in (0, 1]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise OptionError(message)
+
+    def model_overrides(self):
+        """The options that apply to a model but not to an export (those it takes from its manifest)."""
+        return [name for name in ("classes", "input_size", "crop_pct") if getattr(self, name) is not None]
 
 
 def count_correct(logits, labels, topk=(1, 5)):
@@ -54,29 +93,34 @@ def _report(model, data, data_config, sums, start, loader):
             "seconds": round(time.time() - start, 2)}
 
 
-def evaluate_model(name, weights, data, classes=None, size=None, crop_pct=None, batch_size=32, workers=2,
-                   ctx=mx.cpu(), progress=False):
+def evaluate_model(name, weights, options, ctx=mx.cpu(), progress=False):
     """Top-1/top-5 of variant ``name`` with ``weights`` (``True`` for the published ones, or a ``.params`` path)
-    on ``data`` (a ``.rec`` file or image folder), with the variant's data config, ``size`` and ``crop_pct``
-    overriding its fields when given. Returns a dict with ``images``, ``top1``, ``top5`` (%) and the data config
+    as :class:`EvalOptions` ``options`` say, with the variant's data config (``input_size`` and ``crop_pct``
+    overriding its fields when given). Returns a dict with ``images``, ``top1``, ``top5`` (%) and the data config
     used."""
-    net = get_model(name, pretrained=weights, classes=classes, ctx=ctx)
+    net = get_model(name, pretrained=weights, classes=options.classes, ctx=ctx)
     net.hybridize(static_alloc=True)
-    data_config = model_data_config(name, input_size=size, crop_pct=crop_pct)
-    loader = make_loader(open_image_dataset(data), data_config.eval_transform(), batch_size, num_workers=workers)
+    data_config = model_data_config(name, input_size=options.input_size, crop_pct=options.crop_pct)
+    loader = make_loader(open_image_dataset(options.data), data_config.eval_transform(), options.batch_size,
+                         num_workers=options.workers)
     start = time.time()
-    return _report(name, data, data_config, evaluate(net, loader, ctx, progress=progress), start, loader)
+    return _report(name, options.data, data_config, evaluate(net, loader, ctx, progress=progress), start, loader)
 
 
-def evaluate_export(path, data, batch_size=32, workers=2, ctx=mx.cpu(), progress=False, runtime=None):
-    """Top-1/top-5 of an exported model (symbol/params prefix, INT8 prefix or ``.onnx``, read with
-    :class:`~gluon_resnest.deploy.classifier.ExportedClassifier`, with its own input transform) on ``data`` (a
-    ``.rec`` file or image folder; a folder's classes are taken in the export's class-name order when it has
-    them), in ``runtime`` (default: the classifier's choice). Returns a dict like :func:`evaluate_model`'s plus
-    ``runtime``, the classifier's :attr:`~gluon_resnest.deploy.classifier.ExportedClassifier.description`."""
-    clf = ExportedClassifier(path, ctx, runtime=runtime)
-    names = clf.meta.get("class_names")
-    loader = make_loader(open_image_dataset(data, classes=names), clf.input, batch_size, num_workers=workers)
+def evaluate_export(path, options, request=RuntimeRequest(), ctx=mx.cpu(), progress=False):
+    """Top-1/top-5 of an export (``PREFIX``, ``PREFIX.onnx``, ``PREFIX-int8``, ``PREFIX-int8.onnx``, read with
+    :class:`~gluon_resnest.deploy.classifier.ExportedClassifier`, with its own input transform) on
+    ``options.data`` (a ``.rec`` file or image folder; a folder's classes are taken in the export's class-name
+    order when it has them), in the runtime the rule picks for ``request``
+    (:class:`~gluon_resnest.deploy.runtime_rule.RuntimeRequest`). ``OptionError`` for ``options`` that only apply
+    to a model. Returns a dict like :func:`evaluate_model`'s plus ``runtime``, the classifier's
+    :attr:`~gluon_resnest.deploy.classifier.ExportedClassifier.description`."""
+    if options.model_overrides():
+        raise OptionError("an export takes its classes and input size from its manifest; drop %s"
+                          % ", ".join("{%s}" % name for name in options.model_overrides()))
+    clf = ExportedClassifier(path, ctx, runtime=request.runtime, precision=request.precision)
+    loader = make_loader(open_image_dataset(options.data, classes=clf.meta.class_names), clf.input,
+                         options.batch_size, num_workers=options.workers)
     start = time.time()
     sums = _score(loader, lambda batch: clf.batch_logits(batch.asnumpy()), progress)
-    return dict(_report(path, data, clf.data_config, sums, start, loader), runtime=clf.description)
+    return dict(_report(path, options.data, clf.data_config, sums, start, loader), runtime=clf.description)

@@ -22,10 +22,10 @@ from ..data.targets import mixup, smooth_one_hot
 from ..data.toy import CLASSES as TOY_CLASSES
 from ..data.toy import ensure_toy_dataset
 from ..data.transforms import TrainTransform
-from ..deploy.export import EXPORT_SUFFIXES, MODEL_SUFFIXES, export_model
+from ..deploy.export import export_model
+from ..deploy.export_files import stale_files
 from ..models.factory import get_model, model_data_config
 from ..nn import copy_parameters, set_drop_prob
-from ..utils.publish import check_stale
 from .checkpoint import (latest_checkpoint, load_weights_file, read_checkpoint_states, run_weights, save_best,
                          save_checkpoint)
 from .distributed import Distributed
@@ -363,8 +363,7 @@ class TrainingRun:
             self.net.cast("float32")
         size = self.data_config.input_size
         prefix = os.path.join(cfg.run.save_dir, cfg.net.model)
-        stale = check_stale([prefix + suffix for suffix in EXPORT_SUFFIXES], [prefix + s for s in MODEL_SUFFIXES],
-                            force=True)
+        stale = stale_files(prefix, ("symbol",))
         sym, params, _ = export_model(self.net, prefix, ctx=self.ctx, class_names=self.class_names, force=True,
                                       data_config=self.data_config)
         if stale:

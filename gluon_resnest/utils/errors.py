@@ -7,7 +7,8 @@ line without its prefixes, so a translated error keeps the real cause.
 """
 import re
 
-__all__ = ["OptionText", "OptionError", "ReplaceRefused", "ReportableError", "flag", "mxnet_reason"]
+__all__ = ["OptionText", "OptionError", "ReplaceRefused", "ReportableError", "RuntimeUnavailable", "flag",
+           "mxnet_reason"]
 
 _PREFIX = re.compile(r"^(\[[0-9:]+\]\s+\S+:\d+:\s*)?(MXNetError:\s*)?")
 
@@ -16,6 +17,11 @@ class ReportableError(Exception):
     """Base of the package's error types that are neither ``ValueError`` nor ``OSError`` but describe a problem of
     the input or the environment (an unreadable sample, a failed export check, a missing runtime); scripts report
     them as one line."""
+
+
+class RuntimeUnavailable(ReportableError, RuntimeError):
+    """A runtime or precision cannot run in this process: not installed, or the CPU lacks the instructions (the
+    message says which and how to get it)."""
 
 
 def flag(name):

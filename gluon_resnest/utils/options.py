@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional, Tuple
 from .errors import flag as flag_of
 
 __all__ = ["Option", "option", "declared", "add_arguments", "options_from_args", "settings_from_args",
-           "option_flags", "default_text"]
+           "option_flags", "cli_flags", "default_text"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,11 +28,12 @@ class Option:
     negate: Optional[str] = None
     metavar: Optional[str] = None
     flag: Optional[str] = None
+    required: bool = False
     tags: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def option(default, help, aliases=(), choices=None, type=None, bare_value=None, switch=None, negate=None,
-           metavar=None, flag=None, tags=None):
+           metavar=None, flag=None, required=False, tags=None):
     """A dataclass field declaring an option.
 
     ``default``: its value when not given; a tuple makes a list option (``--batches 1 8 16``), whose items have
@@ -41,12 +42,13 @@ def option(default, help, aliases=(), choices=None, type=None, bare_value=None, 
     without one (``--label-smoothing`` alone). ``switch``: ``(flag, value)``, a value-less flag that sets the
     option to ``value`` unless the option is given too (``--mixup``). ``negate``: for a boolean that defaults to
     true, the flag that turns it off (``--no-export``). ``flag``: the flag when it is not the field name's
-    (``--size`` for ``input_size``). ``tags``: rules a layer attaches (read back through :func:`declared`).
+    (``--size`` for ``input_size``). ``required``: the command line must give it (the default then serves API
+    callers). ``tags``: rules a layer attaches (read back through :func:`declared`).
     """
     if default is None and type is None:
         raise ValueError("an option whose default is None needs its type")
     meta = Option(help, tuple(aliases), tuple(choices) if choices else None, type, bare_value, switch, negate,
-                  metavar, flag, dict(tags or {}))
+                  metavar, flag, required, dict(tags or {}))
     return dataclasses.field(default=default, metadata={"option": meta})
 
 
@@ -64,6 +66,12 @@ def option_flags(field, opt):
     return (opt.flag or flag_of(field.name),) + opt.aliases
 
 
+def cli_flags(settings_classes):
+    """``{option name: flag}`` of the options whose flag is not the one their name gives (``input_size`` ->
+    ``--size``), for :func:`~gluon_resnest.utils.cli.run_main` to write them in error messages."""
+    return {field.name: opt.flag for field, opt in declared(settings_classes) if opt.flag}
+
+
 def _value_type(field, opt):
     if opt.type is not None:
         return opt.type
@@ -74,10 +82,14 @@ def _value_type(field, opt):
 
 def add_arguments(parser, settings_classes, defaults_in_help=False):
     """Add every option of ``settings_classes`` to the ``argparse`` ``parser`` (or argument group), with its
-    default; ``defaults_in_help`` appends ``(default: ...)`` to each help text."""
+    default; ``defaults_in_help`` appends ``(default: ...)`` to the help text of each option whose default is a
+    value (not ``None``, off or empty)."""
     for field, opt in declared(settings_classes):
-        text = opt.help + (" (default: %s)" % default_text(field, opt) if defaults_in_help else "")
+        shown = defaults_in_help and field.default not in (None, False, "")
+        text = opt.help + (" (default: %s)" % default_text(field, opt) if shown else "")
         kwargs = {"dest": field.name, "help": text, "default": field.default}
+        if opt.required:
+            kwargs["required"] = True
         if isinstance(field.default, bool):
             kwargs["action"] = "store_false" if opt.negate else "store_true"
         else:
@@ -85,8 +97,8 @@ def add_arguments(parser, settings_classes, defaults_in_help=False):
             if isinstance(field.default, tuple):
                 kwargs["nargs"] = "+"
             if opt.choices:
-                kwargs.update(choices=list(opt.choices), metavar=opt.metavar or field.name.upper())
-            elif opt.metavar:
+                kwargs["choices"] = list(opt.choices)
+            if opt.metavar:
                 kwargs["metavar"] = opt.metavar
             if opt.bare_value is not None:
                 kwargs.update(nargs="?", const=opt.bare_value)

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from gluon_resnest import get_model
-from gluon_resnest.deploy.export import EXPORT_SUFFIXES, ExportMismatchError, export_model, load_exported
+from gluon_resnest.deploy.export import export_model, load_exported
+from gluon_resnest.deploy.export_files import ExportMismatchError
 from gluon_resnest.deploy.onnx_export import OnnxExportError, export_onnx, pinned_opset, run_onnx
 from gluon_resnest.deploy.classifier import ExportedClassifier
+from gluon_resnest.utils.errors import RuntimeUnavailable
 from gluon_resnest.utils.publish import StaleFilesError
 
 from tests.helpers.files import umask, wrong_modes
@@ -37,10 +39,14 @@ def test_export_script_reloads_without_package(tmp_path, extra):
     result = _script("export.py", "--model", "resnest14", "--out", prefix, "--size", "64", *extra)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout[result.stdout.index("{"):])
-    assert report["max_abs_diff_symbolblock"] < 1e-5 and report["max_abs_diff_module"] < 1e-5
+    reload = report["members"]["symbol"]["checks"][0]
+    assert reload["method"] == "reload" and reload["runtime"] == "mxnet"
+    assert reload["figures"]["max_abs_diff_symbolblock"] < 1e-5 and reload["figures"]["max_abs_diff_module"] < 1e-5
+    assert "reloaded without gluon_resnest" in result.stderr
     meta = json.load(open(prefix + "-meta.json"))
-    assert meta["layout"] == ("NHWC" if extra else "NCHW")
-    assert tuple(meta["input_shape"]) == ((2, 64, 64, 3) if extra else (1, 3, 64, 64))
+    assert meta["version"] == 2 and meta["layout"] == ("NHWC" if extra else "NCHW")
+    assert tuple(report["input_shape"]) == ((2, 64, 64, 3) if extra else (1, 3, 64, 64))
+    assert meta["members"]["symbol"]["batch_size"] == (2 if extra else 1)
 
 
 def test_baked_preprocessing_equals_manual_normalization(tmp_path):
@@ -106,15 +112,19 @@ def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_p
                          "--val-data", val)
     assert result.returncode == 0, result.stderr[-3000:]
     assert wrong_modes(str(tmp_path)) == {} and wrong_modes(str(trained_toy)) == {}
-    assert sorted(json.load(open(out + "-meta.json"))["files"]) == sorted(
-        "toy" + suffix for suffix in EXPORT_SUFFIXES if suffix != "-meta.json")
-    report = json.loads(result.stdout[result.stdout.index("{"):])
-    assert report["onnx_max_rel_diff"] < 1e-4
-    assert report["int8_vs_fp32"]["images"] == 500 and report["int8_vs_fp32"]["top1_agreement"] >= 0.9
-    int8_onnx = report["int8_onnx_vs_fp32"]
-    assert int8_onnx["images"] == 500 and int8_onnx["top1_agreement"] >= 0.9
-    assert report["int8_onnx"] == out + "-int8.onnx"
-    assert json.load(open(out + "-meta.json"))["int8_onnx"]["runtime"] == int8_onnx["runtime"]
+    members = json.load(open(out + "-meta.json"))["members"]
+    assert {name: sorted(m["files"]) for name, m in members.items()} == {
+        "symbol": ["toy-0000.params", "toy-symbol.json"], "onnx": ["toy.onnx"],
+        "int8": ["toy-int8-0000.params", "toy-int8-symbol.json"], "int8_onnx": ["toy-int8.onnx"]}
+    report = json.loads(result.stdout[result.stdout.index("{"):])["members"]
+    assert report["onnx"]["checks"][0]["figures"]["max_rel_diff"] < 1e-4
+    int8 = report["int8"]["checks"][0]
+    assert (int8["runtime"], int8["precision"]) == ("mxnet", "int8") and report["int8"]["calibration"] == "naive"
+    assert int8["figures"]["images"] == 500 and int8["figures"]["top1_agreement"] >= 0.9
+    int8_onnx = report["int8_onnx"]["checks"][0]
+    assert int8_onnx["figures"]["images"] == 500 and int8_onnx["figures"]["top1_agreement"] >= 0.9
+    assert report["int8_onnx"]["files"] == [out + "-int8.onnx"]
+    assert members["int8_onnx"]["checks"][0]["runtime"] == int8_onnx["runtime"] == _fastest_onnx_runtime()
     convs, quantized = _int8_convolutions(out + "-int8.onnx")
     assert quantized == convs == _int8_convolutions(out + ".onnx")[0] and _int8_convolutions(out + ".onnx")[1] == 0
     runs = [(model, "onnxruntime") for model in (out, out + ".onnx", out + "-int8", str(trained_toy / "resnest14"),
@@ -137,7 +147,7 @@ def test_int8_quantization_agrees_and_predict_reads_all_forms(trained_toy, tmp_p
     assert ExportedClassifier(out + "-int8.onnx").runtime == "onnxruntime"
     with pytest.raises(ValueError, match="precision applies to OpenVINO, which is not installed"):
         ExportedClassifier(out + "-int8.onnx", precision="bf16")
-    with pytest.raises(openvino_runtime.OpenVinoUnavailable):
+    with pytest.raises(RuntimeUnavailable, match="OpenVINO is not installed"):
         ExportedClassifier(out + "-int8.onnx", runtime="openvino")
     missing = _script("predict.py", str(tmp_path / "nothing"), "--rec", val)
     assert missing.returncode == 2 and "meta.json is missing" in missing.stderr
@@ -148,7 +158,7 @@ def test_export_named_like_an_int8_onnx_file_reads_as_its_own(tmp_path):
     result = _script("export.py", "--model", "resnest14", "--out", prefix, "--size", "32", "--onnx")
     assert result.returncode == 0, result.stderr[-3000:]
     clf = ExportedClassifier(prefix + ".onnx")
-    assert clf.runtime == _fastest_onnx_runtime() and clf.meta["input_shape"] == [1, 3, 32, 32]
+    assert clf.runtime == _fastest_onnx_runtime() and clf.shape == (1, 3, 32, 32)
     assert clf.batch_logits(np.zeros((2, 3, 32, 32), "float32")).shape == (2, 1000)
 
 
@@ -235,10 +245,10 @@ def test_reexport_refuses_stale_files_unless_forced(tmp_path):
     script = _script("export.py", "--model", "resnest26", "--out", prefix, "--size", "32")
     assert script.returncode == 2 and "m.onnx" in script.stderr and "--force" in script.stderr
     assert "Traceback" not in script.stderr
-    assert ExportedClassifier(prefix).meta["model"] == "resnest14"
+    assert ExportedClassifier(prefix).meta.model == "resnest14"
     export_model(_net("resnest26"), prefix, 32, force=True)
     assert sorted(os.listdir(tmp_path)) == ["m-0000.params", "m-meta.json", "m-symbol.json"]
-    assert ExportedClassifier(prefix).meta["model"] == "resnest26"
+    assert ExportedClassifier(prefix).meta.model == "resnest26"
 
 
 def test_classifier_refuses_files_from_two_exports(tmp_path):
@@ -294,7 +304,7 @@ def test_crash_between_renames_is_detected_and_cleaned_up(tmp_path):
         ExportedClassifier(prefix)
     export_model(_net("resnest14"), prefix, 32)
     assert sorted(os.listdir(tmp_path)) == ["m-0000.params", "m-meta.json", "m-symbol.json"]
-    assert ExportedClassifier(prefix).meta["model"] == "resnest14"
+    assert ExportedClassifier(prefix).meta.model == "resnest14"
 
 
 def test_compare_many_runs_the_reference_once_per_batch():
@@ -388,9 +398,10 @@ def test_bf16_export_is_checked_and_predict_runs_it_in_openvino(trained_toy, tmp
                      "--size", "48", "--bf16", "--val-data", val, "--min-agreement", "0.98")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout[result.stdout.index("{"):])
-    check = report["bf16_vs_fp32"]
-    assert check["images"] == 500 and check["top1_agreement"] >= 0.98 and check["max_rel_logit_error"] < 3e-2
-    assert json.load(open(out + "-meta.json"))["bf16"]["precision"] == "bf16"
+    check = [c for c in report["members"]["onnx"]["checks"] if c["precision"] == "bf16"][0]
+    assert check["runtime"] == "openvino" and check["method"] == "agreement"
+    figures = check["figures"]
+    assert figures["images"] == 500 and figures["top1_agreement"] >= 0.98 and figures["max_rel_logit_error"] < 3e-2
     pred = _script("predict.py", out + ".onnx", "--rec", val, "--count", "4", "--runtime", "openvino")
     assert pred.returncode == 0, pred.stderr[-2000:]
     assert "top-1 on these 4 images" in pred.stdout

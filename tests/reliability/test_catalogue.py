@@ -24,7 +24,8 @@ from gluon_resnest import get_model
 from gluon_resnest.data.datasets import RecordImageDataset, write_recordio
 from gluon_resnest.data.toy import ensure_toy_dataset
 from gluon_resnest.deploy.classifier import ExportedClassifier
-from gluon_resnest.deploy.export import export_model, meta_path
+from gluon_resnest.deploy.export import export_model
+from gluon_resnest.deploy.export_files import meta_path
 from gluon_resnest.models.params import NonFiniteWeightsWarning
 from gluon_resnest.models.store import ModelFileError, get_model_file, max_file_bytes
 from gluon_resnest.train import train
@@ -470,10 +471,14 @@ def test_scripts_end_user_errors_with_one_line_and_exit_2(corrupt_rec, tmp_path,
         assert code == 2, (script, err)
         assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and named in err, (script, err)
     meta = json.load(open(meta_path(prefix)))
-    for field, value in (("input_shape", [1, 3]), ("data_config", "x"), ("layout", "NCWH"),
-                         ("data_config", dict(meta["data_config"], mean="x"))):
+    symbol = meta["members"]["symbol"]
+    for field, value, named in (("members", {"symbol": dict(symbol, batch_size=0)}, "batch_size"),
+                                ("data_config", "x", "field 'data_config'"), ("layout", "NCWH", "layout"),
+                                ("data_config", dict(meta["data_config"], mean="x"), "field 'data_config'"),
+                                ("class_names", ["a", "b"], "class_names has 2 names for 1000 classes"),
+                                ("num_classes", "ten", "num_classes"), ("version", 7, "version 7")):
         json.dump(dict(meta, **{field: value}), open(meta_path(prefix), "w"))
-        with pytest.raises(ValueError, match="m-meta.json: field %r" % field):
+        with pytest.raises(ValueError, match="m-meta.json: .*%s" % named):
             ExportedClassifier(prefix)
 
 
@@ -482,7 +487,7 @@ def test_training_export_replaces_an_earlier_export_in_its_save_dir(one_epoch, t
     open(os.path.join(save, "resnest14.onnx"), "wb").close()
     train(_cfg(toy96, save, 2, resume=True, export=True))
     assert not os.path.exists(os.path.join(save, "resnest14.onnx"))
-    assert ExportedClassifier(os.path.join(save, "resnest14")).meta["model"] == "resnest14"
+    assert ExportedClassifier(os.path.join(save, "resnest14")).meta.model == "resnest14"
 
 
 # ------------------------------------------------------------------------------------ convert without torch

@@ -260,14 +260,21 @@ def runtime_files(name, size, work, kinds):
     ``ours-int8-openvino`` runs our INT8 ONNX export of a random ``name``, ``openvino-int8`` NNCF's INT8 IR of it
     (both calibrated on :func:`calibration_batches`), ``predict-default`` the export prefix (symbol/params and that
     ONNX file, as ``scripts/export.py --onnx`` writes), the others its float32 ONNX export."""
-    from gluon_resnest.deploy.export import export_model, read_meta, write_meta
+    from gluon_resnest.deploy.export import export_description, net_data_config, symbol_paths, write_symbol
+    from gluon_resnest.deploy.export_files import Export, ExportWriter
     from gluon_resnest.deploy.int8_onnx import quantize_onnx
     from gluon_resnest.deploy.onnx_export import export_onnx
 
     prefix = os.path.join(work, name)
-    sym, params, shape = export_model(random_net(name), prefix, size)
-    onnx_path = export_onnx(sym, params, prefix + ".onnx", shape)
-    write_meta(prefix, read_meta(prefix))
+    net = random_net(name)
+    data_config = net_data_config(net, size)
+    with ExportWriter(prefix, ("symbol", "onnx")) as writer:
+        shape = write_symbol(net, writer.staged_prefix("symbol"), data_config)
+        writer.add("symbol", shape[0])
+        export_onnx(*symbol_paths(writer.staged_prefix("symbol")), writer.staged_path("onnx"), shape)
+        writer.add("onnx", None)
+        writer.publish(**export_description(net, data_config))
+    onnx_path = Export.open(prefix).files("onnx")[0]
     calib = calibration_batches(size)
     files = {}
     for kind in kinds:

@@ -19,7 +19,7 @@ import zipfile
 
 from ...utils.errors import ReplaceRefused, ReportableError
 from ...utils.fileio import atomic_write
-from ..export import export_prefix, meta_path, read_meta
+from ..export_files import Export
 from .config import CONFIG_NAME, ServingConfig
 from .service import ClassifierService
 
@@ -47,12 +47,8 @@ def default_name(model):
 
 def _export_files(model):
     """``(prefix, base names)`` of the files an archive of ``model`` holds: the manifest's files and itself."""
-    prefix = export_prefix(model)
-    meta = read_meta(prefix)
-    if meta is None:
-        raise FileNotFoundError("%s is missing: %s is not an export of scripts/export.py" % (meta_path(prefix),
-                                                                                              model))
-    return prefix, sorted(meta.get("files", {})) + [os.path.basename(meta_path(prefix))]
+    export = Export.open(model, verify=False)
+    return export.prefix, export.file_names()
 
 
 def _stage_export(prefix, names, folder):
@@ -61,7 +57,7 @@ def _stage_export(prefix, names, folder):
     for name in names:
         src, dst = os.path.join(source, name), os.path.join(folder, name)
         if not os.path.isfile(src):
-            raise FileNotFoundError("%s is missing but listed in %s; export again" % (src, meta_path(prefix)))
+            raise FileNotFoundError("%s is missing but listed in %s-meta.json; export again" % (src, prefix))
         try:
             os.link(src, dst)
         except OSError:

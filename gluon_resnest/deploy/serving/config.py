@@ -2,7 +2,7 @@
 import json
 import os
 
-from ..classifier import RUNTIMES
+from ..runtime_rule import RUNTIMES
 from ..openvino_runtime import PRECISIONS
 from .images import ImageLimits
 
