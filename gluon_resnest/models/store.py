@@ -226,7 +226,7 @@ def _obtain(name, tag, root, verify, policy):
     (default :meth:`DownloadPolicy.from_environment`) while ``verify`` returns a falsy value (at most twice). A
     verified cached file is returned without locking or writing, once the staging folders of dead downloads beside
     it are removed."""
-    sha1 = _resolve_sha1(name, tag)
+    sha1, policy = _resolve_sha1(name, tag), policy or DownloadPolicy.from_environment()
     root = os.path.expanduser(root) if root is not None else default_root()
     stem = "%s-%s" % (name, sha1[:8])
     path = os.path.join(root, stem + ".params")
@@ -237,7 +237,6 @@ def _obtain(name, tag, root, verify, policy):
     store = store_of(name)
     urls = store.urls(stem)
     os.makedirs(root, exist_ok=True)
-    policy = policy or DownloadPolicy.from_environment()
     limit, deadline = max_file_bytes(name, policy), Deadline(policy.deadline)
     with _file_lock(os.path.join(root, stem + ".lock"), policy.lock_timeout, path):
         if os.path.exists(path):
