@@ -32,7 +32,7 @@ from gluon_resnest.train.finite import NonFiniteError
 from gluon_resnest.utils.errors import OptionError, mxnet_reason
 from gluon_resnest.utils.fileio import atomic_write
 from gluon_resnest.utils.runlock import LOCK_NAME, FolderBusyError, RunLock
-from tests.helpers.model_server import publish, random_weights, sha1_of
+from tests.helpers.model_server import publish
 from tests.helpers.scripts import ROOT, load_script, run_script
 from tests.helpers.training import tiny_cfg
 
@@ -85,21 +85,6 @@ def _temps(folder):
 
 def _snapshot(folder):
     return {name: os.stat(os.path.join(folder, name)).st_mtime_ns for name in sorted(os.listdir(folder))}
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """Random resnest14 weights: ``(bytes, sha1)``."""
-    _, data = random_weights("resnest14", tmp_path_factory.mktemp("w"))
-    return data, sha1_of(data)
-
-
-@pytest.fixture
-def published(weights, server, monkeypatch):
-    data, sha1 = weights
-    publish(monkeypatch, "resnest14", sha1)
-    server.add("resnest14-" + sha1[:8], data)
-    return sha1
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from gluon_resnest import get_model
 from gluon_resnest.models.store import DownloadPolicy, ModelFileError, get_model_file
-from tests.helpers.model_server import publish, random_weights, sha1_of
+from tests.helpers.model_server import sha1_of
 from tests.helpers.scripts import ROOT
 from tests.helpers.staging import invisible_pid, namespace_prefix
 
@@ -32,21 +32,6 @@ except OSError as err:
     print("%.3f" % (time.monotonic() - start))
     print(err)
 """
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """Random resnest14 weights: ``(bytes, sha1)``."""
-    _, data = random_weights("resnest14", tmp_path_factory.mktemp("w"))
-    return data, sha1_of(data)
-
-
-@pytest.fixture
-def published(weights, server, monkeypatch):
-    data, sha1 = weights
-    publish(monkeypatch, "resnest14", sha1)
-    server.add("resnest14-" + sha1[:8], data)
-    return sha1
 
 
 def _staging(folder):
