@@ -13,10 +13,11 @@ traversal, and errors that name every URL tried and the path to place a file by 
 A verified cached file is served without taking the lock or writing anything, so a read-only shared cache works.
 Downloads are bounded: the zip and its member may not exceed :func:`max_file_bytes` (the catalogue's parameter
 count as float32, plus 2% and 1 MiB for names and batch-norm statistics); the member is streamed through its sha1
-before it is written, so a zip bomb or a wrong file writes nothing; and each file has an overall deadline
-(``deadline`` seconds, default ``$GLUON_MODEL_DOWNLOAD_DEADLINE`` or 3600) across retries and URLs. The zip is
-downloaded to a temporary file named for this process (:func:`~gluon_resnest.utils.fileio.atomic_write`'s
-naming), which the next download or cache hit removes if this process was killed.
+before it is written, so a zip bomb or a wrong file writes nothing; and the timeouts, retries, lock wait and overall
+deadline of each file come from one :class:`~gluon_resnest.models.download.DownloadPolicy` (default:
+:meth:`~gluon_resnest.models.download.DownloadPolicy.from_environment`). The zip is downloaded and extracted in a
+:class:`~gluon_resnest.utils.fileio.Staging` folder in the cache, which the next download or cache hit removes if
+this process was killed (and never while its process lives, whatever container it runs in).
 The sha1 of each published file is written in its record of :mod:`gluon_resnest.models.catalogue`.
 """
 import contextlib
@@ -27,24 +28,21 @@ import logging
 import os
 import re
 import shutil
-import sys
-import time
-import urllib.error
-import urllib.request
 import zipfile
 from typing import Tuple
 
 import portalocker
 
-from ..utils.fileio import atomic_write, remove_orphan_temps
-from ..utils.processes import host_tag
+from ..utils.fileio import Staging, remove_orphans
 from ..utils.publish import sha1_file
 from .catalogue import CATALOGUE
+from .download import ENVIRONMENT, Deadline, DeadlineExceeded, DownloadPolicy, ModelFileError, TooLarge, download
 
-__all__ = ["STORES", "Store", "DEFAULT_REPO", "ModelFileError", "default_root", "store_of", "check_sha1",
-           "get_model_file", "read_model_file", "purge", "max_file_bytes", "is_sha1_tag"]
+__all__ = ["STORES", "Store", "DEFAULT_REPO", "ModelFileError", "DownloadPolicy", "default_root", "store_of",
+           "check_sha1", "get_model_file", "read_model_file", "purge", "max_file_bytes", "is_sha1_tag"]
 
 logger = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(frozen=True)
 class Store:
@@ -78,25 +76,6 @@ STORES = {
 _HEX = re.compile(r"^[0-9a-f]{8,40}$")
 
 
-class ModelFileError(OSError):
-    """A pretrained file could not be obtained or failed verification."""
-
-
-class _DeadlineExceeded(ModelFileError):
-    """The file's overall download deadline passed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Deadline:
-    """An overall download deadline: ``seconds`` long, ending at ``time.monotonic()`` value ``at``."""
-    seconds: float
-    at: float
-
-
-class _TooLarge(ModelFileError):
-    """A download or zip member is larger than the model's bound."""
-
-
 def default_root():
     """``$MXNET_HOME/models``, or ``~/.mxnet/models`` when MXNET_HOME is unset."""
     return os.path.join(os.path.expanduser(os.environ.get("MXNET_HOME", os.path.join("~", ".mxnet"))), "models")
@@ -123,67 +102,16 @@ def _read_verified(path, sha1):
     return data if _sha1_matches(hashlib.sha1(data).hexdigest(), sha1) else None
 
 
-def max_file_bytes(name):
+def max_file_bytes(name, policy=None):
     """The largest ``.params`` file (and zip) of variant ``name`` the store accepts, from its catalogue parameter
-    count; ``$GLUON_MODEL_MAX_BYTES`` overrides it (and bounds names outside the catalogue, default 2 GiB)."""
-    if os.environ.get("GLUON_MODEL_MAX_BYTES"):
-        return int(os.environ["GLUON_MODEL_MAX_BYTES"])
+    count; the policy's ``max_bytes`` (default :meth:`DownloadPolicy.from_environment`: ``$GLUON_MODEL_MAX_BYTES``)
+    overrides it (and bounds names outside the catalogue, default 2 GiB)."""
+    policy = policy or DownloadPolicy.from_environment()
+    if policy.max_bytes:
+        return policy.max_bytes
     if name not in CATALOGUE:
         return 2 << 30
     return int(CATALOGUE[name].params * 4 * 1.02) + (1 << 20)
-
-
-def _check_deadline(deadline, url, received):
-    if time.monotonic() > deadline.at:
-        raise _DeadlineExceeded("download of %s passed its deadline of %g s (%d bytes received); raise "
-                                "GLUON_MODEL_DOWNLOAD_DEADLINE or place the file by hand" % (url, deadline.seconds,
-                                                                                             received))
-
-
-def _stream(response, path, url, limit, deadline):
-    """Copy an HTTP ``response`` body to ``path`` with a progress bar; a body shorter than its Content-Length, or
-    longer than ``limit`` bytes, or still arriving after ``deadline`` raises :class:`ModelFileError`."""
-    from tqdm import tqdm
-
-    expected = response.headers.get("Content-Length")
-    expected = int(expected) if expected is not None else None
-    if expected is not None and expected > limit:
-        raise _TooLarge("%s is %d bytes, more than the %d bytes a file of this model may have" % (url, expected, limit))
-    received = 0
-    with open(path, "wb") as out, tqdm(total=expected, unit="B", unit_scale=True, file=sys.stderr,
-                                       desc=os.path.basename(url), leave=False) as bar:
-        for chunk in iter(lambda: response.read(1 << 16), b""):
-            received += len(chunk)
-            if received > limit:
-                raise _TooLarge("%s sends more than the %d bytes a file of this model may have" % (url, limit))
-            _check_deadline(deadline, url, received)
-            out.write(chunk)
-            bar.update(len(chunk))
-    if expected is not None and received != expected:
-        raise ModelFileError("truncated transfer from %s: got %d of %d bytes" % (url, received, expected))
-
-
-def _download(url, dest, timeout, retries, backoff, limit, deadline):
-    """Fetch ``url`` into the file ``dest``, retrying transient failures within ``deadline``."""
-    last_error = None
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(min(backoff * 2 ** (attempt - 1), max(0.0, deadline.at - time.monotonic())))
-        try:
-            _check_deadline(deadline, url, 0)
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                _stream(response, dest, url, limit, deadline)
-            return
-        except (_TooLarge, _DeadlineExceeded):
-            raise
-        except urllib.error.HTTPError as err:
-            last_error = err
-            if err.code in (400, 401, 403, 404):
-                break
-        except (urllib.error.URLError, OSError) as err:
-            last_error = err
-        logger.warning("download of %s failed (attempt %d of %d): %s", url, attempt + 1, retries + 1, last_error)
-    raise ModelFileError("could not download %s: %s" % (url, last_error))
 
 
 def _member_sha1(archive, member, limit, zip_path):
@@ -193,14 +121,14 @@ def _member_sha1(archive, member, limit, zip_path):
         for block in iter(lambda: src.read(1 << 20), b""):
             size += len(block)
             if size > limit:
-                raise _TooLarge("zip %s: member %s expands beyond the %d bytes a file of this model may have; "
-                                "refused before writing it" % (zip_path, member, limit))
+                raise TooLarge("zip %s: member %s expands beyond the %d bytes a file of this model may have; "
+                               "refused before writing it" % (zip_path, member, limit))
             digest.update(block)
     return digest.hexdigest()
 
 
 def _extract_params(zip_path, member, dest, sha1, limit):
-    """Extract the single expected member of ``zip_path`` to ``dest`` atomically if its sha1 starts with ``sha1``
+    """Extract the single expected member of ``zip_path`` to the file ``dest`` if its sha1 starts with ``sha1``
     (True), refusing any other layout and members over ``limit`` bytes; False (nothing written) on a mismatch."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
@@ -212,11 +140,8 @@ def _extract_params(zip_path, member, dest, sha1, limit):
                 raise ModelFileError("zip %s does not contain %s (members: %s)" % (zip_path, member, names))
             if not _sha1_matches(_member_sha1(archive, member, limit, zip_path), sha1):
                 return False
-
-            def write(tmp):
-                with open(tmp, "wb") as out, archive.open(member) as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            atomic_write(dest, write)
+            with open(dest, "wb") as out, archive.open(member) as src:
+                shutil.copyfileobj(src, out, 1 << 20)
             return True
     except zipfile.BadZipFile as err:
         raise ModelFileError("downloaded file %s is not a valid zip: %s" % (zip_path, err)) from None
@@ -241,22 +166,24 @@ def _resolve_sha1(name, tag):
     return sha1
 
 
-def _download_params(urls, stem, root, path, sha1, timeout, retries, backoff, limit, deadline):
-    """``(url, matched)``: download the zip of ``{stem}.params`` from the first of ``urls`` that serves it and
-    extract it to ``path`` when its sha1 matches (``matched``); the error names every URL tried."""
+def _download_params(urls, stem, path, sha1, policy, limit, deadline):
+    """``(url, matched)``: download the zip of ``{stem}.params`` from the first of ``urls`` that serves it, in a
+    staging folder beside ``path``, and rename its member to ``path`` when its sha1 matches (``matched``); the
+    error names every URL tried."""
     failures = []
-    zip_path = os.path.join(root, ".%s.zip.%s-%d-0.tmp" % (stem, host_tag(), os.getpid()))
-    for url in urls:
-        try:
-            _download(url, zip_path, timeout, retries, backoff, limit, deadline)
-            return url, _extract_params(zip_path, stem + ".params", path, sha1, limit)
-        except ModelFileError as err:
-            failures.append("%s: %s" % (url, err))
-            if isinstance(err, _DeadlineExceeded):
-                break
-        finally:
-            if os.path.exists(zip_path):
-                os.remove(zip_path)
+    with Staging(path) as stage:
+        zip_path = os.path.join(stage.folder, stem + ".zip")
+        for url in urls:
+            try:
+                download(url, zip_path, policy, limit, deadline)
+                matched = _extract_params(zip_path, stem + ".params", stage.path, sha1, limit)
+                if matched:
+                    stage.rename_into_place()
+                return url, matched
+            except ModelFileError as err:
+                failures.append("%s: %s" % (url, err))
+                if isinstance(err, DeadlineExceeded):
+                    break
     raise ModelFileError("could not download %s.params from any of %d URLs:\n  %s"
                          % (stem, len(urls), "\n  ".join(failures)))
 
@@ -280,8 +207,8 @@ def _file_lock(lock_path, lock_timeout, wanted):
         lock.acquire()
     except portalocker.exceptions.LockException:
         raise ModelFileError("timed out after %g s waiting for the lock %s, held by another process downloading "
-                             "the same file (set GLUON_MODEL_LOCK_TIMEOUT to wait longer)"
-                             % (lock_timeout, lock_path)) from None
+                             "the same file (set $%s to wait longer)"
+                             % (lock_timeout, lock_path, ENVIRONMENT["lock_timeout"])) from None
     except OSError as err:
         if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise
@@ -294,26 +221,24 @@ def _file_lock(lock_path, lock_timeout, wanted):
         lock.release()
 
 
-def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout, deadline):
-    """``(path, verify(path, sha1))`` of the cached or freshly downloaded file, downloading while ``verify``
-    returns a falsy value (at most twice). A verified cached file is returned without locking or writing."""
-    sha1 = _resolve_sha1(name, tag)
+def _obtain(name, tag, root, verify, policy):
+    """``(path, verify(path, sha1))`` of the cached or freshly downloaded file, downloading under ``policy``
+    (default :meth:`DownloadPolicy.from_environment`) while ``verify`` returns a falsy value (at most twice). A
+    verified cached file is returned without locking or writing, once the staging folders of dead downloads beside
+    it are removed."""
+    sha1, policy = _resolve_sha1(name, tag), policy or DownloadPolicy.from_environment()
     root = os.path.expanduser(root) if root is not None else default_root()
     stem = "%s-%s" % (name, sha1[:8])
     path = os.path.join(root, stem + ".params")
     verified = _cached(path, sha1, verify)
     if verified:
-        remove_orphan_temps(root)
+        remove_orphans(root)
         return path, verified
     store = store_of(name)
     urls = store.urls(stem)
     os.makedirs(root, exist_ok=True)
-    if lock_timeout is None:
-        lock_timeout = float(os.environ.get("GLUON_MODEL_LOCK_TIMEOUT", 300))
-    if deadline is None:
-        deadline = float(os.environ.get("GLUON_MODEL_DOWNLOAD_DEADLINE", 3600))
-    limit, deadline = max_file_bytes(name), _Deadline(deadline, time.monotonic() + deadline)
-    with _file_lock(os.path.join(root, stem + ".lock"), lock_timeout, path):
+    limit, deadline = max_file_bytes(name, policy), Deadline(policy.deadline)
+    with _file_lock(os.path.join(root, stem + ".lock"), policy.lock_timeout, path):
         if os.path.exists(path):
             verified = verify(path, sha1)
             if verified:
@@ -321,8 +246,7 @@ def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout, de
             logger.warning("cached %s does not match sha1 %s; downloading it again", path, sha1)
         for attempt in range(2):
             try:
-                url, matched = _download_params(urls, stem, root, path, sha1, timeout, retries, backoff, limit,
-                                                deadline)
+                url, matched = _download_params(urls, stem, path, sha1, policy, limit, deadline)
             except ModelFileError as err:
                 raise ModelFileError(
                     "%s\nTo use %s offline, download one of these yourself and place %s.params (sha1 %s) at %s, or "
@@ -340,25 +264,23 @@ def _obtain(name, tag, root, verify, timeout, retries, backoff, lock_timeout, de
                              % (url, sha1, stem, path))
 
 
-def get_model_file(name, tag=None, root=None, timeout=60.0, retries=3, backoff=1.0, lock_timeout=None,
-                   deadline=None):
+def get_model_file(name, tag=None, root=None, policy=None):
     """Path of the verified ``.params`` file of ``name``, downloading it if needed.
 
     ``tag`` selects a file other than the published one by its sha1 (prefix of at least 8 hex digits); by default
-    the published sha1 of ``name`` is used. ``root`` defaults to :func:`default_root`. ``timeout`` bounds each
-    network read, ``deadline`` (seconds; default ``$GLUON_MODEL_DOWNLOAD_DEADLINE`` or 3600) the whole download
-    of the file, ``lock_timeout`` (default ``$GLUON_MODEL_LOCK_TIMEOUT`` or 300) the wait for another process
-    downloading it. Raises :class:`ModelFileError` (naming the URL tried and where to place the file by hand, or
-    the lock file) when it cannot be obtained.
+    the published sha1 of ``name`` is used. ``root`` defaults to :func:`default_root`. ``policy`` (a
+    :class:`~gluon_resnest.models.download.DownloadPolicy`; default :meth:`DownloadPolicy.from_environment`) bounds
+    each network read, the whole download of the file and the wait for another process downloading it. Raises
+    :class:`ModelFileError` (naming the URL tried and where to place the file by hand, or the lock file) when it
+    cannot be obtained.
     """
-    return _obtain(name, tag, root, check_sha1, timeout, retries, backoff, lock_timeout, deadline)[0]
+    return _obtain(name, tag, root, check_sha1, policy)[0]
 
 
-def read_model_file(name, tag=None, root=None, timeout=60.0, retries=3, backoff=1.0, lock_timeout=None,
-                    deadline=None):
+def read_model_file(name, tag=None, root=None, policy=None):
     """``(path, bytes)`` of the verified file, as :func:`get_model_file`, reading the file once: the bytes whose
     sha1 was checked are the bytes returned."""
-    return _obtain(name, tag, root, _read_verified, timeout, retries, backoff, lock_timeout, deadline)
+    return _obtain(name, tag, root, _read_verified, policy)
 
 
 def purge(root=None):

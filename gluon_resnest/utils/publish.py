@@ -1,26 +1,21 @@
 """Publish a set of files under one path prefix as a unit.
 
-Files are written into a hidden staging folder beside the prefix (``.NAME.staging-HOST-PID-RANDOM``), then renamed
-into place together; the file named ``last`` (a manifest) is removed first and renamed in last, so a set interrupted
-between renames has no manifest. Files that belonged to an earlier set at the prefix and are not in the new one are
-removed (or, without ``force``, the publish is refused naming them). Staging folders of crashed earlier runs on this
-host (their process is gone; also the ``.NAME.staging-PID`` folders of earlier versions) are removed when the next
-staging starts; other hosts' folders on a shared filesystem are left alone. Several processes may publish the same
-bytes at once (one per host on a shared filesystem): each rename is atomic and a file another publisher already
-removed is not an error; publishers of different bytes at once may leave a mixture.
+Files are written into the staging folder of a :class:`~.fileio.Staging` for the prefix (owned by this process,
+removed on leaving the ``with`` block; the staging folders of writers that died are removed by the next staging
+beside them, see :mod:`.fileio`), then renamed into place together; the file named ``last`` (a manifest) is removed
+first and renamed in last, so a set interrupted between renames has no manifest. Files that belonged to an earlier
+set at the prefix and are not in the new one are removed (or, without ``force``, the publish is refused naming
+them). Several processes may publish the same bytes at once (one per host on a shared filesystem): each rename is
+atomic and a file another publisher already removed is not an error; publishers of different bytes at once may
+leave a mixture.
 """
 import hashlib
 import os
-import secrets
-import shutil
 
 from .errors import ReplaceRefused
-from .processes import host_tag as _host_tag
-from .processes import process_alive as _process_alive
+from .fileio import Staging
 
 __all__ = ["StaleFilesError", "StagedFiles", "check_stale", "sha1_file"]
-
-_STAGING = ".staging-"
 
 
 class StaleFilesError(ReplaceRefused):
@@ -56,25 +51,7 @@ def _remove_if_present(path):
         pass
 
 
-def _remove_crashed_staging(directory, base):
-    """Remove this host's ``.BASE.staging-HOST-PID-RANDOM`` folders (and earlier versions' ``.BASE.staging-PID``)
-    in ``directory`` whose process has exited; returns their paths."""
-    legacy, ours = "." + base + _STAGING, "." + base + _STAGING + _host_tag() + "-"
-    removed = []
-    for entry in os.listdir(directory):
-        if entry.startswith(ours):
-            pid = entry[len(ours):].split("-")[0]
-        elif entry.startswith(legacy):
-            pid = entry[len(legacy):]
-        else:
-            continue
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
-            removed.append(os.path.join(directory, entry))
-    return removed
-
-
-class StagedFiles:
+class StagedFiles(Staging):
     """Context manager staging the files of one set for ``prefix`` (a path such as ``out/resnest50``).
 
     Inside the ``with`` block write files under :attr:`prefix` (the staged twin of ``prefix``: same base name, in
@@ -82,26 +59,15 @@ class StagedFiles:
     was published, so an exception publishes nothing.
     """
 
-    def __init__(self, prefix):
-        self.final_prefix = os.path.abspath(prefix)
-        self.directory, self.base = os.path.split(self.final_prefix)
-        self.root = os.path.join(self.directory, "." + self.base + _STAGING
-                                 + "%s-%d-%s" % (_host_tag(), os.getpid(), secrets.token_hex(4)))
-        self.prefix = os.path.join(self.root, self.base)
+    @property
+    def final_prefix(self):
+        """The prefix the set is published under (absolute)."""
+        return self.target
 
-    def __enter__(self):
-        os.makedirs(self.directory, exist_ok=True)
-        _remove_crashed_staging(self.directory, self.base)
-        os.mkdir(self.root)
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.root, ignore_errors=True)
-        return False
-
-    def staged_names(self):
-        """Base names of the files staged so far, sorted."""
-        return sorted(name for name in os.listdir(self.root) if os.path.isfile(os.path.join(self.root, name)))
+    @property
+    def prefix(self):
+        """The staged twin of the prefix (in the staging folder, while it is open)."""
+        return self.path
 
     def publish(self, last, owned=(), force=False):
         """Rename every staged file into place, ``last`` (a base name) after all others; returns the final paths.
@@ -119,8 +85,8 @@ class StagedFiles:
         _remove_if_present(manifest)
         for name in names:
             if name != last:
-                os.replace(os.path.join(self.root, name), os.path.join(self.directory, name))
+                self.rename_into_place(name)
         for path in stale:
             _remove_if_present(path)
-        os.replace(os.path.join(self.root, last), manifest)
+        self.rename_into_place(last)
         return sorted(published)

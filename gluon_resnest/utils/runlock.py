@@ -4,8 +4,9 @@
 second run into the same folder (on this host, or on another host of a filesystem with working ``flock``) is
 refused at once with :class:`FolderBusyError` naming the folder and the holder. A lock left by a killed run is
 released by the operating system, so the next run takes it over (and logs the dead holder it replaces). Taking the
-lock also removes the temporary files that killed runs of this host left in the folder. The lock is reentrant
-within one process: a script holding it may call library code that takes it again.
+lock also removes the staging folders that dead writers left in the folder (:func:`~.fileio.remove_orphans`).
+Taking it never waits. The lock is reentrant within one process: a script holding it may call library code that
+takes it again.
 """
 import fcntl
 import json
@@ -14,7 +15,7 @@ import os
 import socket
 import threading
 
-from .fileio import remove_orphan_temps
+from .fileio import remove_orphans
 
 __all__ = ["FolderBusyError", "RunLock", "LOCK_NAME"]
 
@@ -74,7 +75,7 @@ class RunLock:
             handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
             handle.flush()
             _held[self.path] = [handle, 1]
-        remove_orphan_temps(self.folder)
+        remove_orphans(self.folder)
         return self
 
     def __exit__(self, *exc):

@@ -20,11 +20,13 @@ def sha1_of(data):
 
 
 class ModelServer:
-    """Serves ``files`` ({url path: bytes}); ``mode`` 'ok' | 'truncate'; ``delay`` seconds before each body;
-    ``trickle`` seconds of sleep after each 16 KiB of body (a slow server; 0: full speed)."""
+    """Serves ``files`` ({url path: bytes}); ``mode`` 'ok' | 'truncate'; ``delay`` seconds before the response's
+    headers; ``trickle`` seconds of sleep after each ``trickle_bytes`` (16 KiB) of body (a slow server; 0: full
+    speed; both are read before each piece, so a test may speed a transfer up midway)."""
 
     def __init__(self):
         self.files, self.requests, self.mode, self.delay, self.trickle = {}, [], "ok", 0.0, 0.0
+        self.trickle_bytes = 1 << 14
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -46,9 +48,12 @@ class ModelServer:
                     self.close_connection = True
                 elif server.trickle:
                     try:
-                        for start in range(0, len(body), 1 << 14):
-                            self.wfile.write(body[start:start + (1 << 14)])
+                        start = 0
+                        while start < len(body):
+                            step = server.trickle_bytes if server.trickle else len(body)
+                            self.wfile.write(body[start:start + step])
                             self.wfile.flush()
+                            start += step
                             time.sleep(server.trickle)
                     except OSError:
                         self.close_connection = True

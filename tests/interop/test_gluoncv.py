@@ -21,7 +21,7 @@ from tests.helpers.model_server import publish, random_weights, sha1_of
 from tests.helpers.scripts import ROOT, script_path
 
 gcv = import_gluoncv()
-FAST = dict(retries=0, backoff=0.01, timeout=5)
+FAST = dict(policy=store.DownloadPolicy(retries=0, backoff=0.01, timeout=5))
 
 
 def _python(code, env=None):
@@ -387,7 +387,7 @@ def test_lock_file_is_gluoncvs(gluoncv_store, resnest14_bytes):
     lock = str(gluoncv_store / ("resnest14-%s.lock" % sha1[:8]))
     with portalocker.Lock(lock, timeout=1):
         with pytest.raises(store.ModelFileError, match="waiting for the lock %s" % lock):
-            store.get_model_file("resnest14", lock_timeout=0.5, **FAST)
+            store.get_model_file("resnest14", policy=store.DownloadPolicy(retries=0, timeout=5, lock_timeout=0.5))
     assert store.get_model_file("resnest14", **FAST).endswith("resnest14-%s.params" % sha1[:8])
 
 

@@ -9,10 +9,10 @@ import pytest
 
 import gluon_resnest
 from gluon_resnest import get_model, model_store
-from gluon_resnest.model_store import ModelFileError, get_model_file
+from gluon_resnest.model_store import DownloadPolicy, ModelFileError, get_model_file
 from tests.helpers.model_server import publish, random_weights, sha1_of
 
-FAST = dict(retries=1, backoff=0.01, timeout=5)
+FAST = dict(policy=DownloadPolicy(retries=1, backoff=0.01, timeout=5))
 
 
 @pytest.fixture

@@ -27,18 +27,17 @@ from gluon_resnest.deploy.classifier import ExportedClassifier
 from gluon_resnest.deploy.export import export_model
 from gluon_resnest.deploy.export_files import meta_path
 from gluon_resnest.models.params import NonFiniteWeightsWarning
-from gluon_resnest.models.store import ModelFileError, get_model_file, max_file_bytes
+from gluon_resnest.models.store import DownloadPolicy, ModelFileError, get_model_file, max_file_bytes
 from gluon_resnest.train import train
 from gluon_resnest.train.finite import NonFiniteError
 from gluon_resnest.utils.errors import OptionError, mxnet_reason
 from gluon_resnest.utils.fileio import atomic_write
-from gluon_resnest.utils.processes import host_tag
 from gluon_resnest.utils.runlock import LOCK_NAME, FolderBusyError, RunLock
-from tests.helpers.model_server import publish, random_weights, sha1_of
+from tests.helpers.model_server import publish
 from tests.helpers.scripts import ROOT, load_script, run_script
 from tests.helpers.training import tiny_cfg
 
-FAST_STORE = dict(retries=0, backoff=0.01, timeout=5)
+FAST_STORE = dict(policy=DownloadPolicy(retries=0, backoff=0.01, timeout=5))
 FAST_TRAIN = dict(auto_augment=False, mixup_alpha=0.0, dropblock_prob=0.0, eval_every=0, warmup_epochs=0)
 
 
@@ -81,26 +80,12 @@ def _kill(proc):
 
 
 def _temps(folder):
-    return sorted(name for _, _, names in os.walk(folder) for name in names if name.endswith(".tmp"))
+    """Names of the staging folders (of :class:`~gluon_resnest.utils.fileio.Staging`) under ``folder``."""
+    return sorted(name for _, folders, _ in os.walk(folder) for name in folders if ".staging-" in name)
 
 
 def _snapshot(folder):
     return {name: os.stat(os.path.join(folder, name)).st_mtime_ns for name in sorted(os.listdir(folder))}
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """Random resnest14 weights: ``(bytes, sha1)``."""
-    _, data = random_weights("resnest14", tmp_path_factory.mktemp("w"))
-    return data, sha1_of(data)
-
-
-@pytest.fixture
-def published(weights, server, monkeypatch):
-    data, sha1 = weights
-    publish(monkeypatch, "resnest14", sha1)
-    server.add("resnest14-" + sha1[:8], data)
-    return sha1
 
 
 @pytest.fixture(scope="module")
@@ -266,28 +251,29 @@ def test_slow_download_gives_up_at_its_deadline(store_env, server, published, mo
     server.trickle = 0.05
     start = time.monotonic()
     with pytest.raises(ModelFileError, match="deadline of 1 s"):
-        get_model_file("resnest14", deadline=1, **FAST_STORE)
+        get_model_file("resnest14", policy=DownloadPolicy(retries=0, timeout=5, deadline=1))
     assert time.monotonic() - start < 10
     monkeypatch.setenv("GLUON_MODEL_DOWNLOAD_DEADLINE", "0.5")
     with pytest.raises(ModelFileError, match="deadline of 0.5 s"):
-        get_model_file("resnest14", **FAST_STORE)
+        get_model_file("resnest14", policy=DownloadPolicy.from_environment(retries=0, timeout=5))
     assert _temps(str(store_env)) == []
 
 
 def test_download_killed_midway_leaves_no_temp_after_the_next_run(store_env, server, published):
     server.trickle = 0.02
     code = ("import sys\nfrom gluon_resnest.models.catalogue import CATALOGUE\n"
-            "from gluon_resnest.models.store import get_model_file\n"
+            "from gluon_resnest.models.store import DownloadPolicy, get_model_file\n"
             "from tests.helpers.model_server import published_record\n"
             "CATALOGUE['resnest14'] = published_record('resnest14', sys.argv[1])\n"
-            "get_model_file('resnest14', retries=0)\n")
+            "get_model_file('resnest14', policy=DownloadPolicy(retries=0))\n")
     for _ in range(2):
+        before = set(_temps(str(store_env)))
         child = subprocess.Popen([sys.executable, "-c", code, published], cwd=ROOT, env=dict(os.environ))
         deadline = time.monotonic() + 60
-        while not _temps(str(store_env)) and time.monotonic() < deadline:
+        while not set(_temps(str(store_env))) - before and time.monotonic() < deadline:
             time.sleep(0.02)
         _kill(child)
-        assert _temps(str(store_env)), "the child was killed before it started writing"
+        assert set(_temps(str(store_env))) - before, "the child was killed before it started writing"
     server.trickle = 0.0
     get_model_file("resnest14", **FAST_STORE)
     assert _temps(str(store_env)) == []
@@ -304,7 +290,7 @@ def test_checkpoint_write_killed_midway_leaves_no_temp_after_the_next_run(one_ep
                                  cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert child.stdout.readline().strip() == "writing"
         _kill(child)
-        assert _temps(save) == [".ckpt-%04d.params.%s-%d-0.tmp" % (epoch + 5, host_tag(), child.pid)]
+        assert [name.split(".staging-")[0] for name in _temps(save)] == [".ckpt-%04d.params" % (epoch + 5)]
     train(_cfg(toy96, save, 2, resume=True))
     assert _temps(save) == []
 
@@ -372,7 +358,7 @@ def test_lock_timeout_names_the_lock_file(store_env, server, published):
     lock = os.path.join(str(store_env), "resnest14-%s.lock" % published[:8])
     with portalocker.Lock(lock, timeout=0):
         with pytest.raises(ModelFileError, match="waiting for the lock %s" % lock):
-            get_model_file("resnest14", lock_timeout=0.2, **FAST_STORE)
+            get_model_file("resnest14", policy=DownloadPolicy(retries=0, timeout=5, lock_timeout=0.2))
 
 
 def test_full_and_read_only_filesystems_name_the_path(tmp_path):

@@ -5,20 +5,20 @@ The archive holds the files the export's manifest (``PREFIX-meta.json``) lists, 
 :mod:`gluon_resnest.deploy.serving.handler`: the server's Python needs gluon_resnest (with mxnet, numpy, Pillow
 and the runtime of the file served), not the archive's author's checkout. Before archiving, the staged copy of the
 export is loaded once with the settings the server will use, so an archive that cannot load is never written.
-The archive is built in a hidden folder beside its destination and renamed into place: it appears whole or not at
-all.
+The archive is built in a staging folder beside its destination (:class:`~gluon_resnest.utils.fileio.Staging`:
+a killed packaging leaves nothing the next write there does not remove) and renamed into place: it appears whole
+or not at all.
 """
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
 import zipfile
 
 from ...utils.errors import ReplaceRefused, ReportableError
-from ...utils.fileio import atomic_write
+from ...utils.fileio import Staging, atomic_write
 from ..export_files import Export
 from .config import CONFIG_NAME, ServingConfig
 from .service import ClassifierService
@@ -119,12 +119,11 @@ def package_export(model, out=None, name=None, config=None, force=False):
     prefix, names = _export_files(model)
     base = os.path.basename(model)
     config = ServingConfig.from_dict(dict((config or ServingConfig(base)).as_dict(), model=base))
-    stage = os.path.join(os.path.dirname(out), ".%s.staging-%d-%s" % (os.path.basename(out), os.getpid(),
-                                                                      secrets.token_hex(4)))
-    model_dir, export_dir = os.path.join(stage, "model"), os.path.join(stage, "archive")
-    os.makedirs(model_dir)
-    os.mkdir(export_dir)
+    stage = Staging(out).open()
+    model_dir, export_dir = os.path.join(stage.folder, "model"), os.path.join(stage.folder, "archive")
     try:
+        os.mkdir(model_dir)
+        os.mkdir(export_dir)
         _stage_export(prefix, names, model_dir)
         atomic_write(os.path.join(model_dir, CONFIG_NAME), config.as_dict())
         atomic_write(os.path.join(model_dir, HANDLER_MODULE + ".py"), _HANDLER_SOURCE)
@@ -136,5 +135,5 @@ def package_export(model, out=None, name=None, config=None, force=False):
                                % (built, archive_members(built), expected))
         os.replace(built, out)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        stage.close()
     return out
