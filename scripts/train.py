@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 
+import gluon_resnest
 from gluon_resnest.train import Distributed, TrainConfig, train
 from gluon_resnest.train.config import GROUPS
 from gluon_resnest.train.options import add_arguments, options_from_args
@@ -33,8 +34,8 @@ def parse_args(argv=None):
 def main(argv=None):
     cfg = parse_args(argv).resolved()  # invalid options stop here, before anything is written or started
     dist = Distributed()
-    logging.basicConfig(level=logging.INFO if dist.is_root else logging.WARNING,
-                        handlers=[logging.StreamHandler(sys.stdout)], format=LOG_FORMAT)
+    logging.basicConfig(handlers=[logging.StreamHandler(sys.stdout)], format=LOG_FORMAT)
+    logging.getLogger(gluon_resnest.__name__).setLevel(logging.INFO if dist.is_root else logging.WARNING)
     result = train(cfg, dist)
     if dist.is_root and result.history:
         print(result.summary())

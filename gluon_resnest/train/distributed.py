@@ -152,7 +152,7 @@ class Distributed:
         every = self.gather_objects(facts, "same." + what.replace(" ", "_"))
         if any(other != every[0] for other in every[1:]):
             raise ValueError("the ranks' %s differ, so their steps would not match: %s; give every rank the same "
-                             "data" % (what, "; ".join("rank %d: %s" % (rank, value)
+                             "data" % (what, "; ".join("rank %d: %s" % (rank, "none" if value is None else value)
                                                        for rank, value in enumerate(every))))
 
     def allreduce_sum(self, values, name):

@@ -74,7 +74,7 @@ def options_table(groups):
         if opt.choices:
             meaning += " (%s)" % ", ".join(opt.choices)
         if opt.bounds is not None:
-            meaning += "; %s" % opt.bounds.text()
+            meaning += "; allowed: %s" % opt.bounds.text()
         if opt.bare_value is not None:
             meaning += "; alone it means %g" % opt.bare_value
         if opt.switch:

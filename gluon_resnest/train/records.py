@@ -112,9 +112,9 @@ class DataFacts:
         return cls(_number(mapping["train_images"], source, "train_images", int),
                    _number(mapping["steps_per_epoch"], source, "steps_per_epoch", int), fingerprint)
 
-    def describe(self):
-        """``96 training images (6 steps per epoch, fingerprint 0123abcd...)``."""
-        return "%d training images (%d steps per epoch%s)" % (
+    def __str__(self):
+        """``96 images (6 steps per epoch, fingerprint 0123abcd...)``."""
+        return "%d images (%d steps per epoch%s)" % (
             self.train_images, self.steps_per_epoch,
             ", fingerprint %s" % self.fingerprint if self.fingerprint else "")
 
