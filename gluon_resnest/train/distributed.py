@@ -110,7 +110,8 @@ class Distributed:
         if not self.hvd or self.size == 1:
             return obj
         payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if self.is_root else b""
-        return obj if self.is_root else pickle.loads(self._gather_bytes(payload, name)[0])
+        received = self._gather_bytes(payload, name)[0]
+        return obj if self.is_root else pickle.loads(received)
 
     def gather_objects(self, obj, name):
         """``[obj of rank 0, obj of rank 1, ...]`` on every rank (each rank's ``obj``: anything picklable)."""

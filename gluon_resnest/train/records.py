@@ -113,7 +113,7 @@ class DataFacts:
                    _number(mapping["steps_per_epoch"], source, "steps_per_epoch", int), fingerprint)
 
     def __str__(self):
-        """``96 images (6 steps per epoch, fingerprint 0123abcd...)``."""
+        """``96 images (6 steps per epoch, fingerprint FINGERPRINT)``."""
         return "%d images (%d steps per epoch%s)" % (
             self.train_images, self.steps_per_epoch,
             ", fingerprint %s" % self.fingerprint if self.fingerprint else "")

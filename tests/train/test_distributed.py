@@ -77,3 +77,10 @@ def test_a_single_process_runs_the_step_itself():
         dist.on_root(lambda: _raise(OptionError("{lr} bad")), "x")
     assert dist.gather_objects({"a": 1}, "x") == [{"a": 1}]
     dist.check_same({"a": 1}, "training data")
+
+
+def test_broadcast_object_takes_part_in_the_collective_on_every_rank():
+    root, other = _two_ranks()
+    blob = {"rank": 0, "blob": bytes(range(256)) * 64}
+    assert root.broadcast_object(blob, "check") is blob
+    assert other.broadcast_object({"rank": 1}, "check") == blob
