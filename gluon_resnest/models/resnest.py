@@ -12,10 +12,14 @@ from mxnet.gluon.nn import HybridBlock
 from ..nn import DropBlock, ModeGraphs, SplitAttentionConv
 from ..nn.mode_graphs import training_graph
 
-__all__ = ["Bottleneck", "ResNeSt", "MIN_INPUT_SIZE", "stage_plan"]
+__all__ = ["Bottleneck", "ResNeSt", "MIN_INPUT_SIZE", "MAX_INPUT_SIZE", "stage_plan"]
 
 #: The network downsamples by 32; smaller inputs leave no spatial extent for the last stage.
 MIN_INPUT_SIZE = 32
+#: The largest input side the training and export options accept: about twice the largest published evaluation
+#: size (416) and the detection backbones' 800-1024 px inputs; a resnest50 forward at this size already needs
+#: several GB of activations per image, and a typo such as 100000 px would ask for hundreds of GB.
+MAX_INPUT_SIZE = 1024
 
 
 class Bottleneck(HybridBlock):

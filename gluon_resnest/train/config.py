@@ -11,18 +11,14 @@ import os
 
 from ..models.catalogue import CATALOGUE
 from ..models.factory import model_record
+from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from ..utils.errors import OptionError
 from ..utils.options import check_settings
 from .options import FIXED, INVOCATION, Range, option
 
-__all__ = ["NetSettings", "DataSettings", "OptimSettings", "RunSettings", "TrainConfig", "GROUPS", "TOY_INPUT_SIZE",
-           "MAX_INPUT_SIZE"]
+__all__ = ["NetSettings", "DataSettings", "OptimSettings", "RunSettings", "TrainConfig", "GROUPS", "TOY_INPUT_SIZE"]
 
 TOY_INPUT_SIZE = 64
-#: The largest ``--input-size``: 2.5 times the largest resolution of the ResNeSt recipes (416, resnest269's
-#: evaluation size). Activations grow with the square of the side, so a size far beyond the recipes only ends in
-#: an allocation failure deep inside MXNet; it is refused before anything runs.
-MAX_INPUT_SIZE = 1024
 
 _DATA_ORDER = "it fixes the data order and the steps per epoch"
 _RECIPE_RATE = "negative: the variant's recipe rate"
@@ -60,8 +56,9 @@ class DataSettings:
     toy: bool = option(False, "use the embedded 10-class toy dataset (64x64)")
     toy_dir: str = option("", "where to write the toy RecordIO files (empty: SAVE_DIR/toy_data)", resume=INVOCATION)
     input_size: int = option(0, "training/validation resolution (0: 224, or 64 for the toy set)",
-                             bounds=Range(32, MAX_INPUT_SIZE, also=(0,), note="0: the default; at most %d, 2.5 times "
-                                          "the largest recipe resolution" % MAX_INPUT_SIZE))
+                             bounds=Range(MIN_INPUT_SIZE, MAX_INPUT_SIZE, also=(0,),
+                                          note="0: the default; the largest is about twice the largest published "
+                                               "evaluation size"))
     crop_pct: float = option(0.0, "validation center-crop fraction (0: the variant's data config)",
                              bounds=Range(0, 1, note="0: the variant's crop"))
     min_random_area: float = option(0.08, "random-resized-crop minimum area", bounds=Range(0, 1, low_open=True))
