@@ -364,7 +364,8 @@ class TrainingRun:
             history.append(record)
             state = CheckpointState(epoch=epoch, history=tuple(history), best_top1=best,
                                     num_update=self.trainer.optimizer.num_update, config=cfg.as_dict(),
-                                    world_size=dist.size, class_names=self.class_names, data=self.data_facts)
+                                    world_size=dist.size, data=self.data_facts,
+                                    class_names=tuple(self.class_names) if self.class_names else None)
             stem = dist.on_root(lambda: self._write_epoch(state, improved, self._wants_checkpoint(epoch, end_epoch)),
                                 "epoch_%d_outputs" % epoch)
             self.last_checkpoint = stem or self.last_checkpoint
