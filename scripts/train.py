@@ -9,13 +9,13 @@
 """
 import argparse
 import logging
-import os
 import sys
 
+import gluon_resnest
 from gluon_resnest.train import Distributed, TrainConfig, train
 from gluon_resnest.train.config import GROUPS
 from gluon_resnest.train.options import add_arguments, options_from_args
-from gluon_resnest.train.save_dir import owned_save_dir
+from gluon_resnest.train.save_dir import LOG_FORMAT
 from gluon_resnest.utils.cli import run_main
 
 
@@ -26,27 +26,19 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 def parse_args(argv=None):
     """The :class:`TrainConfig` of the command line; every flag comes from the option declarations."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter,
-                                epilog="docs/training.md lists every option with its resume rule.")
+                                epilog="docs/training.md lists every option with its range and resume rule.")
     add_arguments(p, GROUPS)
     return TrainConfig.from_flat(**options_from_args(p.parse_args(argv), GROUPS))
 
 
 def main(argv=None):
-    cfg = parse_args(argv)
-    cfg.resolved()  # invalid options stop here, before the save directory is created or locked
+    cfg = parse_args(argv).resolved()  # invalid options stop here, before anything is written or started
     dist = Distributed()
-    with owned_save_dir(cfg.run.save_dir, dist):
-        handlers = [logging.StreamHandler(sys.stdout)]
-        if dist.is_root:
-            handlers.append(logging.FileHandler(os.path.join(cfg.run.save_dir, "train.log")))
-        logging.basicConfig(level=logging.INFO if dist.is_root else logging.WARNING, handlers=handlers,
-                            format="%(asctime)s %(message)s")
-        state = train(cfg, dist)
-    if dist.is_root and state["history"]:
-        last = state["history"][-1]
-        print("final: train loss %.4f, val top-1 %s (best %.2f%%)" % (
-            last["train_loss"], "n/a" if last["val_top1"] is None else "%.2f%%" % last["val_top1"],
-            state["best_top1"]))
+    logging.basicConfig(handlers=[logging.StreamHandler(sys.stdout)], format=LOG_FORMAT)
+    logging.getLogger(gluon_resnest.__name__).setLevel(logging.INFO if dist.is_root else logging.WARNING)
+    result = train(cfg, dist)
+    if dist.is_root and result.history:
+        print(result.summary())
     return 0
 
 

@@ -7,6 +7,7 @@ A sample that cannot be read or decoded raises :class:`UnreadableSample` naming 
 (:meth:`~gluon_resnest.data.transforms.TrainTransform.from_encoded`).
 """
 import hashlib
+import math
 import os
 import struct
 import threading
@@ -16,15 +17,24 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.data import Dataset
 
-from ..utils.errors import ReportableError
+from ..utils.errors import OptionError, ReportableError
 from ..utils.publish import StagedFiles
 
 __all__ = ["RecordImageDataset", "FolderImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio",
-           "dataset_fingerprint", "decode_bgr", "IMAGE_EXTENSIONS"]
+           "dataset_fingerprint", "decode_bgr", "IMAGE_EXTENSIONS", "IMPLIED_CLASSES_FLOOR",
+           "IMPLIED_CLASSES_FACTOR"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 _MAGIC = 0xCED7230A
 _LENGTH_MASK = (1 << 29) - 1
+#: MXNet's record header (``IRHeader``): flag, label, id, id2; ``flag`` > 0 means ``flag`` float32 labels follow.
+_HEADER = struct.Struct("<IfQQ")
+#: A class count taken from the labels (largest + 1) may exceed the number of distinct labels up to
+#: ``max(IMPLIED_CLASSES_FLOOR, IMPLIED_CLASSES_FACTOR * distinct labels)``; beyond, the largest label is refused
+#: as a stray one (:meth:`RecordImageDataset.labels`). The floor is ImageNet's 1000 classes, so a subset of
+#: ImageNet keeps its labels.
+IMPLIED_CLASSES_FLOOR = 1000
+IMPLIED_CLASSES_FACTOR = 10
 
 
 class UnreadableSample(ReportableError):
@@ -138,16 +148,65 @@ class RecordImageDataset(Dataset):
         data, label, source = self.encoded(index)
         return _decode(data, source), label
 
-    def labels(self, skip_unreadable=False):
-        """Every record's label (headers only, no decoding); an unreadable record raises
-        :class:`UnreadableSample`, or with ``skip_unreadable`` is left out."""
-        found = []
+    def _header_label(self, index):
+        """Record ``index``'s label, read from its header alone (the first label of a multi-label header, as
+        :meth:`encoded` takes it); :class:`UnreadableSample` when the header is not a whole RecordIO header."""
+        handle = self._files.get(self.path)
+        handle.seek(self.offsets[index])
+        head = handle.read(8 + _HEADER.size)
+        magic, length = struct.unpack("<II", head[:8]) if len(head) >= 8 else (None, 0)
+        if magic != _MAGIC or length >> 29 or length < _HEADER.size or len(head) < 8 + _HEADER.size:
+            raise UnreadableSample("%s record %d: not a whole RecordIO record" % (self.path, index))
+        flag, label, _, _ = _HEADER.unpack(head[8:])
+        if flag > 0:
+            first = handle.read(4)
+            if len(first) < 4 or length < _HEADER.size + 4 * flag:
+                raise UnreadableSample("%s record %d: record is cut short" % (self.path, index))
+            label = struct.unpack("<f", first)[0]
+        return label
+
+    def labels(self, skip_unreadable=False, classes=None):
+        """Every record's class label as an ``int``, in index order, read from the record headers alone (no image
+        is read or decoded); an unreadable record raises :class:`UnreadableSample`, or with ``skip_unreadable`` is
+        left out.
+
+        A label must be a class index, a whole number >= 0: a label such as 2.5 is a ``ValueError`` naming the
+        record, never rounded. ``classes`` > 0: a label >= ``classes`` is an ``OptionError`` naming the record.
+        ``classes`` == 0 (the class count is to come from the labels: the largest + 1): a stray label far beyond
+        the others is an ``OptionError`` naming its record instead of a classifier mostly made of classes no
+        record has. Far beyond means that the class count it implies exceeds both
+        :data:`IMPLIED_CLASSES_FLOOR` and :data:`IMPLIED_CLASSES_FACTOR` times the number of distinct labels (one
+        label 1000000 among labels 0-9 implies 1000001 classes for 11 distinct labels; an ImageNet subset with
+        labels up to 999 passes). ``classes`` ``None``: no class check.
+        """
+        found, first_index = [], {}
         for index in range(len(self)):
             try:
-                found.append(self._record(index)[0][0].label)
+                label = self._header_label(index)
             except UnreadableSample:
                 if not skip_unreadable:
                     raise
+                continue
+            if not (math.isfinite(label) and label >= 0 and label == int(label)):
+                raise ValueError("%s record %d: label %r is not a class index (a whole number >= 0); labels are "
+                                 "never rounded" % (self.path, index, label))
+            label = int(label)
+            if classes and label >= classes:
+                raise OptionError("%s record %d: label %d is outside the {classes} %d classes (labels 0 to %d)"
+                                  % (self.path, index, label, classes, classes - 1))
+            first_index.setdefault(label, index)
+            found.append(label)
+        if classes == 0 and found:
+            largest, distinct = max(first_index), len(first_index)
+            if largest + 1 > max(IMPLIED_CLASSES_FLOOR, IMPLIED_CLASSES_FACTOR * distinct):
+                rest = max(label for label in first_index if label != largest) if distinct > 1 else None
+                raise OptionError(
+                    "%s record %d: label %d would make a %d-class classifier, but the records hold only %d distinct "
+                    "labels%s; with {classes} 0 the class count is the largest label + 1 and may be at most "
+                    "max(%d, %d x the distinct labels) = %d; fix the label or give {classes}"
+                    % (self.path, first_index[largest], largest, largest + 1, distinct,
+                       "" if rest is None else " (the largest other one is %d)" % rest, IMPLIED_CLASSES_FLOOR,
+                       IMPLIED_CLASSES_FACTOR, max(IMPLIED_CLASSES_FLOOR, IMPLIED_CLASSES_FACTOR * distinct)))
         return found
 
 

@@ -1,12 +1,17 @@
 """Training checkpoints: parameters, optimizer states and loop state, written atomically, found again on resume.
 
 A checkpoint of epoch ``E`` (0-based, completed) is ``ckpt-E.params`` (weights), ``ckpt-E.states`` (optimizer
-states, an ``mx.nd.save`` array file) and ``ckpt-E.json`` (loop state, configuration, optimizer counters) in the
-save directory. Loading one runs no code: there is no pickle anywhere. ``latest.json`` names the newest complete
-checkpoint and is replaced last, so a crash while writing never leaves a resumable but half-written checkpoint; it
-may only name a ``ckpt-N`` stem inside the save directory. ``best.params`` holds the weights of the best
-validation score so far. Only the newest ``keep`` checkpoints are kept.
+states, an ``mx.nd.save`` array file) and ``ckpt-E.json`` (the :class:`~gluon_resnest.train.records.CheckpointState`:
+loop state, configuration, optimizer counters, and the manifest of the other two files' sha1s) in the save
+directory. The three files are one unit: a ``.params`` or ``.states`` whose sha1 is not the one its ``.json``
+records (a file of another epoch, a damaged copy) is refused naming the file. A checkpoint state without a manifest
+(format version 1) loads without that check. Loading one runs no code: there is no pickle anywhere.
+``latest.json`` names the newest complete checkpoint and is replaced last, so a crash while writing never leaves a
+resumable but half-written checkpoint; it may only name a ``ckpt-N`` stem inside the save directory.
+``best.params`` holds the weights of the best validation score so far. Only the newest ``keep`` checkpoints are
+kept.
 """
+import dataclasses
 import json
 import os
 import re
@@ -15,7 +20,9 @@ import mxnet as mx
 
 from ..utils.errors import OptionError, mxnet_reason
 from ..utils.fileio import atomic_write
+from ..utils.publish import sha1_file
 from .optimizer import optimizer_state
+from .records import CheckpointState
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "read_checkpoint_states", "prune_checkpoints", "save_best",
            "run_weights", "run_class_names", "load_weights_file", "BEST_PARAMS", "POINTER"]
@@ -24,17 +31,21 @@ BEST_PARAMS = "best.params"
 POINTER = "latest.json"
 _STEM = re.compile(r"ckpt-(\d+)")
 _SUFFIXES = (".params", ".states", ".json")
+#: The files of a checkpoint that its ``.json`` manifest covers.
+_ARRAY_SUFFIXES = (".params", ".states")
 
 
-def save_checkpoint(save_dir, epoch, net, trainer, state, keep=0):
-    """Write checkpoint files for completed ``epoch``, point ``latest.json`` at them, then keep only the newest
-    ``keep`` checkpoints (0: all). Returns the stem path."""
-    stem = os.path.join(save_dir, "ckpt-%04d" % epoch)
+def save_checkpoint(save_dir, net, trainer, state, keep=0):
+    """Write the checkpoint of ``state`` (a :class:`~gluon_resnest.train.records.CheckpointState` of completed
+    epoch ``state.epoch``), with the optimizer's layout and the manifest of its files added, point ``latest.json``
+    at it, then keep only the newest ``keep`` checkpoints (0: all). Returns the stem path."""
+    stem = os.path.join(save_dir, "ckpt-%04d" % state.epoch)
     arrays, layout = optimizer_state(trainer)
     atomic_write(stem + ".params", net.save_parameters)
     atomic_write(stem + ".states", lambda tmp: mx.nd.save(tmp, arrays))
-    atomic_write(stem + ".json", dict(state, epoch=epoch, optimizer=layout))
-    atomic_write(os.path.join(save_dir, POINTER), {"epoch": epoch, "stem": os.path.basename(stem)})
+    files = {os.path.basename(stem + suffix): sha1_file(stem + suffix) for suffix in _ARRAY_SUFFIXES}
+    atomic_write(stem + ".json", dataclasses.replace(state, optimizer=layout, files=files).as_dict())
+    atomic_write(os.path.join(save_dir, POINTER), {"epoch": state.epoch, "stem": os.path.basename(stem)})
     if keep:
         prune_checkpoints(save_dir, keep)
     return stem
@@ -45,8 +56,7 @@ def prune_checkpoints(save_dir, keep):
     returns the epochs removed."""
     epochs = sorted({int(m.group(1)) for m in (_STEM.fullmatch(os.path.splitext(f)[0]) for f in os.listdir(save_dir))
                      if m})
-    current = latest_checkpoint(save_dir)
-    current_stem = os.path.basename(current[0]) if current else None
+    current_stem = _pointed_stem(save_dir)
     removed = []
     for epoch in epochs[:-keep] if keep < len(epochs) else []:
         stem = "ckpt-%04d" % epoch
@@ -73,12 +83,9 @@ def _read_json(path, what):
         raise ValueError("%s %s is not valid JSON (%s); delete it or fix it to resume" % (what, path, err)) from None
 
 
-def latest_checkpoint(save_dir):
-    """``(stem path, loop state)`` of the newest complete checkpoint, or ``None`` if there is none.
-
-    ``ValueError`` naming the file when ``latest.json`` is not valid JSON or names anything but a ``ckpt-N`` stem in
-    ``save_dir``; ``FileNotFoundError`` when the checkpoint it names is incomplete.
-    """
+def _pointed_stem(save_dir):
+    """The ``ckpt-N`` name ``latest.json`` holds, or ``None`` without a ``latest.json``; ``ValueError`` naming the
+    file when it is not valid JSON or names anything but a ``ckpt-N`` stem in ``save_dir``."""
     pointer = os.path.join(save_dir, POINTER)
     if not os.path.isfile(pointer):
         return None
@@ -87,6 +94,37 @@ def latest_checkpoint(save_dir):
     if not isinstance(name, str) or not _STEM.fullmatch(name):
         raise ValueError("checkpoint pointer %s names %r, not a ckpt-N checkpoint in %s: checkpoints are confined "
                          "to the save directory" % (pointer, name, save_dir))
+    return name
+
+
+def _check_manifest(stem, state):
+    """``OptionError`` (a ``ValueError``) naming the first file of checkpoint ``stem`` whose sha1 differs from the
+    one its state records (nothing to check for a version-1 state, which records none)."""
+    if state.version < 2:
+        return
+    expected = {os.path.basename(stem + suffix) for suffix in _ARRAY_SUFFIXES}
+    if set(state.files) != expected:
+        raise OptionError("checkpoint state %s.json lists the files %s, not %s; restore it or start a new "
+                          "{save_dir}" % (stem, ", ".join(sorted(state.files)) or "none", ", ".join(sorted(expected))))
+    for suffix in _ARRAY_SUFFIXES:
+        path = stem + suffix
+        found, recorded = sha1_file(path), state.files[os.path.basename(path)]
+        if found != recorded:
+            raise OptionError("checkpoint file %s is not the one %s.json was saved with (sha1 %s, the manifest "
+                              "records %s): a file of another checkpoint or a damaged copy; restore the checkpoint's "
+                              "own file or start a new {save_dir}" % (path, stem, found, recorded))
+
+
+def latest_checkpoint(save_dir):
+    """``(stem path, CheckpointState)`` of the newest complete checkpoint, or ``None`` if there is none.
+
+    ``ValueError`` naming the file when ``latest.json`` is not valid JSON or names anything but a ``ckpt-N`` stem in
+    ``save_dir``, when the state is damaged, or when a ``.params`` or ``.states`` file is not the one the state's
+    manifest records; ``FileNotFoundError`` when the checkpoint it names is incomplete.
+    """
+    name = _pointed_stem(save_dir)
+    if name is None:
+        return None
     stem = os.path.join(save_dir, name)
     root = os.path.realpath(save_dir)
     for suffix in _SUFFIXES:
@@ -95,14 +133,8 @@ def latest_checkpoint(save_dir):
             raise FileNotFoundError("checkpoint %s is incomplete: %s is missing" % (stem, path))
         if os.path.dirname(os.path.realpath(path)) != root:
             raise ValueError("checkpoint file %s resolves outside the save directory %s" % (path, save_dir))
-    state = _read_json(stem + ".json", "checkpoint state")
-    if not isinstance(state, dict) or "optimizer" not in state or "epoch" not in state:
-        raise OptionError("checkpoint state %s lacks its epoch or optimizer description (written by an older "
-                          "version, whose pickled .states are not loaded); start a new {save_dir}" % (stem + ".json"))
-    missing = [key for key in ("history", "best_top1") if key not in state]
-    if missing or not isinstance(state["history"], list) or not isinstance(state["epoch"], int):
-        raise OptionError("checkpoint state %s is damaged (%s); restore it or start a new {save_dir}"
-                          % (stem + ".json", "no %s" % " or ".join(missing) if missing else "bad epoch or history"))
+    state = CheckpointState.from_dict(_read_json(stem + ".json", "checkpoint state"), stem + ".json")
+    _check_manifest(stem, state)
     return stem, state
 
 
@@ -144,4 +176,5 @@ def run_weights(save_dir):
 def run_class_names(save_dir):
     """The class names the newest checkpoint of a training directory records, or ``None``."""
     found = latest_checkpoint(save_dir)
-    return found[1].get("class_names") if found else None
+    names = found[1].class_names if found else None
+    return list(names) if names is not None else None

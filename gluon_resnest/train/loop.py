@@ -1,10 +1,12 @@
 """The training loop: ResNeSt on RecordIO data, class folders or the embedded toy set, with the paper's recipe,
 Horovod-ready; from scratch, from given weights (fine-tuning) or from a checkpoint.
 
-Every rank runs :func:`train` with the same :class:`~gluon_resnest.train.config.TrainConfig`. Rank 0 alone writes
-logs, metrics, checkpoints and the final symbol/params export; metrics are summed over ranks (so they are
-weighted by sample count). :class:`TrainingRun` holds the steps: build, restore, one epoch, validate, checkpoint,
-finish.
+Every rank runs :func:`train` with the same :class:`~gluon_resnest.train.config.TrainConfig`. Rank 0 alone scans
+the labels, reads the checkpoint to resume from, and writes logs, metrics, checkpoints and the final symbol/params
+export, each as a step of :meth:`~gluon_resnest.train.distributed.Distributed.on_root` (every rank gets its result or
+its error); metrics are summed over ranks (so they are weighted by sample count). The ranks compare their data
+before the first step and stop, naming the difference, when it differs. :class:`TrainingRun` holds the steps:
+build, restore, one epoch, validate, checkpoint, finish.
 """
 import dataclasses
 import logging
@@ -26,16 +28,17 @@ from ..deploy.export import export_model
 from ..deploy.export_files import stale_files
 from ..models.factory import get_model, model_data_config
 from ..nn import copy_parameters, set_drop_prob
-from .checkpoint import (latest_checkpoint, load_weights_file, read_checkpoint_states, run_weights, save_best,
-                         save_checkpoint)
+from ..utils.errors import OptionError, flag
+from .checkpoint import (POINTER, latest_checkpoint, load_weights_file, read_checkpoint_states, run_weights,
+                         save_best, save_checkpoint)
 from .distributed import Distributed
 from .evaluation import count_correct, evaluate
 from .finite import check_loss, check_weights
 from .metrics_log import plot_curves, write_metrics
 from .optimizer import apply_no_wd, load_optimizer_state, make_optimizer
-from ..utils.errors import OptionError, flag
+from .records import CheckpointState, DataFacts, EpochRecord, TrainingResult
 from .resume import check_resume_data, resume_changes
-from .save_dir import owned_save_dir
+from .save_dir import owned_save_dir, run_log
 from .schedule import cosine_schedule, dropblock_rate
 
 __all__ = ["EpochStats", "TrainingRun", "train"]
@@ -83,22 +86,30 @@ def _datasets(cfg, dist):
 
 
 def _class_count(cfg, train_set):
-    """``classes`` if given (checked against the class folders), else the data's class count."""
+    """``classes`` if given (checked against the class folders, or every RecordIO label below it), else the data's
+    class count (for RecordIO: the largest label + 1, a stray label far beyond the others refused); RecordIO labels
+    that are not class indices are refused naming the record
+    (:meth:`~gluon_resnest.data.datasets.RecordImageDataset.labels`)."""
     found = len(train_set.classes) if train_set.classes else None
-    if cfg.net.classes:
-        if found is not None and found != cfg.net.classes:
+    if found is not None:
+        if cfg.net.classes and found != cfg.net.classes:
             raise OptionError("{classes} %d, but the training data has %d classes (%s)"
                               % (cfg.net.classes, found, ", ".join(train_set.classes)))
-        return cfg.net.classes
-    if found is not None:
         return found
-    labels = train_set.labels(skip_unreadable=not cfg.data.stop_on_bad_sample)
+    labels = train_set.labels(skip_unreadable=not cfg.data.stop_on_bad_sample, classes=cfg.net.classes)
+    if cfg.net.classes:
+        return cfg.net.classes
     if len(labels) < len(train_set):
         logger.warning("%s: %d of %d records are unreadable; the class count comes from the other records' labels",
                        train_set.path, len(train_set) - len(labels), len(train_set))
     if not labels:
         raise ValueError("%s: no readable record to take the class count from" % train_set.path)
-    return int(max(labels)) + 1
+    return max(labels) + 1
+
+
+def _data_facts(dataset, loader):
+    """The :class:`~gluon_resnest.train.records.DataFacts` of ``dataset`` read through ``loader`` on this rank."""
+    return DataFacts(len(dataset), len(loader), dataset_fingerprint(dataset))
 
 
 def build_net(cfg, ctx, weights=True):
@@ -145,6 +156,8 @@ class TrainingRun:
         self.cfg = cfg.resolved()
         self.dist = dist or Distributed()
         self.ctx = self.dist.context(self.cfg.run.gpu)
+        #: The stem path of this run's newest checkpoint (restored or written), ``None`` before the first.
+        self.last_checkpoint = None
         self._build_data()
         self._build_model()
 
@@ -155,7 +168,7 @@ class TrainingRun:
         self.data_config = model_data_config(cfg.net.model, input_size=size, crop_pct=cfg.data.crop_pct)
         train_set, val_set = _datasets(cfg, dist)
         self.class_names = list(train_set.classes) if train_set.classes else None
-        self.cfg = cfg = cfg.replace(classes=_class_count(cfg, train_set))
+        self.cfg = cfg = cfg.replace(classes=dist.on_root(lambda: _class_count(cfg, train_set), "class_count"))
         train_tf = TrainTransform(size, scale=(cfg.data.min_random_area, 1.0), jitter=cfg.data.jitter,
                                   lighting=cfg.data.lighting,
                                   auto_augment=AutoAugment() if cfg.data.auto_augment else None,
@@ -168,8 +181,11 @@ class TrainingRun:
             self.val_loader = make_loader(val_set, self.data_config.eval_transform(), cfg.optim.batch_size,
                                           dist.size, dist.rank, num_workers=cfg.data.workers, strict=strict)
         self.steps = len(self.train_loader)
-        self.data_facts = {"train_images": len(train_set), "steps_per_epoch": self.steps,
-                           "fingerprint": dataset_fingerprint(train_set)}
+        #: What this run trains on; a checkpoint records it, and a resume must find the same.
+        self.data_facts = _data_facts(train_set, self.train_loader)
+        val_facts = _data_facts(val_set, self.val_loader) if val_set is not None else None
+        dist.check_same(self.data_facts, "training data")
+        dist.check_same(val_facts, "validation data")
         if self.steps == 0:
             raise ValueError("each of the %d workers gets %d training images, fewer than one batch of %d"
                              % (dist.size, len(self.train_loader.sampler), cfg.optim.batch_size))
@@ -193,45 +209,43 @@ class TrainingRun:
         self.loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
 
     def restore(self):
-        """Load the newest checkpoint (rank 0 reads and checks, everyone receives); return its loop state, or
-        ``None`` when the save directory holds no checkpoint.
+        """Load the newest checkpoint (rank 0 reads, checks and loads the weights; every rank receives the optimizer
+        states, or the same error); return its :class:`~gluon_resnest.train.records.CheckpointState`, or ``None``
+        when the save directory holds no checkpoint.
 
         Options the checkpoint cannot honour are refused (:func:`~gluon_resnest.train.resume.resume_changes`);
         changed epochs, learning rate, warmup and the other recipe options apply from the restored step: the
         schedule, built from the new values, is evaluated at the restored update count.
         """
-        payload, failure = None, None
-        if self.dist.is_root:
-            try:
-                found = latest_checkpoint(self.cfg.run.save_dir)
-                if found is not None:
-                    stem, state = found
-                    changes = resume_changes(state.get("config", {}), state.get("world_size"), self.cfg,
-                                             self.dist.size)
-                    check_resume_data(state, self.data_facts, self.cfg.optim.epochs, stem)
-                    payload = ("ok", stem, state, read_checkpoint_states(stem), changes)
-            except (ValueError, FileNotFoundError) as err:
-                failure, payload = err, ("error", type(err).__name__, getattr(err, "template", str(err)))
-        payload = self.dist.broadcast_object(payload, "resume")
-        if payload is None:
+        found = self.dist.on_root(self._read_checkpoint, "resume")
+        if found is None:
             return None
-        if payload[0] == "error":
-            raise failure or {"OptionError": OptionError, "ValueError": ValueError}.get(payload[1],
-                                                                                    FileNotFoundError)(payload[2])
-        _, stem, state, arrays, changes = payload
-        if self.dist.is_root:
-            load_weights_file(self.net, stem + ".params", self.ctx)
+        stem, state, arrays, changes = found
         try:
-            load_optimizer_state(self.trainer, arrays, state["optimizer"])
+            load_optimizer_state(self.trainer, arrays, state.optimizer)
         except ValueError as err:
             raise ValueError("cannot resume from %s.states: %s" % (stem, err)) from None
+        self.last_checkpoint = stem
         if self.dist.is_root:
             self._log_resume(stem, state, changes)
         return state
 
+    def _read_checkpoint(self):
+        """Rank 0's part of :meth:`restore`: ``(stem, state, optimizer arrays, changed options)`` of the newest
+        checkpoint, its weights loaded into the network, or ``None`` without a checkpoint."""
+        found = latest_checkpoint(self.cfg.run.save_dir)
+        if found is None:
+            return None
+        stem, state = found
+        changes = resume_changes(state.config, state.world_size, self.cfg, self.dist.size)
+        check_resume_data(state, self.data_facts, self.cfg.optim.epochs, stem)
+        arrays = read_checkpoint_states(stem)
+        load_weights_file(self.net, stem + ".params", self.ctx)
+        return stem, state, arrays, changes
+
     def _log_resume(self, stem, state, changes):
         step = self.trainer.optimizer.num_update
-        logger.info("resumed from %s (epoch %d done, update %d)", stem, state["epoch"] + 1, step)
+        logger.info("resumed from %s (epoch %d done, update %d)", stem, state.epochs_done, step)
         for option, (old, new) in sorted(changes.items()):
             logger.info("resume: %s changed from %r to %r, applied from update %d", flag(option), old, new, step)
         if changes:
@@ -271,7 +285,7 @@ class TrainingRun:
             self.trainer.step(data.shape[0])
             logits = output.astype("float32").asnumpy()
             loss_sum = float(loss.astype("float32").sum().asscalar())
-            check_loss(loss_sum, epoch, step, self.steps)
+            check_loss(loss_sum, epoch, step, self.steps, self.last_checkpoint)
             stats.add(loss_sum, count_correct(logits, labels, (1,))[0], data.shape[0])
             if dist.is_root and cfg.run.log_interval and (step + 1) % cfg.run.log_interval == 0:
                 logger.info("epoch %d [%d/%d] loss %.4f lr %.5f %.1f img/s", epoch + 1, step + 1, self.steps,
@@ -296,16 +310,29 @@ class TrainingRun:
         every = self.cfg.run.save_every
         return epoch in (self.cfg.optim.epochs - 1, end_epoch - 1) or (every and (epoch + 1) % every == 0)
 
-    def _log_epoch(self, record):
-        skipped = record["skipped"] + (record.get("val_skipped") or 0)
-        logger.info("epoch %d: train loss %.4f top-1 %.2f%%%s, %.1f img/s%s", record["epoch"] + 1,
-                    record["train_loss"], record["train_top1"], "" if record["val_top1"] is None else
-                    ", val top-1 %.2f%% top-5 %.2f%%" % (record["val_top1"], record["val_top5"]),
-                    record["img_per_s"], ", %d unreadable samples skipped (train %d, val %d)"
-                    % (skipped, record["skipped"], record.get("val_skipped") or 0) if skipped else "")
+    def _epoch_record(self, epoch, stats, seconds):
+        return EpochRecord(epoch=epoch, train_loss=stats.loss_sum / stats.images,
+                           train_top1=100.0 * stats.correct / stats.images, images=int(stats.images),
+                           lr=self.trainer.learning_rate, seconds=seconds, img_per_s=stats.images / seconds,
+                           skipped=int(stats.skipped))
+
+    def _write_epoch(self, state, improved, checkpoint):
+        """Rank 0's outputs of a finished epoch (``state``: its checkpoint state): the log line, ``best.params``
+        when validation ``improved``, ``metrics.jsonl``, the curve, and the checkpoint when ``checkpoint``;
+        returns the checkpoint's stem, or ``None``."""
+        save_dir = self.cfg.run.save_dir
+        logger.info("%s", state.history[-1].summary())
+        if improved:
+            save_best(save_dir, self.net)
+        write_metrics(os.path.join(save_dir, "metrics.jsonl"), state.history)
+        plot_curves(os.path.join(save_dir, "training_curve.png"), state.history, self.cfg.net.model)
+        if checkpoint:
+            return save_checkpoint(save_dir, self.net, self.trainer, state, self.cfg.run.keep_checkpoints)
+        return None
 
     def run(self):
-        """Train from scratch or from the newest checkpoint (``--resume``); returns the final loop state."""
+        """Train from scratch or from the newest checkpoint (``--resume``); returns the
+        :class:`~gluon_resnest.train.records.TrainingResult`."""
         cfg, dist = self.cfg, self.dist
         save_dir = cfg.run.save_dir
         os.makedirs(save_dir, exist_ok=True)
@@ -313,46 +340,39 @@ class TrainingRun:
         if cfg.run.resume and state is None:
             if not cfg.run.allow_fresh_start:
                 raise OptionError("{resume}: no checkpoint in %s (no %s); run without {resume}, or add "
-                                  "{allow_fresh_start} to start from scratch in that case" % (save_dir, "latest.json"))
+                                  "{allow_fresh_start} to start from scratch in that case" % (save_dir, POINTER))
             if dist.is_root:
                 logger.info("resume: no checkpoint in %s, starting from scratch (allow_fresh_start)", save_dir)
         dist.broadcast_parameters(self.net.collect_params())
-        start_epoch = state["epoch"] + 1 if state else 0
-        history = state["history"] if state else []
-        best = state["best_top1"] if state else -1.0
+        start_epoch = state.epochs_done if state else 0
+        history = list(state.history) if state else []
+        best = state.best_top1 if state else None
         end_epoch = cfg.optim.epochs
         if cfg.run.stop_after_epochs:
             end_epoch = min(cfg.optim.epochs, start_epoch + cfg.run.stop_after_epochs)
         for epoch in range(start_epoch, end_epoch):
             tic = time.time()
             stats = self.train_epoch(epoch)
-            check_weights(self.net, epoch, self.steps)
-            seconds = time.time() - tic
-            record = {"epoch": epoch, "train_loss": stats.loss_sum / stats.images,
-                      "train_top1": 100.0 * stats.correct / stats.images, "images": int(stats.images),
-                      "lr": self.trainer.learning_rate, "seconds": seconds, "img_per_s": stats.images / seconds,
-                      "skipped": int(stats.skipped), "val_top1": None, "val_top5": None, "val_skipped": None}
+            check_weights(self.net, epoch, self.steps, self.last_checkpoint)
+            record = self._epoch_record(epoch, stats, time.time() - tic)
+            improved = False
             if self._wants_validation(epoch):
-                record["val_top1"], record["val_top5"], record["val_skipped"] = self.validate(epoch)
-                if record["val_top1"] > best:
-                    best = record["val_top1"]
-                    if dist.is_root:
-                        save_best(save_dir, self.net)
+                top1, top5, skipped = self.validate(epoch)
+                record = dataclasses.replace(record, val_top1=top1, val_top5=top5, val_skipped=skipped)
+                improved = best is None or top1 > best
+                best = top1 if improved else best
             history.append(record)
-            state = {"history": history, "best_top1": best, "num_update": self.trainer.optimizer.num_update,
-                     "config": cfg.as_dict(), "world_size": dist.size, "class_names": self.class_names,
-                     "data": self.data_facts}
-            if dist.is_root:
-                self._log_epoch(record)
-                write_metrics(os.path.join(save_dir, "metrics.jsonl"), history)
-                plot_curves(os.path.join(save_dir, "training_curve.png"), history, cfg.net.model)
-                if self._wants_checkpoint(epoch, end_epoch):
-                    save_checkpoint(save_dir, epoch, self.net, self.trainer, state, cfg.run.keep_checkpoints)
-        state = state or {"history": history, "best_top1": best}
-        if cfg.run.export and dist.is_root and end_epoch == cfg.optim.epochs:
-            state["export"] = self.finish()
-        dist.barrier("done")
-        return state
+            state = CheckpointState(epoch=epoch, history=tuple(history), best_top1=best,
+                                    num_update=self.trainer.optimizer.num_update, config=cfg.as_dict(),
+                                    world_size=dist.size, data=self.data_facts,
+                                    class_names=tuple(self.class_names) if self.class_names else None)
+            stem = dist.on_root(lambda: self._write_epoch(state, improved, self._wants_checkpoint(epoch, end_epoch)),
+                                "epoch_%d_outputs" % epoch)
+            self.last_checkpoint = stem or self.last_checkpoint
+        export = None
+        if cfg.run.export and end_epoch == cfg.optim.epochs:
+            export = dist.on_root(self.finish, "export")
+        return TrainingResult(tuple(history), best, tuple(export) if export else None)
 
     def finish(self):
         """Export the run's weights (:func:`~gluon_resnest.train.checkpoint.run_weights`) as float32
@@ -374,9 +394,14 @@ class TrainingRun:
 
 
 def train(cfg, dist=None):
-    """Run training as configured, owning the save directory for the run's life
-    (:func:`~gluon_resnest.train.save_dir.owned_save_dir`); returns the final loop state (history, best accuracy,
-    export paths)."""
+    """Run training as configured; returns the :class:`~gluon_resnest.train.records.TrainingResult` (every epoch's
+    record, the best validation top-1, the export's files).
+
+    The options are checked first (:meth:`~gluon_resnest.train.config.TrainConfig.resolved`: nothing is written for
+    an invalid one); then the run owns its save directory for its life
+    (:func:`~gluon_resnest.train.save_dir.owned_save_dir`, the lock taken once) and logs to its ``train.log``
+    (:func:`~gluon_resnest.train.save_dir.run_log`)."""
+    cfg = cfg.resolved()
     dist = dist or Distributed()
-    with owned_save_dir(cfg.run.save_dir, dist):
+    with owned_save_dir(cfg.run.save_dir, dist), run_log(cfg.run.save_dir, dist):
         return TrainingRun(cfg, dist).run()

@@ -1,14 +1,14 @@
 """Training options: the declarations of :mod:`gluon_resnest.utils.options` plus a resume rule each. A field of a
-settings group in :mod:`.config` made by :func:`option` holds its default, help, aliases and resume rule; the
-resume check's rules (:func:`fixed_by_checkpoint`, :func:`invocation_only`) and the docs table
-(:func:`options_table`) are generated from those declarations.
+settings group in :mod:`.config` made by :func:`option` holds its default, help, aliases, range (every numeric
+training option has one) and resume rule; the range checks, the resume check's rules (:func:`fixed_by_checkpoint`,
+:func:`invocation_only`) and the docs table (:func:`options_table`) are generated from those declarations.
 """
 from ..utils import options as declarations
 from ..utils.options import add_arguments as _add_arguments
-from ..utils.options import option_flags
+from ..utils.options import Range, option_flags
 
 __all__ = ["option", "declared", "add_arguments", "options_from_args", "fixed_by_checkpoint", "invocation_only",
-           "options_table", "APPLIES", "INVOCATION", "FIXED"]
+           "options_table", "Range", "APPLIES", "INVOCATION", "FIXED"]
 
 #: Resume rules. ``APPLIES``: a changed value applies from the resumed step. ``INVOCATION``: the option describes
 #: this invocation (where to read or write, how many loader processes), never compared with the checkpoint.
@@ -16,13 +16,16 @@ __all__ = ["option", "declared", "add_arguments", "options_from_args", "fixed_by
 APPLIES, INVOCATION, FIXED = "applies", "invocation", "fixed"
 
 
-def option(default, help, resume=APPLIES, fixed_because="", **kwargs):
+def option(default, help, resume=APPLIES, fixed_because="", bounds=None, **kwargs):
     """A settings field declaring a training option (:func:`gluon_resnest.utils.options.option`'s arguments)
     with its resume rule: :data:`APPLIES`, :data:`INVOCATION` or :data:`FIXED` (with ``fixed_because``, the
-    reason shown when a resume changes it)."""
+    reason shown when a resume changes it). A numeric option must give its ``bounds`` (a :class:`Range`)."""
     if resume not in (APPLIES, INVOCATION, FIXED) or (resume == FIXED) != bool(fixed_because):
         raise ValueError("resume must be applies, invocation or fixed, and fixed needs fixed_because")
-    return declarations.option(default, help, tags={"resume": resume, "fixed_because": fixed_because}, **kwargs)
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and bounds is None:
+        raise ValueError("a numeric training option needs its bounds (a Range)")
+    return declarations.option(default, help, tags={"resume": resume, "fixed_because": fixed_because},
+                               bounds=bounds, **kwargs)
 
 
 def declared(groups):
@@ -70,6 +73,8 @@ def options_table(groups):
         meaning = opt.help.replace("|", "\\|")
         if opt.choices:
             meaning += " (%s)" % ", ".join(opt.choices)
+        if opt.bounds is not None:
+            meaning += "; allowed: %s" % opt.bounds.text()
         if opt.bare_value is not None:
             meaning += "; alone it means %g" % opt.bare_value
         if opt.switch:

@@ -43,26 +43,27 @@ def resume_changes(saved_config, saved_world_size, cfg, world_size):
 
 
 def check_resume_data(state, data, epochs, stem):
-    """Refuse a resume whose data or epoch count the checkpoint ``state`` (of ``stem``) cannot honour.
+    """Refuse a resume whose data or epoch count the checkpoint ``state`` (a
+    :class:`~gluon_resnest.train.records.CheckpointState` of ``stem``) cannot honour.
 
-    ``data`` is ``{"train_images", "steps_per_epoch", "fingerprint"}`` of this run's training data; a checkpoint
-    that records different values is refused (``OptionError`` naming both), since the schedule and the data order
+    ``data`` is the :class:`~gluon_resnest.train.records.DataFacts` of this run's training data; a checkpoint that
+    records different values is refused (``OptionError`` naming both), since the schedule and the data order
     depend on them. ``epochs`` below the checkpoint's completed epochs is an ``OptionError`` on ``epochs``.
     """
-    done = state["epoch"] + 1
+    done = state.epochs_done
     if epochs < done:
         raise OptionError("{epochs} %d is below the %d epochs checkpoint %s has completed; give {epochs} %d or more"
                           % (epochs, done, stem, done))
-    saved = state.get("data")
-    if not saved:
+    saved = state.data
+    if saved is None:
         return
-    if any(saved.get(key) is not None and saved[key] != data[key] for key in ("train_images", "steps_per_epoch")):
+    if (saved.train_images, saved.steps_per_epoch) != (data.train_images, data.steps_per_epoch):
         raise OptionError("cannot resume from %s on this data: the checkpoint was trained on %d training images "
                           "(%d steps per epoch), this data has %d (%d steps per epoch), and the schedule and data "
                           "order depend on it; resume on the same data or start a new {save_dir}"
-                          % (stem, saved["train_images"], saved["steps_per_epoch"], data["train_images"],
-                             data["steps_per_epoch"]))
-    if saved.get("fingerprint") and data["fingerprint"] and saved["fingerprint"] != data["fingerprint"]:
+                          % (stem, saved.train_images, saved.steps_per_epoch, data.train_images,
+                             data.steps_per_epoch))
+    if saved.fingerprint and data.fingerprint and saved.fingerprint != data.fingerprint:
         raise OptionError("cannot resume from %s on this data: the training data differs from the checkpoint's "
                           "(same size, fingerprint %s instead of %s); resume on the same data or start a new "
-                          "{save_dir}" % (stem, data["fingerprint"], saved["fingerprint"]))
+                          "{save_dir}" % (stem, data.fingerprint, saved.fingerprint))

@@ -4,16 +4,62 @@ those declarations.
 
 A settings class is a (frozen) dataclass whose fields are options; a script adds them to its parser with
 :func:`add_arguments` and builds the settings with :func:`settings_from_args`, so no script writes a default or a
-help text again. Layers attach their own rules to an option with ``tags`` (training's resume rule, say) and read
-them back with :func:`declared`.
+help text again. A numeric option declares the values it accepts with a :class:`Range`, and
+:func:`check_settings` checks a settings instance against its ranges and choices (an ``OptionError`` naming the
+option), so no caller writes a bound again. Layers attach their own rules to an option with ``tags`` (training's
+resume rule, say) and read them back with :func:`declared`.
 """
 import dataclasses
+import math
 from typing import Any, Mapping, Optional, Tuple
 
+from .errors import OptionError
 from .errors import flag as flag_of
 
-__all__ = ["Option", "option", "declared", "add_arguments", "options_from_args", "settings_from_args",
-           "option_flags", "cli_flags", "default_text"]
+__all__ = ["Option", "Range", "option", "declared", "add_arguments", "options_from_args", "settings_from_args",
+           "check_settings", "option_flags", "cli_flags", "default_text"]
+
+
+def _number_text(value):
+    return str(value) if isinstance(value, int) else "%g" % value
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a numeric option accepts: finite numbers with ``low <= value`` (``low < value`` with
+    ``low_open``) and ``value <= high`` (``value < high`` with ``high_open``); ``None`` leaves that side unbounded.
+    ``also``: values outside the interval that have a meaning of their own (``0``: the default). ``note``: what the
+    bounds or the extra values stand for, shown with the refusal."""
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+    also: Tuple[Any, ...] = ()
+    note: str = ""
+
+    def __contains__(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if value in self.also:
+            return True
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def text(self):
+        """The range as the errors and the docs write it: ``in [0, 1)``, ``>= 1``, ``0 or in [32, 1024]``."""
+        if self.low is not None and self.high is not None:
+            interval = "in %s%s, %s%s" % ("(" if self.low_open else "[", _number_text(self.low),
+                                          _number_text(self.high), ")" if self.high_open else "]")
+        elif self.low is not None:
+            interval = "%s %s" % (">" if self.low_open else ">=", _number_text(self.low))
+        elif self.high is not None:
+            interval = "%s %s" % ("<" if self.high_open else "<=", _number_text(self.high))
+        else:
+            interval = "a finite number"
+        if self.also:
+            interval = "%s or %s" % (" or ".join(_number_text(v) for v in self.also), interval)
+        return interval
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,10 +76,11 @@ class Option:
     flag: Optional[str] = None
     required: bool = False
     tags: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    bounds: Optional[Range] = None
 
 
 def option(default, help, aliases=(), choices=None, type=None, bare_value=None, switch=None, negate=None,
-           metavar=None, flag=None, required=False, tags=None):
+           metavar=None, flag=None, required=False, tags=None, bounds=None):
     """A dataclass field declaring an option.
 
     ``default``: its value when not given; a tuple makes a list option (``--batches 1 8 16``), whose items have
@@ -43,12 +90,13 @@ def option(default, help, aliases=(), choices=None, type=None, bare_value=None, 
     option to ``value`` unless the option is given too (``--mixup``). ``negate``: for a boolean that defaults to
     true, the flag that turns it off (``--no-export``). ``flag``: the flag when it is not the field name's
     (``--size`` for ``input_size``). ``required``: the command line must give it (the default then serves API
-    callers). ``tags``: rules a layer attaches (read back through :func:`declared`).
+    callers). ``tags``: rules a layer attaches (read back through :func:`declared`). ``bounds``: the :class:`Range`
+    of a numeric option (checked by :func:`check_settings`).
     """
     if default is None and type is None:
         raise ValueError("an option whose default is None needs its type")
     meta = Option(help, tuple(aliases), tuple(choices) if choices else None, type, bare_value, switch, negate,
-                  metavar, flag, required, dict(tags or {}))
+                  metavar, flag, required, dict(tags or {}), bounds)
     return dataclasses.field(default=default, metadata={"option": meta})
 
 
@@ -124,6 +172,23 @@ def options_from_args(args, settings_classes):
 def settings_from_args(cls, args):
     """An instance of the settings class ``cls`` from a namespace parsed with its options."""
     return cls(**options_from_args(args, (cls,)))
+
+
+def check_settings(settings):
+    """``OptionError`` naming the first option of the settings instance ``settings`` (as ``{name}``) whose value is
+    outside its declared choices or :class:`Range` (every item of a list option is checked; ``None`` passes where
+    it is the default)."""
+    for field, opt in declared([type(settings)]):
+        value = getattr(settings, field.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if item is None and field.default is None:
+                continue
+            if opt.choices and item not in opt.choices:
+                raise OptionError("{%s} must be one of %s, got %r" % (field.name, ", ".join(map(str, opt.choices)),
+                                                                     item))
+            if opt.bounds is not None and item not in opt.bounds:
+                note = " (%s)" % opt.bounds.note if opt.bounds.note else ""
+                raise OptionError("{%s} must be %s%s, got %r" % (field.name, opt.bounds.text(), note, item))
 
 
 def default_text(field, opt):

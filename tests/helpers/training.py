@@ -20,3 +20,26 @@ def write_small_toy(root):
 
     ensure_toy_dataset(os.path.join(str(root), "toy"), train_count=96, val_count=40, size=48)
     return root
+
+
+#: The keys of a checkpoint state as the format without a version field (version 1) writes them.
+VERSION_1_KEYS = ("best_top1", "class_names", "config", "data", "epoch", "history", "num_update", "optimizer",
+                  "world_size")
+
+
+def as_version_1(save_dir):
+    """Rewrite the newest checkpoint of ``save_dir`` (the one ``latest.json`` names) in the checkpoint format
+    without a version field or a manifest (version 1): exactly :data:`VERSION_1_KEYS`, ``best_top1`` -1.0 before
+    any validation. Returns the ``ckpt-N.json`` path."""
+    import json
+
+    with open(os.path.join(save_dir, "latest.json")) as handle:
+        path = os.path.join(save_dir, json.load(handle)["stem"] + ".json")
+    with open(path) as handle:
+        state = json.load(handle)
+    old = {key: state[key] for key in VERSION_1_KEYS}
+    if old["best_top1"] is None:
+        old["best_top1"] = -1.0
+    with open(path, "w") as handle:
+        json.dump(old, handle, indent=2, sort_keys=True)
+    return path

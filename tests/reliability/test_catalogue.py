@@ -35,7 +35,7 @@ from gluon_resnest.utils.fileio import atomic_write
 from gluon_resnest.utils.runlock import LOCK_NAME, FolderBusyError, RunLock
 from tests.helpers.model_server import publish
 from tests.helpers.scripts import ROOT, load_script, run_script
-from tests.helpers.training import tiny_cfg
+from tests.helpers.training import as_version_1, tiny_cfg
 
 FAST_STORE = dict(policy=DownloadPolicy(retries=0, backoff=0.01, timeout=5))
 FAST_TRAIN = dict(auto_augment=False, mixup_alpha=0.0, dropblock_prob=0.0, eval_every=0, warmup_epochs=0)
@@ -162,7 +162,7 @@ def test_non_finite_options_are_refused_naming_the_flag(tmp_path):
     assert "Traceback" not in result.stderr
     result = run_script("train.py", "--toy", "--model", "resnest14", "--input-size", "-5",
                         "--save-dir", tmp_path / "s", timeout=300)
-    assert result.returncode == 2 and "--input-size must be at least 32" in result.stderr
+    assert result.returncode == 2 and "--input-size must be 0 or in [32, 1024]" in result.stderr
     assert not os.path.exists(tmp_path / "s")
 
 
@@ -172,7 +172,8 @@ def test_diverging_run_stops_naming_epoch_and_step_and_keeps_the_last_good_check
         before = json.load(handle)
     best = open(os.path.join(save, "best.params"), "rb").read() if os.path.exists(
         os.path.join(save, "best.params")) else None
-    with pytest.raises(NonFiniteError, match=r"epoch 2, step \d+ of 6"):
+    with pytest.raises(NonFiniteError, match=r"epoch 2, step \d+ of 6; nothing of this epoch was saved; the newest "
+                                             r"checkpoint, .*ckpt-0000, is the last good one"):
         train(_cfg(toy96, save, 3, resume=True, lr=1e30))
     with open(os.path.join(save, "latest.json")) as handle:
         assert json.load(handle) == before
@@ -394,13 +395,17 @@ def test_damaged_checkpoints_are_named(one_epoch, toy96, tmp_path):
         del state["history"]
         atomic_write(path, state)
 
-    cases = {
-        "ckpt-0000.params": (truncate, r"cannot load the weights .*ckpt-0000\.params: "),
-        "ckpt-0000.states": (wrong_shapes, r"ckpt-0000\.states: optimizer state of .* has shape \(1,\)"),
-        "ckpt-0000.json": (no_history, r"ckpt-0000\.json is damaged \(no history\)"),
-    }
-    for index, (name, (damage, message)) in enumerate(sorted(cases.items())):
+    cases = [  # (file, damage, checkpoint format version, message)
+        ("ckpt-0000.params", truncate, 2, r"checkpoint file .*ckpt-0000\.params is not the one .*ckpt-0000\.json "),
+        ("ckpt-0000.states", wrong_shapes, 2, r"checkpoint file .*ckpt-0000\.states is not the one "),
+        ("ckpt-0000.params", truncate, 1, r"cannot load the weights .*ckpt-0000\.params: "),
+        ("ckpt-0000.states", wrong_shapes, 1, r"ckpt-0000\.states: optimizer state of .* has shape \(1,\)"),
+        ("ckpt-0000.json", no_history, 2, r"ckpt-0000\.json is damaged \(no history\)"),
+    ]
+    for index, (name, damage, version, message) in enumerate(cases):
         save = _copy(one_epoch, tmp_path / ("d%d" % index))
+        if version == 1:
+            as_version_1(save)
         damage(os.path.join(save, name))
         with pytest.raises(ValueError, match=message):
             train(_cfg(toy96, save, 2, resume=True))
@@ -424,7 +429,7 @@ def test_corrupt_record_with_default_classes_is_skipped_in_the_label_scan(corrup
     cfg = tiny_cfg(str(tmp_path / "s"), 1, toy=False, rec_train=corrupt_rec, batch_size=4, **FAST_TRAIN)
     with caplog.at_level("WARNING"):
         state = train(cfg)
-    assert "1 of 20 records are unreadable" in caplog.text and state["history"][0]["skipped"] == 1
+    assert "1 of 20 records are unreadable" in caplog.text and state.history[0].skipped == 1
     with pytest.raises(Exception, match="record 3"):
         train(cfg.replace(stop_on_bad_sample=True, save_dir=str(tmp_path / "t")))
     cut = str(tmp_path / "cut")

@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 
 import pytest
 
@@ -11,7 +12,7 @@ from gluon_resnest.train import train
 from gluon_resnest.train.schedule import cosine_schedule
 from gluon_resnest.utils.errors import OptionError
 
-from tests.helpers.training import tiny_cfg
+from tests.helpers.training import as_version_1, tiny_cfg
 
 FAST = dict(auto_augment=False, mixup_alpha=0.0, dropblock_prob=0.0, eval_every=0)
 
@@ -29,8 +30,6 @@ def two_epochs(small_toy):
 
 
 def _copy(src, dst):
-    import shutil
-
     shutil.copytree(src, dst)
     return dst
 
@@ -51,7 +50,7 @@ def test_changed_epochs_and_lr_follow_the_rebuilt_schedule(two_epochs, small_toy
     assert "schedule rebuilt" in caplog.text
     saved = json.load(open(os.path.join(save, "ckpt-0003.json")))
     assert saved["config"]["optim"]["epochs"] == 4 and saved["optimizer"]["num_update"] == 24
-    assert state["history"][-1]["epoch"] == 3
+    assert state.history[-1].epoch == 3
 
 
 @pytest.mark.parametrize("option,value,old", [("batch_size", 8, 16), ("model", "resnest26", "resnest14")])
@@ -69,14 +68,31 @@ class _RunsCode:
 
 
 def test_crafted_states_file_cannot_run_code(two_epochs, small_toy, monkeypatch):
-    save = _copy(two_epochs, str(small_toy / "crafted"))
+    """Refused by the manifest; without one (a version-1 checkpoint) the array reader unpickles nothing."""
     marker = str(small_toy / "pwned")
     monkeypatch.setenv("PWNED_MARKER", marker)
-    with open(os.path.join(save, "ckpt-0001.states"), "wb") as handle:
-        pickle.dump(_RunsCode(), handle)
-    with pytest.raises(ValueError, match="ckpt-0001.states"):
+    for name, old_format, message in (("crafted", False, "ckpt-0001.states is not the one"),
+                                      ("crafted_v1", True, "ckpt-0001.states are not an MXNet array file")):
+        save = _copy(two_epochs, str(small_toy / name))
+        if old_format:
+            as_version_1(save)
+        with open(os.path.join(save, "ckpt-0001.states"), "wb") as handle:
+            pickle.dump(_RunsCode(), handle)
+        with pytest.raises(ValueError, match=message):
+            train(tiny_cfg(save, 3, resume=True, **FAST))
+        assert not os.path.exists(marker)
+
+
+def test_a_checkpoint_mixed_from_two_epochs_is_refused_naming_the_file(two_epochs, small_toy):
+    save = _copy(two_epochs, str(small_toy / "mixed"))
+    shutil.copy(os.path.join(save, "ckpt-0000.params"), os.path.join(save, "ckpt-0001.params"))
+    with pytest.raises(OptionError, match=r"checkpoint file .*ckpt-0001\.params is not the one .*ckpt-0001\.json "
+                                          r"was saved with") as refused:
         train(tiny_cfg(save, 3, resume=True, **FAST))
-    assert not os.path.exists(marker)
+    assert "--save-dir" in refused.value.for_cli()
+    manifest = json.load(open(os.path.join(save, "ckpt-0001.json")))["files"]
+    assert sorted(manifest) == ["ckpt-0001.params", "ckpt-0001.states"]
+    assert json.load(open(os.path.join(save, "latest.json")))["stem"] == "ckpt-0001"  # nothing was written
 
 
 def test_bad_or_escaping_latest_json_is_named(two_epochs, small_toy):
@@ -98,7 +114,7 @@ def test_resume_without_checkpoint_needs_an_explicit_flag(small_toy, caplog):
         train(tiny_cfg(save, 1, resume=True, **FAST))
     with caplog.at_level("INFO", logger="gluon_resnest.train"):
         state = train(tiny_cfg(save, 1, resume=True, allow_fresh_start=True, **FAST))
-    assert "starting from scratch" in caplog.text and len(state["history"]) == 1
+    assert "starting from scratch" in caplog.text and len(state.history) == 1
 
 
 def test_only_the_newest_checkpoints_are_kept(small_toy):

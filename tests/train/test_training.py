@@ -21,7 +21,7 @@ from gluon_resnest.train.schedule import cosine_schedule, dropblock_rate
 
 from tests.helpers.model_server import random_weights, sha1_of
 from tests.helpers.scripts import ROOT, script_path
-from tests.helpers.training import tiny_cfg
+from tests.helpers.training import as_version_1, tiny_cfg
 VENV_BIN = os.path.dirname(sys.executable)
 
 
@@ -63,18 +63,31 @@ def test_dropblock_ramp():
     assert [round(dropblock_rate(e, 4, 0.1), 3) for e in range(4)] == [0.025, 0.05, 0.075, 0.1]
 
 
+def _same_arrays(path_a, path_b):
+    a, b = mx.nd.load(path_a), mx.nd.load(path_b)
+    return a.keys() == b.keys() and all(np.array_equal(a[k].asnumpy(), b[k].asnumpy()) for k in a)
+
+
 def test_resume_ends_with_the_same_parameters(small_toy):
+    """Also from a checkpoint in the format without a version field or manifest (version 1)."""
     full = str(small_toy / "full")
     train(tiny_cfg(full, 3))
     part = str(small_toy / "part")
     train(tiny_cfg(part, 3, save_every=0, stop_after_epochs=2, workers=2))
     stopped = os.listdir(part)
     assert "ckpt-0001.states" in stopped and "ckpt-0000.params" not in stopped and "ckpt-0002.params" not in stopped
+    old = str(small_toy / "part_v1")
+    shutil.copytree(part, old)
+    as_version_1(old)
     resumed = train(tiny_cfg(part, 3, resume=True, workers=2))
-    a, b = mx.nd.load(os.path.join(full, "ckpt-0002.params")), mx.nd.load(os.path.join(part, "ckpt-0002.params"))
-    assert a.keys() == b.keys()
-    assert all(np.array_equal(a[k].asnumpy(), b[k].asnumpy()) for k in a)
-    assert [r["epoch"] for r in resumed["history"]] == [0, 1, 2]
+    assert _same_arrays(os.path.join(full, "ckpt-0002.params"), os.path.join(part, "ckpt-0002.params"))
+    assert [r.epoch for r in resumed.history] == [0, 1, 2]
+    resumed_old = train(tiny_cfg(old, 3, resume=True, workers=0))
+    assert _same_arrays(os.path.join(full, "ckpt-0002.params"), os.path.join(old, "ckpt-0002.params"))
+    assert resumed_old.history[:2] == resumed.history[:2]
+    assert [(r.train_loss, r.train_top1, r.lr) for r in (resumed_old.history[2], resumed.history[2])] == \
+        [(resumed.history[2].train_loss, resumed.history[2].train_top1, resumed.history[2].lr)] * 2
+    assert json.load(open(os.path.join(old, "ckpt-0002.json")))["version"] == 2
     lines = open(os.path.join(part, "metrics.jsonl")).read().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [0, 1, 2]
     assert os.path.getsize(os.path.join(part, "training_curve.png")) > 1000
@@ -161,6 +174,6 @@ def test_broadcast_parameters_names_a_deferred_parameter():
 def test_sgd_and_mixup_off_epoch_run(small_toy):
     state = train(tiny_cfg(str(small_toy / "sgd"), 2, optimizer="sgd", mixup_off_epoch=1, eval_every=0,
                             auto_augment=False))
-    history = state["history"]
-    assert [r["val_top1"] is None for r in history] == [True, False]
-    assert all(np.isfinite(r["train_loss"]) for r in history)
+    history = state.history
+    assert [r.val_top1 is None for r in history] == [True, False]
+    assert all(np.isfinite(r.train_loss) for r in history)
