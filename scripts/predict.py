@@ -22,8 +22,8 @@ import mxnet as mx
 from gluon_resnest.deploy.classifier import ExportedClassifier, class_names_for, top_classes
 from gluon_resnest.deploy.runtime_rule import RuntimeRequest
 from gluon_resnest.utils.cli import run_main
-from gluon_resnest.utils.errors import OptionError, mxnet_reason
-from gluon_resnest.utils.options import add_arguments, option, settings_from_args
+from gluon_resnest.utils.errors import mxnet_reason
+from gluon_resnest.utils.options import Range, add_arguments, check_settings, option, settings_from_args
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,14 +31,11 @@ class PredictOptions:
     """What predict.py prints: the ``topk`` classes of each image, of image files or of ``count`` records of
     ``rec``."""
     rec: Optional[str] = option(None, "take images from this RecordIO file instead (labels are shown)", type=str)
-    count: int = option(8, "how many RecordIO images")
-    topk: int = option(5, "classes printed per image")
+    count: int = option(8, "how many RecordIO images", bounds=Range(1))
+    topk: int = option(5, "classes printed per image", bounds=Range(1))
 
     def __post_init__(self):
-        if self.count < 1:
-            raise OptionError("{count} must be >= 1")
-        if self.topk < 1:
-            raise OptionError("{topk} must be >= 1")
+        check_settings(self)
 
 
 def main(argv=None):

@@ -21,7 +21,7 @@ from ..models.catalogue import CATALOGUE
 from ..models.factory import get_model, model_data_config
 from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from ..utils.errors import OptionError
-from ..utils.options import option
+from ..utils.options import Range, check_settings, option
 from .agreement import ExportCheckError, check_agreement
 from .export import WithPreprocess, export_description, run_without_package, write_symbol
 from .export_files import ExportWriter
@@ -65,30 +65,28 @@ class ExportOptions:
     :data:`~gluon_resnest.deploy.agreement.WARN_AGREEMENT`, an :class:`ExportCheckError` below ``min_agreement``.
     """
     size: int = option(0, "input resolution (0: the variant's evaluation size; the export's data config is the "
-                          "variant's at that size)")
-    batch_size: int = option(1, "the symbol/params member's static batch")
+                          "variant's at that size)",
+                       bounds=Range(MIN_INPUT_SIZE, MAX_INPUT_SIZE, also=(0,), note="0: the variant's"))
+    batch_size: int = option(1, "the symbol/params member's static batch", bounds=Range(1))
     preprocess: bool = option(False, "bake uint8 NHWC input and the mean/std normalization into the graph")
     fuse: bool = option(False, "export the oneDNN-fused CPU graph (conv + BN + ReLU + add; no ONNX from it)")
     onnx: bool = option(False, "also write PREFIX.onnx (dynamic batch)")
     int8: Optional[str] = option(None, "also write PREFIX-int8 symbol/params calibrated this way, and with the ONNX "
                                        "member PREFIX-int8.onnx", type=str, choices=CALIB_MODES)
     calib_data: Optional[str] = option(None, "RecordIO or image folder for INT8 calibration", type=str)
-    calib_batches: int = option(4, "calibration batches of %d images" % CHECK_BATCH)
+    calib_batches: int = option(4, "calibration batches (of max(%d, --batch-size) images)" % CHECK_BATCH,
+                                bounds=Range(1))
     bf16: bool = option(False, "also write PREFIX.onnx and check OpenVINO's bfloat16 inference of it against "
                                "float32")
     val_data: Optional[str] = option(None, "RecordIO or image folder to compare INT8/bf16 with float32 on "
                                            "(default: the calibration images not used for calibration)", type=str)
     min_agreement: Optional[float] = option(None, "fail (publish nothing) when top-1 agreement with float32 is below "
-                                                  "X (0..1)", type=float, metavar="X")
+                                                  "X (0..1)", type=float, metavar="X", bounds=Range(0, 1))
     force: bool = option(False, "remove files of an earlier export at PREFIX that this export does not produce")
 
     def __post_init__(self):
+        check_settings(self)
         checks = [
-            (self.size == 0 or MIN_INPUT_SIZE <= self.size <= MAX_INPUT_SIZE,
-             "{size} must be from %d to %d (0: the variant's)" % (MIN_INPUT_SIZE, MAX_INPUT_SIZE)),
-            (self.batch_size >= 1, "{batch_size} must be >= 1"),
-            (self.calib_batches >= 1, "{calib_batches} must be >= 1"),
-            (self.int8 in (None,) + CALIB_MODES, "{int8} must be one of %s" % ", ".join(CALIB_MODES)),
             (not self.int8 or self.calib_data, "{int8} needs calibration images: give {calib_data}"),
             (not (self.fuse and self.onnx), "ONNX cannot be made from a oneDNN-fused graph; drop {fuse} or {onnx}"),
             (not (self.int8 and self.preprocess), "{int8} exports NCHW float input; drop {preprocess}"),
@@ -96,7 +94,6 @@ class ExportOptions:
              "{bf16} checks the ONNX member on NCHW float input; drop {fuse} and {preprocess}"),
             (not self.bf16 or self.val_data or self.calib_data,
              "{bf16} needs images to check agreement with float32: give {val_data}"),
-            (self.min_agreement is None or 0 <= self.min_agreement <= 1, "{min_agreement} must be between 0 and 1"),
             (not ((self.val_data or self.min_agreement is not None) and not (self.int8 or self.bf16)),
              "{val_data} and {min_agreement} check a reduced-precision export; add {int8} or {bf16}"),
         ]

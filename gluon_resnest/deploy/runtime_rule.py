@@ -34,7 +34,7 @@ import dataclasses
 from typing import Optional
 
 from ..utils.errors import OptionError, RuntimeUnavailable
-from ..utils.options import option
+from ..utils.options import check_settings, option
 from .openvino_runtime import PRECISIONS
 
 __all__ = ["RUNTIMES", "RuntimeRequest", "RuntimeChoice", "Row", "PREFERENCE", "choose_runtime"]
@@ -56,10 +56,7 @@ class RuntimeRequest:
     member: Optional[str] = None
 
     def __post_init__(self):
-        if self.runtime not in RUNTIMES + (None,):
-            raise OptionError("{runtime} must be one of %s, got %r" % (", ".join(RUNTIMES), self.runtime))
-        if self.precision not in PRECISIONS + (None,):
-            raise OptionError("{precision} must be one of %s, got %r" % (", ".join(PRECISIONS), self.precision))
+        check_settings(self)
 
 
 @dataclasses.dataclass(frozen=True)

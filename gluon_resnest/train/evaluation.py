@@ -14,7 +14,7 @@ from ..deploy.runtime_rule import RuntimeRequest
 from ..models.factory import get_model, model_data_config
 from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from ..utils.errors import OptionError
-from ..utils.options import option
+from ..utils.options import Range, check_settings, option
 
 __all__ = ["EvalOptions", "count_correct", "evaluate", "evaluate_model", "evaluate_export"]
 
@@ -26,25 +26,17 @@ class EvalOptions:
     override its weights' classifier width and its variant's data config (an export takes them from its
     manifest)."""
     data: Optional[str] = option(None, "validation .rec (with .idx) or image folder", type=str, required=True)
-    batch_size: int = option(32, "images per batch")
-    workers: int = option(2, "data-loading worker processes (0: load in this process)")
-    classes: Optional[int] = option(None, "classifier width (default: that of the weights)", type=int)
+    batch_size: int = option(32, "images per batch", bounds=Range(1))
+    workers: int = option(2, "data-loading worker processes (0: load in this process)", bounds=Range(0, 64))
+    classes: Optional[int] = option(None, "classifier width (default: that of the weights)", type=int,
+                                    bounds=Range(1))
     input_size: Optional[int] = option(None, "eval resolution (default: the variant's published one)", type=int,
-                                       flag="--size")
-    crop_pct: Optional[float] = option(None, "center-crop fraction (default: the variant's)", type=float)
+                                       flag="--size", bounds=Range(MIN_INPUT_SIZE, MAX_INPUT_SIZE))
+    crop_pct: Optional[float] = option(None, "center-crop fraction (default: the variant's)", type=float,
+                                       bounds=Range(0, 1, low_open=True))
 
     def __post_init__(self):
-        checks = [
-            (self.batch_size >= 1, "{batch_size} must be >= 1"),
-            (self.workers >= 0, "{workers} must be >= 0"),
-            (self.classes is None or self.classes >= 1, "{classes} must be >= 1"),
-            (self.input_size is None or MIN_INPUT_SIZE <= self.input_size <= MAX_INPUT_SIZE,
-             "{input_size} must be from %d to %d" % (MIN_INPUT_SIZE, MAX_INPUT_SIZE)),
-            (self.crop_pct is None or 0 < self.crop_pct <= 1, "{crop_pct} must be in (0, 1]"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise OptionError(message)
+        check_settings(self)
 
     def model_overrides(self):
         """The options that apply to a model but not to an export (those it takes from its manifest)."""
