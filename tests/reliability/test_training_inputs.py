@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from gluon_resnest.data.datasets import RecordImageDataset, write_recordio
