@@ -8,7 +8,8 @@
 
 to-torch reads our weights (a .params file, a training --save-dir, or "pretrained": the published weights of
 --model) and writes OUT/model.safetensors and OUT/config.json (class names, evaluation data config) without torch;
-timm loads the folder with timm.create_model("local-dir:OUT"), the official package as docs/migration.md shows.
+timm loads the folder with timm.create_model("local-dir:OUT", pretrained=True), the official package as
+docs/migration.md shows.
 from-torch reads a PyTorch checkpoint (.pth/.pt with torch installed; .safetensors or a converted folder without)
 and, with torch installed, checks the result against the PyTorch reference.
 """

@@ -10,15 +10,17 @@ cast, so the values are the file's bit for bit) and publishes two files together
 * ``model.safetensors``: the PyTorch state dict (batch norms with ``num_batches_tracked`` = 0);
 * ``config.json``: for target ``timm``, timm's own folder layout (``architecture``, ``num_classes``,
   ``num_features``, ``global_pool``, ``label_names`` and ``label_descriptions``, and ``pretrained_cfg`` with the
-  data config), so ``timm.create_model("local-dir:OUT")`` builds and loads it; for target ``official``, the same
-  data config and names plus ``model_args``, the keyword arguments of the package's
+  data config), so ``timm.create_model("local-dir:OUT", pretrained=True)`` builds and loads it; for target
+  ``official``, the same data config and names plus ``model_args``, the keyword arguments of the package's
   ``resnest.torch.resnet.ResNet`` (with its ``Bottleneck``) that build the network, and ``factory``, the
   package's own function for the variant where it has one.
 
 timm has 8 of the 13 variants (the catalogue's ``timm`` names); the official package's ``ResNet`` builds all 13.
 """
 import dataclasses
+import errno
 import os
+import stat
 
 import numpy as np
 
@@ -28,7 +30,7 @@ from ..models.catalogue import CATALOGUE
 from ..models.factory import get_model, model_data_config, model_record
 from ..models.params import ParamsMismatchError, check_params, classifier_size, nonfinite_names, read_params, structural_arrays
 from ..utils.errors import OptionError
-from ..utils.fileio import atomic_write
+from ..utils.fileio import atomic_write, write_error
 from ..utils.options import option
 from ..utils.publish import StagedFiles
 from .torch_names import batch_counter_names, gluon_to_torch_names
@@ -170,16 +172,23 @@ def official_config(name, num_classes, data_config, label_names=None, label_desc
 
 
 def _write_folder(out_dir, state, config):
-    """Publish ``state`` as ``out_dir/model.safetensors`` and ``config`` as ``out_dir/config.json``, together."""
-    from safetensors.numpy import save
+    """Publish ``state`` as ``out_dir/model.safetensors`` and ``config`` as ``out_dir/config.json``, together.
+    safetensors writes its file with mode 0600; it gets the mode of the config file (a plain ``open()``'s)."""
+    from safetensors.numpy import save_file
 
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise NotADirectoryError("output %s is a file; give a folder to write %s and %s into"
                                  % (out_dir, WEIGHTS_FILE, CONFIG_FILE))
     with StagedFiles(os.path.join(out_dir, os.path.splitext(WEIGHTS_FILE)[0])) as staged:
         folder = os.path.dirname(staged.prefix)
-        atomic_write(os.path.join(folder, WEIGHTS_FILE), save(state, metadata={"format": "pt"}))
-        atomic_write(os.path.join(folder, CONFIG_FILE), config)
+        config_path, weights_path = os.path.join(folder, CONFIG_FILE), os.path.join(folder, WEIGHTS_FILE)
+        atomic_write(config_path, config)
+        try:
+            save_file(state, weights_path, metadata={"format": "pt"})
+        except Exception as err:  # safetensors reports a failed write as its own SafetensorError
+            raise write_error(os.path.join(out_dir, WEIGHTS_FILE), err
+                              if isinstance(err, OSError) else OSError(errno.EIO, str(err))) from None
+        os.chmod(weights_path, stat.S_IMODE(os.stat(config_path).st_mode))
         return staged.publish(CONFIG_FILE)
 
 
