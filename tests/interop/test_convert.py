@@ -215,3 +215,11 @@ def test_from_torch_wrong_variant_is_a_clear_error(timm_resnest14, tmp_path):
     with pytest.raises(ParamsMismatchError):
         from gluon_resnest.interop.torch_convert import convert_checkpoint
         convert_checkpoint(pth, out, "resnest26")
+
+
+def test_migration_page_lists_timms_names_from_the_catalogue():
+    import re
+
+    with open(os.path.join(ROOT, "docs", "migration.md"), encoding="utf-8") as handle:
+        rows = dict(re.findall(r"^\| `(\w+)` \| `(\w+)` \|$", handle.read(), re.M))
+    assert rows == {name: rec.timm for name, rec in CATALOGUE.items() if rec.timm}
