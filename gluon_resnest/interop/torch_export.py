@@ -28,7 +28,8 @@ from ..data.imagenet import IMAGENET1K_CLASSES, imagenet1k_names
 from ..models import store
 from ..models.catalogue import CATALOGUE
 from ..models.factory import get_model, model_data_config, model_record
-from ..models.params import ParamsMismatchError, check_params, classifier_size, nonfinite_names, read_params, structural_arrays
+from ..models.params import (ParamsMismatchError, check_params, classifier_size, nonfinite_names, read_params,
+                             structural_arrays)
 from ..utils.errors import OptionError
 from ..utils.fileio import atomic_write, write_error
 from ..utils.options import option
@@ -72,7 +73,8 @@ def target_name(name, target):
         return rec.official
     if rec.timm is None:
         having = ", ".join("%s (%s)" % (r.name, r.timm) for r in CATALOGUE.values() if r.timm)
-        raise OptionError("timm has no model of %s (it has %s); convert it with {target} official" % (rec.name, having))
+        raise OptionError("timm has no model of %s (it has %s); convert it with {target} official"
+                          % (rec.name, having))
     return rec.timm
 
 
@@ -102,11 +104,11 @@ def read_our_weights(weights, name, root=None):
             raise FileNotFoundError("weights file %s does not exist" % source)
     try:
         arrays = read_params(source, data)
-    except ParamsMismatchError as err:
+    except ParamsMismatchError:
         if source.endswith(_TORCH_SUFFIXES):
             raise ParamsMismatchError("%s is a PyTorch checkpoint, not our parameter file; it converts the other way "
                                       "(convert.py from-torch)" % source) from None
-        raise err from None
+        raise
     net = get_model(rec.name, classes=classifier_size(arrays) or IMAGENET1K_CLASSES)
     check_params(net, arrays, source, rec.name)
     bad = nonfinite_names(arrays)
@@ -174,6 +176,7 @@ def official_config(name, num_classes, data_config, label_names=None, label_desc
 def _write_folder(out_dir, state, config):
     """Publish ``state`` as ``out_dir/model.safetensors`` and ``config`` as ``out_dir/config.json``, together.
     safetensors writes its file with mode 0600; it gets the mode of the config file (a plain ``open()``'s)."""
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -185,9 +188,9 @@ def _write_folder(out_dir, state, config):
         atomic_write(config_path, config)
         try:
             save_file(state, weights_path, metadata={"format": "pt"})
-        except Exception as err:  # safetensors reports a failed write as its own SafetensorError
-            raise write_error(os.path.join(out_dir, WEIGHTS_FILE), err
-                              if isinstance(err, OSError) else OSError(errno.EIO, str(err))) from None
+        except (OSError, SafetensorError) as err:
+            reason = err if isinstance(err, OSError) else OSError(errno.EIO, str(err))
+            raise write_error(os.path.join(out_dir, WEIGHTS_FILE), reason) from None
         os.chmod(weights_path, stat.S_IMODE(os.stat(config_path).st_mode))
         return staged.publish(CONFIG_FILE)
 
@@ -211,7 +214,8 @@ def _class_labels(class_names, num_classes, from_store):
 
 def convert_to_torch(weights, out_dir, name, target="timm", data_config=None, class_names=None, root=None):
     """Write our weights of variant ``name`` as a folder ``out_dir`` for the PyTorch ``target`` (see the module
-    docstring); returns a report ``{target, model, architecture, num_classes, files, data_config}``.
+    docstring); returns a report ``{target, model, architecture, num_classes, source, files, data_config}``
+    (``architecture``: timm's name, the official factory, or ``"ResNet"`` where the package has none).
 
     ``weights``: a ``.params`` path (structural or prefixed keys, any classifier width) or ``True`` for the
     published weights (from the store in ``root``). ``data_config``: the
