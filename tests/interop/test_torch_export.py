@@ -167,6 +167,9 @@ def test_finetuned_training_run_loads_into_timm_with_its_predictions(tmp_path):
     converted = run_script("convert.py", "to-torch", save, out)
     assert converted.returncode == 0, converted.stderr[-2000:]
     assert "timm resnest50d (10 classes, 32 px)" in converted.stdout
+    other = run_script("convert.py", "to-torch", save, str(tmp_path / "other"), "--model", "resnest26")
+    assert other.returncode == 2 and "--model resnest26 differs from the variant the training run" in other.stderr
+    assert "resnest50" in other.stderr and not os.path.exists(str(tmp_path / "other"))
 
     val = open_image_dataset(str(data / "val"))
     transform = model_data_config("resnest50", input_size=32).eval_transform()
