@@ -1,26 +1,32 @@
-"""GluonCV integration: our ResNeSt behind GluonCV's names, builders and DropBlock tools.
+"""GluonCV integration: our ResNeSt behind GluonCV's names, builders, model store and DropBlock tools.
 
 :func:`install` (run by ``import gluon_resnest`` unless ``GLUON_RESNEST_GLUONCV=0`` is set) acts on GluonCV's
 modules in memory, at once for those already imported and through an import hook for those imported later; nothing
-on disk is changed and gluoncv is not imported by it:
+on disk is changed and gluoncv is not imported by it. GluonCV's functions are routed in place: the function object
+stays the same and runs ours, so a name taken from GluonCV before ``import gluon_resnest`` (``from
+gluoncv.nn.dropblock import set_drop_prob``, ``from gluoncv.model_zoo import resnest50``) is routed as well:
 
-* ``gluoncv.model_zoo.resnest``: its ``resnest14`` ... ``resnest269`` factories become ours (GluonCV's keywords and
+* ``gluoncv.model_zoo.resnest``: its ``resnest14`` ... ``resnest269`` factories build ours (GluonCV's keywords and
   default DropBlock rates), so ``gluoncv.model_zoo.get_model``, ``gluoncv.model_zoo.resnest50`` and the detection
-  and segmentation builders that import them (``faster_rcnn_fpn_syncbn_resnest*``, ``deeplab_resnest*``) build
-  ours; the seven fast variants are added to ``get_model``'s registry. Every module already holding GluonCV's
-  factories (``from .resnest import resnest50``) gets ours.
+  and segmentation builders that call them (``faster_rcnn_fpn_syncbn_resnest*``, ``deeplab_resnest*``) build
+  ours; the seven fast variants are added to ``get_model``'s registry.
+* ``gluoncv.model_zoo.model_store``: the fast variants join its sha1 table, so ``pretrained_model_list()`` (which
+  GluonCV's tests consult before asking for pretrained weights) names all 13, and its ``get_model_file`` fetches
+  the 13 through :mod:`gluon_resnest.models.store` (each from its publisher, into GluonCV's cache and lock names).
 * ``gluoncv.nn.dropblock.set_drop_prob`` (used by ``DropBlockScheduler``) also sets the rate of our DropBlock.
 * ``gluoncv.check``: torch >= 2 installed next to gluoncv 0.10.5 counts as "no PyTorch" instead of failing
   ``import gluoncv``.
 
-GluonCV's own factories stay reachable through :func:`gluoncv_original` (for comparisons). :func:`uninstall`
-puts everything back.
+GluonCV's classes are not routed (constructing ``gluoncv.model_zoo.resnest.ResNeSt`` or its ``DropBlock`` gets
+GluonCV's). GluonCV's own factories stay reachable through :func:`gluoncv_original` (for comparisons).
+:func:`uninstall` puts everything back.
 """
 import functools
 import importlib
 import importlib.abc
 import os
 import sys
+import types
 
 __all__ = ["import_gluoncv", "install", "uninstall", "installed", "gluoncv_original", "gluoncv_factory",
            "GLUONCV_NAMES", "DISABLE_ENV"]
@@ -32,11 +38,57 @@ GLUONCV_NAMES = ("resnest14", "resnest26", "resnest50", "resnest101", "resnest20
 
 _RESNEST_MODULE = "gluoncv.model_zoo.resnest"
 _ZOO_MODULE = "gluoncv.model_zoo.model_zoo"
+_STORE_MODULE = "gluoncv.model_zoo.model_store"
 _DROPBLOCK_MODULE = "gluoncv.nn.dropblock"
 _CHECK_MODULE = "gluoncv.check"
 
-_PATCHED_ATTRS = GLUONCV_NAMES + ("set_drop_prob", "_require_pytorch_version")
-_state = {"installed": False}
+#: The attribute a routed GluonCV function carries: ``(its own code, defaults, keyword defaults, the name of the
+#: route in its module, the replacement)``.
+_ROUTE = "_gluon_resnest_route"
+#: ``routed``: the GluonCV functions routed; ``added``: ``(dict, key)`` entries added to GluonCV's registries.
+_state = {"installed": False, "routed": [], "added": []}
+
+
+def _trampoline(*args, **kwargs):
+    """The code a routed function runs; its one global name is renamed per function to the replacement's name in
+    that function's module (see :func:`_route`)."""
+    return _gluon_resnest_route(*args, **kwargs)  # noqa: F821
+
+
+def _route(func, replacement):
+    """Make GluonCV's function ``func`` call ``replacement`` (which gets ``.original``: a copy of ``func`` as
+    GluonCV wrote it). The object keeps its identity, so every name bound to it, before or after, is routed."""
+    if _ROUTE in vars(func) or not isinstance(func, types.FunctionType) or func.__closure__:
+        return
+    original = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__)
+    original.__kwdefaults__, original.__doc__ = func.__kwdefaults__, func.__doc__
+    original.__qualname__, original.__module__ = func.__qualname__, func.__module__
+    replacement.original = original
+    key = "_gluon_resnest_route_" + func.__name__
+    func.__globals__[key] = replacement
+    setattr(func, _ROUTE, (func.__code__, func.__defaults__, func.__kwdefaults__, key, replacement))
+    func.__code__ = _trampoline.__code__.replace(co_names=(key,), co_name=func.__name__,
+                                                 co_qualname=func.__qualname__)
+    func.__defaults__ = func.__kwdefaults__ = None
+    _state["routed"].append(func)
+
+
+def _unroute(func):
+    code, defaults, kwdefaults, key, _ = vars(func).pop(_ROUTE)
+    func.__code__, func.__defaults__, func.__kwdefaults__ = code, defaults, kwdefaults
+    func.__globals__.pop(key, None)
+
+
+def _replacement(func):
+    """The replacement a GluonCV function is routed to, or ``None``."""
+    route = vars(func).get(_ROUTE) if hasattr(func, "__dict__") else None
+    return route[-1] if route else None
+
+
+def _gluoncv_root(root):
+    """GluonCV's rule for a model root: ``$MXNET_HOME/models`` wins over the ``root`` argument (``None``: the
+    store's default root, which follows ``MXNET_HOME``)."""
+    return None if "MXNET_HOME" in os.environ else root
 
 
 def gluoncv_factory(name):
@@ -47,12 +99,10 @@ def gluoncv_factory(name):
     rate = model_record(name).recipe.dropblock_prob
 
     def build(pretrained=False, root=None, ctx=None, **kwargs):
-        if "MXNET_HOME" in os.environ:
-            root = None  # GluonCV's rule: $MXNET_HOME/models wins over the root argument
         kwargs.setdefault("dropblock_prob", rate)
         if ctx is not None:
             kwargs["ctx"] = ctx
-        return get_model(name, pretrained=pretrained, root=root, **kwargs)
+        return get_model(name, pretrained=pretrained, root=_gluoncv_root(root), **kwargs)
 
     build.__name__ = build.__qualname__ = name
     build.__doc__ = "gluon_resnest's %s with GluonCV's keywords and defaults (see gluon_resnest.get_model)." % name
@@ -60,80 +110,83 @@ def gluoncv_factory(name):
     return build
 
 
-def _ours(obj):
-    return getattr(obj, "gluon_resnest", False)
-
-
 def gluoncv_original(name):
-    """GluonCV's own factory ``name`` (``resnest50``, ...), whether or not :func:`install` replaced it."""
+    """GluonCV's own factory ``name`` (``resnest50``, ...), whether or not :func:`install` routed it."""
     factory = getattr(import_gluoncv().model_zoo.resnest, name)
-    return factory.original if _ours(factory) else factory
+    replacement = _replacement(factory)
+    return replacement.original if replacement else factory
 
 
-def _set_drop_prob_bridge(original):
+def _set_drop_prob_bridge():
     from ..nn.dropblock import DropBlock
 
-    @functools.wraps(original)
     def set_drop_prob(drop_prob, module):
         if isinstance(module, DropBlock):
             module.drop_prob = drop_prob
         else:
-            original(drop_prob, module)
+            set_drop_prob.original(drop_prob, module)
 
-    set_drop_prob.gluon_resnest = True
     return set_drop_prob
 
 
-def _torch_check_bridge(original):
-    @functools.wraps(original)
+def _torch_check_bridge():
     def require_pytorch_version(*args, **kwargs):
         try:
-            return original(*args, **kwargs)
+            return require_pytorch_version.original(*args, **kwargs)
         except RuntimeError as err:
             raise ImportError("gluoncv's PyTorch half is disabled: %s" % err) from None
 
-    require_pytorch_version.gluon_resnest = True
     return require_pytorch_version
 
 
-def _replace(module_name, attr, new):
-    """Put ``new`` (which remembers the replaced object as ``new.original``) in place of ``module.attr`` in that
-    module and in every loaded gluoncv module holding the same object."""
-    old = getattr(sys.modules[module_name], attr, None)
-    if old is None or _ours(old):
-        return
-    new.original = old
-    for other_name, other in list(sys.modules.items()):
-        if other_name.startswith("gluoncv") and getattr(other, attr, None) is old:
-            setattr(other, attr, new)
+def _get_model_file_bridge():
+    from ..models import store
+    from ..models.catalogue import CATALOGUE
+
+    def get_model_file(name, tag=None, root=os.path.join("~", ".mxnet", "models")):
+        if name not in CATALOGUE:
+            return get_model_file.original(name, tag=tag, root=root)
+        return store.get_model_file(name, tag=tag, root=_gluoncv_root(root))
+
+    return get_model_file
+
+
+def _add(registry, key, value):
+    if key not in registry:
+        registry[key] = value
+        _state["added"].append((registry, key))
 
 
 def _patch_resnest(module):
     for name in GLUONCV_NAMES:
-        _replace(module.__name__, name, gluoncv_factory(name))
+        _route(getattr(module, name), gluoncv_factory(name))
 
 
 def _patch_zoo(module):
     from ..models.factory import list_models
 
-    registry = module._models
     for name in list_models():
-        if not _ours(registry.get(name)):
-            factory = gluoncv_factory(name)
-            factory.original = registry.get(name)
-            registry[name] = factory
+        _add(module._models, name, gluoncv_factory(name))
+
+
+def _patch_store(module):
+    from ..models.catalogue import CATALOGUE
+
+    for name, rec in CATALOGUE.items():
+        _add(module._model_sha1, name, rec.pretrained.sha1)
+    _route(module.get_model_file, _get_model_file_bridge())
 
 
 def _patch_dropblock(module):
-    _replace(module.__name__, "set_drop_prob", _set_drop_prob_bridge(module.set_drop_prob))
+    _route(module.set_drop_prob, _set_drop_prob_bridge())
 
 
 def _patch_check(module):
-    _replace(module.__name__, "_require_pytorch_version", _torch_check_bridge(module._require_pytorch_version))
+    _route(module._require_pytorch_version, _torch_check_bridge())
 
 
 _PATCHES = {_CHECK_MODULE: _patch_check, _RESNEST_MODULE: _patch_resnest, _DROPBLOCK_MODULE: _patch_dropblock,
-            _ZOO_MODULE: _patch_zoo}
+            _ZOO_MODULE: _patch_zoo, _STORE_MODULE: _patch_store}
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
@@ -179,22 +232,13 @@ def install():
 
 
 def uninstall():
-    """Give every loaded gluoncv module back GluonCV's own factories and functions; later imports are left alone."""
+    """Give GluonCV back its own functions and registries; later imports are left alone."""
     _state["installed"] = False
-    for module_name, module in list(sys.modules.items()):
-        if not module_name.startswith("gluoncv") or module is None:
-            continue
-        for attr in _PATCHED_ATTRS:
-            obj = getattr(module, attr, None)
-            if _ours(obj):
-                setattr(module, attr, obj.original)
-        registry = getattr(module, "_models", None) if module_name == _ZOO_MODULE else None
-        for name, factory in list((registry or {}).items()):
-            if _ours(factory):
-                if factory.original is None:
-                    del registry[name]
-                else:
-                    registry[name] = factory.original
+    while _state["routed"]:
+        _unroute(_state["routed"].pop())
+    while _state["added"]:
+        registry, key = _state["added"].pop()
+        registry.pop(key, None)
 
 
 def installed():

@@ -1,15 +1,16 @@
-"""Convert PyTorch ResNeSt checkpoints (official ``resnest`` or timm) into Gluon ``.params`` files.
+"""Convert PyTorch ResNeSt checkpoints (official ``resnest`` or timm) into Gluon ``.params`` files, and build the
+PyTorch reference models the conversions are checked against.
 
-Both PyTorch implementations share the Gluon module hierarchy and tensor layouts (OIHW convolutions, grouped
-ones included; (out, in) dense), so conversion is a renaming: batch-norm ``weight/bias`` become ``gamma/beta``,
-the split-attention ``conv2.bn0`` becomes ``conv2.bn``, and ``num_batches_tracked`` is dropped. A converted file is
-checked against the PyTorch model it came from (:func:`compare_with_reference`; the reference names of each variant
-are written in its catalogue record, ``timm`` and ``official``).
+Both PyTorch implementations share the Gluon module hierarchy and tensor layouts, so conversion is a renaming
+(:mod:`.torch_names`). A converted file is checked against the PyTorch model it came from
+(:func:`compare_with_reference`; the reference names of each variant are written in its catalogue record, ``timm``
+and ``official``). The other direction is :mod:`.torch_export`.
 
 timm imports torchvision; PyPI's torchvision build may fail to load next to a CPU-only torch because its
 ``nms``/``qnms`` operator registrations need its compiled extension. :func:`import_timm` declares those two
 operator schemas first when they are missing, which is all that timm's import needs.
 """
+import dataclasses
 import importlib
 import os
 import re
@@ -17,11 +18,29 @@ import re
 import mxnet as mx
 import numpy as np
 
+from ..models.catalogue import CATALOGUE
 from ..models.factory import model_record
 from ..utils.fileio import atomic_write
+from ..utils.options import option
+from .torch_export import WEIGHTS_FILE
+from .torch_names import torch_to_gluon_names
 
-__all__ = ["torch_to_gluon_names", "read_checkpoint", "convert_state_dict", "save_params_atomic", "convert_checkpoint",
-           "compare_with_reference", "import_timm", "available_references", "reference_model"]
+__all__ = ["FromTorchOptions", "REFERENCES", "read_checkpoint", "convert_state_dict", "save_params_atomic",
+           "convert_checkpoint", "compare_with_reference", "import_timm", "available_references", "reference_model"]
+
+#: The PyTorch implementations a converted file is checked against.
+REFERENCES = ("official", "timm")
+
+
+@dataclasses.dataclass(frozen=True)
+class FromTorchOptions:
+    """Options of a conversion from PyTorch (``scripts/convert.py from-torch``)."""
+    model: str = option("", "variant of the checkpoint", choices=tuple(CATALOGUE))
+    check: bool = option(True, "compare the converted network with the PyTorch reference loaded with the same "
+                               "checkpoint (needs torch)", negate="--no-check")
+    reference: str = option(None, "reference implementation to check with; none: the first that loads the "
+                                  "checkpoint", type=str, choices=REFERENCES)
+    tolerance: float = option(1e-4, "largest relative logit difference the check accepts (float32)")
 
 
 def _unwrap(state):
@@ -32,7 +51,10 @@ def _unwrap(state):
 
 
 def read_checkpoint(path):
-    """``{name: numpy array}`` from a ``.pth``/``.pt`` (needs torch) or ``.safetensors`` (no torch needed) file."""
+    """``{name: numpy array}`` from a ``.pth``/``.pt`` (needs torch) or ``.safetensors`` (no torch needed) file, or
+    from the ``model.safetensors`` of a folder (as :func:`~.torch_export.convert_to_torch` and timm write them)."""
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, WEIGHTS_FILE)):
+        path = os.path.join(path, WEIGHTS_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError("checkpoint %s does not exist" % path)
     if path.endswith(".safetensors"):
@@ -56,23 +78,6 @@ def read_checkpoint(path):
     if not isinstance(state, dict):
         raise ValueError("%s holds a %s, not a state dict" % (path, type(state).__name__))
     return {k: v.detach().cpu().numpy() for k, v in _unwrap(state).items() if hasattr(v, "detach")}
-
-
-def torch_to_gluon_names(keys):
-    """Map PyTorch state-dict keys to Gluon structural keys; keys mapped to ``None`` are dropped."""
-    keys = list(keys)
-    norm_modules = {k.rpartition(".")[0] for k in keys if k.endswith((".running_mean", ".running_var"))}
-    mapping = {}
-    for key in keys:
-        module, _, leaf = key.rpartition(".")
-        if leaf == "num_batches_tracked":
-            mapping[key] = None
-            continue
-        if module in norm_modules:
-            leaf = {"weight": "gamma", "bias": "beta"}.get(leaf, leaf)
-        module = re.sub(r"(^|\.)conv2\.bn0$", r"\1conv2.bn", module)
-        mapping[key] = "%s.%s" % (module, leaf) if module else leaf
-    return mapping
 
 
 def convert_state_dict(state, dtype=np.float32):
@@ -158,7 +163,7 @@ def import_timm():
 def available_references(name):
     """Which references exist for ``name``: a subset of ``("official", "timm")``."""
     rec = model_record(name)
-    return tuple(src for src, ref in (("official", rec.official), ("timm", rec.timm)) if ref)
+    return tuple(src for src in REFERENCES if getattr(rec, src))
 
 
 def reference_model(name, source):

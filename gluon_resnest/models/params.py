@@ -15,7 +15,7 @@ from .catalogue import CATALOGUE
 from .complexity import count_trainable
 
 __all__ = ["ParamsMismatchError", "NonFiniteWeightsWarning", "read_params", "classifier_size", "check_params",
-           "load_params", "nonfinite_names"]
+           "load_params", "nonfinite_names", "structural_arrays"]
 
 _CLASSIFIER_KEYS = ("fc.weight", "dense0_weight")
 
@@ -61,6 +61,14 @@ def _by_full_name(net, arrays):
         return {structural[k].name if k in structural else k: v for k, v in stripped.items()}
     prefix = net.prefix
     return {k if k.startswith(prefix) else prefix + k: v for k, v in stripped.items()}
+
+
+def structural_arrays(net, arrays):
+    """``arrays`` (either key scheme, as :func:`read_params` returns them) keyed by the structural names of
+    ``net``'s parameters (``layer1.0.conv2.fc1.weight``); keys that name no parameter of ``net`` are kept as they
+    are. The values are the same objects."""
+    structural = {param.name: key for key, param in net._collect_params_with_prefix().items()}
+    return {structural.get(key, key): value for key, value in _by_full_name(net, arrays).items()}
 
 
 def _guess_variant(shapes):

@@ -1,20 +1,29 @@
-"""Helpers for parity tests: random PyTorch reference weights with calibrated BN statistics, copied into ours."""
+"""Helpers for parity tests: random PyTorch reference weights with calibrated BN statistics, copied into ours;
+the PyTorch models of a converted folder, loaded as docs/migration.md shows."""
+import importlib
+import json
+import os
+
 import numpy as np
 import torch
 
 import gluon_resnest
 from gluon_resnest.interop.torch_convert import convert_state_dict, save_params_atomic
 from gluon_resnest.interop.torch_convert import reference_model
+from gluon_resnest.interop.torch_export import CONFIG_FILE
 
 
 def randomize(model, x, seed=0, calibration_batch=16):
     """Random weights; BN running stats set to the statistics each BN receives (one train pass on a batch).
 
     Well conditioned on purpose, so that float32 rounding stays far below the 1e-4 tolerance: the last BN of each
-    residual branch gets a small gamma, statistics come from ``calibration_batch`` images (the attention BNs see
-    one value per image) and variances are floored at a tenth of their median.
+    residual branch gets a small gamma (U(0.1, 0.4), scaled down by blocks / 16 beyond 16 blocks so that the deep
+    variants' branches add up no more than resnest50's), statistics come from ``calibration_batch`` images (the
+    attention BNs see one value per image) and variances are floored at a tenth of their median.
     """
     gen = torch.Generator().manual_seed(seed)
+    blocks = sum(1 for name, _ in model.named_modules() if name.endswith("bn3"))
+    depth_scale = min(1.0, 16.0 / max(blocks, 1))
     with torch.no_grad():
         for name, mod in model.named_modules():
             if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
@@ -23,7 +32,7 @@ def randomize(model, x, seed=0, calibration_batch=16):
                 if mod.bias is not None:
                     mod.bias.copy_(torch.rand(mod.bias.shape, generator=gen) * 0.2 - 0.1)
             elif isinstance(mod, torch.nn.BatchNorm2d):
-                low, high = (0.1, 0.4) if name.endswith("bn3") else (0.5, 1.5)
+                low, high = (0.1 * depth_scale, 0.4 * depth_scale) if name.endswith("bn3") else (0.5, 1.5)
                 mod.weight.copy_(torch.rand(mod.weight.shape, generator=gen) * (high - low) + low)
                 mod.bias.copy_(torch.rand(mod.bias.shape, generator=gen) * 0.2 - 0.1)
                 mod.reset_running_stats()
@@ -54,3 +63,20 @@ def reference_and_ours(name, source, shape=(2, 3, 64, 72), dtype="float64", seed
     net.cast(dtype)
     net.load_parameters(path)
     return expected, net, x
+
+
+def official_model(config):
+    """The official package's network of a converted folder's ``config.json`` (a dict): the package's factory
+    where it has one, else ``ResNet(Bottleneck, **model_args)``; random weights."""
+    if config["factory"]:
+        module, func = config["factory"].split(":")
+        return getattr(importlib.import_module(module), func)(num_classes=config["num_classes"])
+    from resnest.torch.resnet import Bottleneck, ResNet
+
+    return ResNet(Bottleneck, **config["model_args"])
+
+
+def read_config(folder):
+    """The ``config.json`` of a converted folder."""
+    with open(os.path.join(folder, CONFIG_FILE), encoding="utf-8") as handle:
+        return json.load(handle)

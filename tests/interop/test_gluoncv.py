@@ -346,6 +346,47 @@ def test_each_variant_downloads_from_its_publisher():
     assert len(fast) == 3 and all(u.endswith("resnest50_fast_1s4x24d-7318153d.zip") for u in fast)
 
 
+def test_pretrained_list_names_every_variant():
+    """GluonCV's tests ask ``pretrained_model_list()`` before ``get_model(name, pretrained=True)``."""
+    from gluon_resnest.models.catalogue import CATALOGUE
+
+    assert set(gluon_resnest.list_models()) <= set(gcv.model_zoo.pretrained_model_list())
+    for name, rec in CATALOGUE.items():
+        assert gcv.model_zoo.model_store.short_hash(name) == rec.pretrained.sha1[:8]
+
+
+#: GluonCV names that act on ResNeSt networks or their weights, taken from GluonCV.
+_GLUONCV_IMPORTS = ("from gluoncv.nn.dropblock import set_drop_prob, DropBlockScheduler; "
+                    "from gluoncv.model_zoo import resnest50, pretrained_model_list; "
+                    "from gluoncv.model_zoo.model_store import get_model_file")
+_ROUTED_CHECK = """
+from functools import partial
+from gluon_resnest.nn import iter_dropblocks
+net = resnest50()
+assert type(net) is gluon_resnest.ResNeSt
+net.apply(partial(set_drop_prob, 0.05))
+assert {db.drop_prob for db in iter_dropblocks(net)} == {0.05}
+DropBlockScheduler(net, 0, 0.08, 4)(0)
+assert {round(db.drop_prob, 6) for db in iter_dropblocks(net)} == {0.02}
+assert set(gluon_resnest.list_models()) <= set(pretrained_model_list())
+try:
+    get_model_file("resnest50_fast_1s4x24d")
+except OSError as err:
+    assert "127.0.0.1:9/resnest50_fast_1s4x24d-" in str(err), err
+print("routed")
+"""
+
+
+@pytest.mark.parametrize("first", ["gluoncv", "gluon_resnest"])
+def test_gluoncv_names_are_routed_in_either_import_order(first, tmp_path):
+    """Names bound from GluonCV before ``import gluon_resnest`` act on our layers and store as well."""
+    imports = [_GLUONCV_IMPORTS, "import gluon_resnest"]
+    env = dict(os.environ, MXNET_HOME=str(tmp_path), ENCODING_REPO="http://127.0.0.1:9/",
+               GLUON_MODEL_DOWNLOAD_DEADLINE="1")
+    result = _python("\n".join(imports if first == "gluoncv" else imports[::-1]) + _ROUTED_CHECK, env)
+    assert result.returncode == 0 and result.stdout.strip() == "routed", result.stderr[-2000:]
+
+
 def test_fast_variant_from_encoding_repo(tmp_path, server, monkeypatch, resnest14_bytes):
     net = get_model("resnest50_fast_1s4x24d")
     net.initialize(mx.init.Xavier())
@@ -362,6 +403,10 @@ def test_fast_variant_from_encoding_repo(tmp_path, server, monkeypatch, resnest1
     got = store.get_model_file("resnest50_fast_1s4x24d", **FAST)
     assert server.requests == ["/weights/resnest50_fast_1s4x24d-%s.zip" % sha1[:8]]
     assert store.check_sha1(got, sha1)
+    # GluonCV's own store function and its tests' pretrained path find the same verified file
+    assert gcv.model_zoo.model_store.get_model_file("resnest50_fast_1s4x24d", tag=sha1) == got
+    loaded = gcv.model_zoo.get_model("resnest50_fast_1s4x24d", pretrained=True)
+    assert loaded.num_classes == 1000 and len(server.requests) == 1
 
 
 def test_known_hosts_are_tried_in_turn_and_all_named(tmp_path, server, monkeypatch, resnest14_bytes):
