@@ -699,6 +699,7 @@ def test_serve_owns_only_what_it_started(server, toy_store, tmp_path):
         busy = run_script(*start, "--port", server.settings.port, timeout=600)
         assert busy.returncode == 2 and busy.stderr.startswith(
             "error: --port %d is in use on 127.0.0.1" % server.settings.port), busy.stderr
+        assert len(busy.stderr.strip().splitlines()) == 1
         assert decoy.poll() is None and mms.server_pid(run_dir) is None
         assert mms.http_json("GET", server.settings.management_url + "/models") == (200, listed)
 

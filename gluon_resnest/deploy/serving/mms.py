@@ -225,12 +225,9 @@ def wait_healthy(settings, timeout, pid=None):
     raise ServerError("MMS did not answer %s/ping within %d s" % (settings.inference_url, timeout))
 
 
-def _clear_run_dir(run_dir):
-    """Before a start from ``run_dir``: remove a pid file that names no frontend of it and kill the orphan workers
-    of an earlier server there; :class:`ServerError` when its frontend runs."""
-    owner = processes.frontend(run_dir)
-    if owner.pid is not None:
-        raise ServerError("an MMS started from %s is running (pid %d); stop it first" % (run_dir, owner.pid))
+def _clear_run_dir(run_dir, owner):
+    """Before a start from ``run_dir``, whose pid file names ``owner`` (:class:`~.processes.Frontend`, no live
+    frontend): remove the pid file and kill the orphan workers of an earlier server there."""
     try:
         os.remove(processes.pid_file(run_dir))
         if owner.foreign:
@@ -256,8 +253,11 @@ def start(run_dir, model_store, settings, max_request_size=32 << 20):
     run_dir = os.path.abspath(run_dir)
     for sub in ("logs", "tmp"):
         os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
-    _clear_run_dir(run_dir)
+    owner = processes.frontend(run_dir)
+    if owner.pid is not None:
+        raise ServerError("an MMS started from %s is running (pid %d); stop it first" % (run_dir, owner.pid))
     check_ports_free(settings)
+    _clear_run_dir(run_dir, owner)
     config = write_config(run_dir, settings, model_store, max_request_size)
     env = dict(os.environ, OMP_NUM_THREADS=str(settings.worker_threads), LOG_LOCATION=os.path.join(run_dir, "logs"),
                METRICS_LOCATION=os.path.join(run_dir, "logs"), TEMP=os.path.join(run_dir, "tmp"))

@@ -1,13 +1,13 @@
 """The processes of the MMS started from a run folder, told apart from every other process of the host.
 
 MMS writes its frontend's pid to ``RUN/.model_server.pid``; a pid alone names whatever process holds that number
-at the time (after a crash and pid reuse, an unrelated one). :func:`frontend` therefore accepts the pid only for the Java
-frontend of that run folder: its command line runs ``com.amazonaws.ml.mms.ModelServer`` with ``-f
+at the time (after a crash and pid reuse, an unrelated one). :func:`frontend` therefore accepts the pid only for
+the Java frontend of that run folder: its command line runs ``com.amazonaws.ml.mms.ModelServer`` with ``-f
 RUN/config.properties``, and it started at most :data:`PID_FILE_DELAY` s before the pid file was written. Workers
 are recognised by their command line too: MMS starts ``model_service_worker.py ... --tmp-dir RUN/tmp`` (the run
 folder's temporary directory, see :func:`~.mms.start`), and each worker forks one process per frontend connection
-with the same command line. A worker that is not a descendant of the run folder's live frontend is an orphan (its
-frontend died: killed, or stopped while one of its workers was stopped), which :func:`kill_orphans` ends.
+with the same command line. A worker that is not a descendant of the run folder's live frontend is an orphan: its
+frontend died (killed, say) and left it, which :func:`kill_orphans` ends.
 """
 import dataclasses
 import os
