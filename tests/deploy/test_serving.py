@@ -149,6 +149,48 @@ def test_serve_options_are_declared_once_and_range_checked(capsys):
         assert err.startswith("error: " + message) and len(err.strip().splitlines()) == 1, (argv, err)
 
 
+def test_run_dir_frontend_is_checked_by_command_line_and_start_time(tmp_path):
+    """The pid file counts only for a process whose command line is the run folder's frontend and that started
+    when the pid file was written; a worker process of the folder without a live frontend is an orphan."""
+    from gluon_resnest.deploy.serving import processes
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    pid_file = run_dir / processes.PID_FILE
+    lookalike = [sys.executable, "-c", "import time; time.sleep(120)", processes.FRONTEND_CLASS, "-f",
+                 str(run_dir / "config.properties")]
+    with subprocess.Popen(lookalike) as frontend, subprocess.Popen(["sleep", "120"]) as decoy:
+        try:
+            assert processes.frontend(run_dir) == processes.Frontend()
+            pid_file.write_text(str(decoy.pid))
+            assert processes.frontend(run_dir).pid is None
+            assert "pid %d is not the MMS frontend of %s" % (decoy.pid, run_dir) in processes.frontend(run_dir).foreign
+            pid_file.write_text(str(frontend.pid))
+            time.sleep(0.5)
+            assert processes.frontend(run_dir) == processes.Frontend(pid=frontend.pid)
+            os.utime(pid_file, (time.time() - 3600, time.time() - 3600))
+            reused = processes.frontend(run_dir)
+            assert reused.pid is None and "the pid was reused" in reused.foreign
+        finally:
+            frontend.kill()
+            decoy.kill()
+    assert processes.frontend(run_dir) == processes.Frontend()
+    script = os.path.join(str(tmp_path), processes.WORKER_SCRIPT)
+    with open(script, "w") as handle:
+        handle.write("import time\ntime.sleep(120)\n")
+    with subprocess.Popen([sys.executable, script, "--tmp-dir", str(run_dir / "tmp")]) as orphan, \
+            subprocess.Popen([sys.executable, script, "--tmp-dir", str(tmp_path / "other" / "tmp")]) as other:
+        try:
+            time.sleep(0.5)
+            os.kill(orphan.pid, signal.SIGSTOP)
+            assert [process.pid for process in processes.orphans(run_dir)] == [orphan.pid]
+            assert processes.kill_orphans(run_dir) == (orphan.pid,) and orphan.poll() is not None
+            assert other.poll() is None
+        finally:
+            other.kill()
+            orphan.kill()
+
+
 class _Context:
     """MMS's request context as :meth:`ClassifierService.answer` uses it, for ``count`` requests."""
 
@@ -619,7 +661,7 @@ def test_worker_killed_with_sigkill_is_restarted(server, toy_store):
         os.kill(victim, signal.SIGKILL)
         statuses = [future.result()[0] for future in burst]
     assert all(status in (200, 500, 503) for status in statuses), statuses
-    deadline, killed_loading = time.monotonic() + 120, None
+    deadline, killed_loading = time.monotonic() + 300, None
     while time.monotonic() < deadline and killed_loading is None:
         current = mms.worker_pids(server.run_dir, "toy")
         loading = [pid for pid in _serving_process(current) if pid not in pids]
@@ -627,7 +669,7 @@ def test_worker_killed_with_sigkill_is_restarted(server, toy_store):
             killed_loading = loading[0]
             os.kill(killed_loading, signal.SIGKILL)
         time.sleep(0.05)
-    assert killed_loading, "MMS started no new worker for toy within 120 s"
+    assert killed_loading, "MMS started no new worker for toy within 300 s"
     replacement = _wait_serving(server.run_dir, "toy", {victim, killed_loading}, deadline)
     workers = mms.describe(server.settings, "toy")["workers"]
     assert workers and all(w["status"] == "READY" for w in workers) and sorted(w["id"] for w in workers) != ids

@@ -142,40 +142,38 @@ def orphans(run_dir):
     return found
 
 
-def terminate(processes, wait=TERMINATE_WAIT):
-    """SIGTERM each of ``processes`` (``psutil.Process``), SIGKILL those still running after ``wait`` s, and wait
-    up to :data:`TERMINATE_WAIT` s more for them to go; returns the pids that were running."""
+def _send(processes, signal_name):
+    """Call ``signal_name`` ("terminate" or "kill") on each of ``processes``; returns those it reached."""
     import psutil
 
-    alive = []
+    reached = []
     for process in processes:
         try:
-            process.terminate()
-            alive.append(process)
+            getattr(process, signal_name)()
+            reached.append(process)
         except psutil.Error:
             continue
-    _, left = psutil.wait_procs(alive, timeout=wait)
-    for process in left:
-        try:
-            process.kill()
-        except psutil.Error:
-            continue
-    psutil.wait_procs(left, timeout=TERMINATE_WAIT)
+    return reached
+
+
+def terminate(processes, wait=TERMINATE_WAIT):
+    """SIGTERM each of ``processes`` (``psutil.Process``), SIGKILL those still running after ``wait`` s
+    (:func:`kill`); returns the pids that were running."""
+    import psutil
+
+    alive = _send(processes, "terminate")
+    kill(psutil.wait_procs(alive, timeout=wait)[1])
     return tuple(sorted(process.pid for process in alive))
 
 
 def kill(processes, wait=TERMINATE_WAIT):
     """SIGKILL each of ``processes`` (``psutil.Process``; this also ends a stopped one) and wait up to ``wait`` s
-    for them to go; returns their pids."""
+    for them to go; returns the pids that were running."""
     import psutil
 
-    for process in processes:
-        try:
-            process.kill()
-        except psutil.Error:
-            continue
-    psutil.wait_procs(processes, timeout=wait)
-    return tuple(sorted(process.pid for process in processes))
+    killed = _send(processes, "kill")
+    psutil.wait_procs(killed, timeout=wait)
+    return tuple(sorted(process.pid for process in killed))
 
 
 def kill_orphans(run_dir):
