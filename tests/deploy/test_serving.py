@@ -90,7 +90,7 @@ def test_decode_reads_image_kinds_as_predict_does_and_rejects_bad_input():
         with pytest.raises(BadInput, match=message) as info:
             decode_image(data, limits)
         assert info.value.status == status
-    with pytest.raises(ValueError, match="max_pixels must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="max_pixels must be .*>= 1, got 0"):
         ImageLimits(max_pixels=0)
 
 
@@ -133,20 +133,20 @@ def test_serve_options_are_declared_once_and_range_checked(capsys):
         docs = handle.read()
     missing = [row for row in _declared_rows(serve.PACKAGE_OPTIONS + serve.START_OPTIONS) if row not in docs]
     assert not missing, "docs/serving.md lacks (or words differently) the option rows %s" % missing
-    refused = [(["start", "--model-store", ".", "--threads", "-1"], "--threads must be an integer >= 0, got -1"),
-               (["start", "--model-store", ".", "--port", "40000"], "--port must be an integer from 1 to 32766"),
-               (["start", "--model-store", ".", "--response-timeout", "0"], "--response-timeout must be an integer"),
-               (["start", "--model-store", ".", "--workers", "0"], "--workers must be an integer >= 1, got 0"),
-               (["start", "--model-store", ".", "--max-batch-delay", "-5"], "--max-batch-delay must be an integer"),
+    refused = [(["start", "--model-store", ".", "--threads", "-1"], "--threads must be .*>= 0, got -1"),
+               (["start", "--model-store", ".", "--port", "40000"], "--port must be .*1.*32766.*, got 40000"),
+               (["start", "--model-store", ".", "--response-timeout", "0"], "--response-timeout must be .*, got 0"),
+               (["start", "--model-store", ".", "--workers", "0"], "--workers must be .*1.*, got 0"),
+               (["start", "--model-store", ".", "--max-batch-delay", "-5"], "--max-batch-delay must be .*, got -5"),
                (["start", "--model-store", ".", "--port", "9000", "--management-port", "9000"],
                 "--port and --management-port must differ"),
-               (["package", "no-export", "--topk", "0"], "--topk must be an integer >= 1, got 0"),
-               (["package", "no-export", "--max-bytes", "0"], "--max-bytes must be an integer from 1 to"),
-               (["package", "no-export", "--min-side", "-1"], "--min-side must be an integer >= 1, got -1")]
+               (["package", "no-export", "--topk", "0"], "--topk must be .*>= 1, got 0"),
+               (["package", "no-export", "--max-bytes", "0"], "--max-bytes must be .*536870912.*, got 0"),
+               (["package", "no-export", "--min-side", "-1"], "--min-side must be .*>= 1, got -1")]
     for argv, message in refused:
         assert run_main(serve.main, argv) == 2, argv
         err = capsys.readouterr().err
-        assert err.startswith("error: " + message) and len(err.strip().splitlines()) == 1, (argv, err)
+        assert re.match("error: " + message, err) and len(err.strip().splitlines()) == 1, (argv, err)
 
 
 def test_run_dir_frontend_is_checked_by_command_line_and_start_time(tmp_path):

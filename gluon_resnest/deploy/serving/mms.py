@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["ServerSettings", "RunFolder", "StopReport", "JavaMissing", "ServerError", "java_command",
            "request_size_cap", "write_config", "http_json", "server_pid", "check_ports_free", "wait_healthy",
            "start", "serve", "server_log", "refusal", "register", "unregister", "describe", "stop", "worker_pids",
-           "free_ports", "LOOPBACK", "MAX_PORT", "JAVA_PACKAGE", "STOP_TIMEOUT"]
+           "free_ports", "LOOPBACK", "MAX_PORT", "MAX_SETTING", "JAVA_PACKAGE", "STOP_TIMEOUT"]
 
 LOOPBACK = "127.0.0.1"
 #: The largest port MMS binds (it takes a port as a Java short).
@@ -45,6 +45,8 @@ MAX_PORT = 32766
 JAVA_PACKAGE = "openjdk-17-jre-headless"
 #: Seconds :func:`stop` gives the frontend to exit after SIGTERM before it is killed.
 STOP_TIMEOUT = 60
+#: The largest setting MMS reads (it reads them as Java integers).
+MAX_SETTING = 2 ** 31 - 1
 
 
 class JavaMissing(ReportableError, RuntimeError):
@@ -62,14 +64,15 @@ class ServerSettings:
     (:class:`~gluon_resnest.utils.errors.OptionError` naming the option)."""
     port: int = option(8080, "inference API port (MMS takes ports up to %d)" % MAX_PORT, tags=in_range(1, MAX_PORT))
     management_port: int = option(8081, "management API port", tags=in_range(1, MAX_PORT))
-    workers: int = option(1, "worker processes per model", tags=in_range(1))
-    batch_size: int = option(1, "requests MMS gathers into one call of the handler", tags=in_range(1))
-    max_batch_delay: int = option(50, "ms MMS waits for a batch to fill", tags=in_range(0))
+    workers: int = option(1, "worker processes per model", tags=in_range(1, MAX_SETTING))
+    batch_size: int = option(1, "requests MMS gathers into one call of the handler", tags=in_range(1, MAX_SETTING))
+    max_batch_delay: int = option(50, "ms MMS waits for a batch to fill", tags=in_range(0, MAX_SETTING))
     threads: int = option(0, "OpenMP threads per worker (OMP_NUM_THREADS; 0: the CPUs divided among the workers)",
                           tags=in_range(0))
-    job_queue_size: int = option(100, "requests queued per model before MMS answers 503", tags=in_range(1))
+    job_queue_size: int = option(100, "requests queued per model before MMS answers 503",
+                                 tags=in_range(1, MAX_SETTING))
     response_timeout: int = option(120, "s a worker may take to load its model or answer a batch before MMS "
-                                        "replaces it (the requests it held get 500)", tags=in_range(1))
+                                        "replaces it (the requests it held get 500)", tags=in_range(1, MAX_SETTING))
     start_timeout: int = option(300, "s to wait for MMS to answer, and as long again for each model's workers",
                                 aliases=("--timeout",), tags=in_range(1))
 
