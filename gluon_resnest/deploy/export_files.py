@@ -160,6 +160,10 @@ class Export:
         """``PREFIX`` + the member's tag: what MXNet's ``export``/``imports`` take for a symbol/params member."""
         return self.prefix + MEMBER_KINDS[name].tag
 
+    def file_sha1s(self):
+        """``{base name: sha1}`` of every member file the manifest lists."""
+        return {name: sha1 for member in self.meta.members.values() for name, sha1 in member.files.items()}
+
     def file_names(self):
         """Base names of every file of the export, the manifest last."""
         listed = sorted(name for member in self.meta.members.values() for name in member.files)

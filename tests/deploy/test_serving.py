@@ -1,13 +1,19 @@
 """Serving an export with a real Multi Model Server (Java frontend, Python workers) on loopback: the archive, answers
-equal to scripts/predict.py (symbol/params and INT8 ONNX), bad input, a tampered archive, a worker killed with
-SIGKILL, and a bounded load run with MMS's batching on."""
+equal to scripts/predict.py (symbol/params and INT8 ONNX), bad input alone and mixed into batches, a tampered
+archive or manifest, a worker killed with SIGKILL or stopped with SIGSTOP, a killed frontend, a decoy pid file, a
+port in use, and a bounded load run with MMS's batching on."""
 import concurrent.futures
+import dataclasses
 import importlib.util
 import io
+import json
 import os
+import re
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import time
 import zipfile
 import zlib
@@ -20,7 +26,7 @@ from gluon_resnest.deploy.classifier import ExportedClassifier
 from gluon_resnest.deploy.serving.images import BadInput, ImageLimits, decode_image
 
 from tests.helpers.files import umask, wrong_modes
-from tests.helpers.scripts import run_script
+from tests.helpers.scripts import ROOT, load_script, run_script
 
 SERVING = importlib.util.find_spec("mms") is not None and importlib.util.find_spec("model_archiver") is not None
 needs_mms = pytest.mark.skipif(not SERVING, reason="MMS is not installed: bash scripts/setup_env.sh --with-serving")
@@ -84,7 +90,7 @@ def test_decode_reads_image_kinds_as_predict_does_and_rejects_bad_input():
         with pytest.raises(BadInput, match=message) as info:
             decode_image(data, limits)
         assert info.value.status == status
-    with pytest.raises(ValueError, match="max_pixels must be a positive integer"):
+    with pytest.raises(ValueError, match="max_pixels must be .*>= 1, got 0"):
         ImageLimits(max_pixels=0)
 
 
@@ -96,6 +102,185 @@ def test_answers_are_top_k_under_unique_names():
     answer = top_k(np.array([1.0, 3.0, 2.0]), names, 2)
     assert list(answer) == ["cat", "crane (class 2)"]
     assert np.isclose(answer["cat"], np.exp(3) / np.exp([1, 2, 3]).sum())
+
+
+def _declared_rows(classes):
+    """The docs table row of each option of ``classes``: flag, default, help text."""
+    from gluon_resnest.utils.options import declared, default_text, option_flags
+
+    return ["| `%s` | %s | %s |" % (option_flags(field, opt)[0], default_text(field, opt), opt.help)
+            for field, opt in declared(classes)]
+
+
+def test_serve_options_are_declared_once_and_range_checked(capsys):
+    """scripts/serve.py's parsers are generated from the option declarations (same defaults and help texts),
+    docs/serving.md lists each option as declared, and an out-of-range value ends in one line naming its flag."""
+    import argparse
+
+    from gluon_resnest.utils.cli import run_main
+    from gluon_resnest.utils.options import declared, option_flags
+
+    serve = load_script("serve.py")
+    subparsers = next(a for a in serve.parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for command, classes in (("package", serve.PACKAGE_OPTIONS), ("start", serve.START_OPTIONS),
+                             ("stop", serve.STOP_OPTIONS)):
+        actions = {action.dest: action for action in subparsers[command]._actions}
+        for field, opt in declared(classes):
+            action = actions[field.name]
+            assert action.default == field.default and action.help.startswith(opt.help), (command, field.name)
+            assert option_flags(field, opt)[0] in action.option_strings
+    with open(os.path.join(ROOT, "docs", "serving.md"), encoding="utf-8") as handle:
+        docs = handle.read()
+    missing = [row for row in _declared_rows(serve.PACKAGE_OPTIONS + serve.START_OPTIONS) if row not in docs]
+    assert not missing, "docs/serving.md lacks (or words differently) the option rows %s" % missing
+    refused = [(["start", "--model-store", ".", "--threads", "-1"], "--threads must be .*>= 0, got -1"),
+               (["start", "--model-store", ".", "--port", "40000"], "--port must be .*1.*32766.*, got 40000"),
+               (["start", "--model-store", ".", "--response-timeout", "0"], "--response-timeout must be .*, got 0"),
+               (["start", "--model-store", ".", "--workers", "0"], "--workers must be .*1.*, got 0"),
+               (["start", "--model-store", ".", "--max-batch-delay", "-5"], "--max-batch-delay must be .*, got -5"),
+               (["start", "--model-store", ".", "--port", "9000", "--management-port", "9000"],
+                "--port and --management-port must differ"),
+               (["package", "no-export", "--topk", "0"], "--topk must be .*>= 1, got 0"),
+               (["package", "no-export", "--max-bytes", "0"], "--max-bytes must be .*536870912.*, got 0"),
+               (["package", "no-export", "--min-side", "-1"], "--min-side must be .*>= 1, got -1")]
+    for argv, message in refused:
+        assert run_main(serve.main, argv) == 2, argv
+        err = capsys.readouterr().err
+        assert re.match("error: " + message, err) and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_run_dir_frontend_is_checked_by_command_line_and_start_time(tmp_path):
+    """The pid file counts only for a process whose command line is the run folder's frontend and that started
+    when the pid file was written; a worker process of the folder without a live frontend is an orphan."""
+    from gluon_resnest.deploy.serving import processes
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    pid_file = run_dir / processes.PID_FILE
+    lookalike = [sys.executable, "-c", "import time; time.sleep(120)", processes.FRONTEND_CLASS, "-f",
+                 str(run_dir / "config.properties")]
+    with subprocess.Popen(lookalike) as frontend, subprocess.Popen(["sleep", "120"]) as decoy:
+        try:
+            assert processes.frontend(run_dir) == processes.Frontend()
+            pid_file.write_text(str(decoy.pid))
+            assert processes.frontend(run_dir).pid is None
+            assert "pid %d is not the MMS frontend of %s" % (decoy.pid, run_dir) in processes.frontend(run_dir).foreign
+            pid_file.write_text(str(frontend.pid))
+            time.sleep(0.5)
+            assert processes.frontend(run_dir) == processes.Frontend(pid=frontend.pid)
+            os.utime(pid_file, (time.time() - 3600, time.time() - 3600))
+            reused = processes.frontend(run_dir)
+            assert reused.pid is None and "the pid was reused" in reused.foreign
+        finally:
+            frontend.kill()
+            decoy.kill()
+    assert processes.frontend(run_dir) == processes.Frontend()
+    script = os.path.join(str(tmp_path), processes.WORKER_SCRIPT)
+    with open(script, "w") as handle:
+        handle.write("import time\ntime.sleep(120)\n")
+    with subprocess.Popen([sys.executable, script, "--tmp-dir", str(run_dir / "tmp")]) as orphan, \
+            subprocess.Popen([sys.executable, script, "--tmp-dir", str(tmp_path / "other" / "tmp")]) as other:
+        try:
+            time.sleep(0.5)
+            os.kill(orphan.pid, signal.SIGSTOP)
+            assert [process.pid for process in processes.orphans(run_dir)] == [orphan.pid]
+            assert processes.kill_orphans(run_dir) == (orphan.pid,) and orphan.poll() is not None
+            assert other.poll() is None
+        finally:
+            other.kill()
+            orphan.kill()
+
+
+class _Context:
+    """MMS's request context as :meth:`ClassifierService.answer` uses it, for ``count`` requests."""
+
+    def __init__(self, count, headers=None):
+        self.headers = [dict(headers or {}) for _ in range(count)]
+        self.statuses, self.response_headers = {}, [{} for _ in range(count)]
+
+    def set_response_content_type(self, idx, value):
+        self.response_headers[idx]["content-type"] = value
+
+    def set_response_header(self, idx, key, value):
+        self.response_headers[idx][key] = value
+
+    def set_response_status(self, code, phrase, idx):
+        self.statuses[idx] = code
+
+    def get_all_request_header(self, idx):
+        return self.headers[idx]
+
+
+def _png(array):
+    return _encode(array, "PNG")
+
+
+def _corrupt_images(good):
+    """``{kind: (body, status)}`` of bad request bodies made from the JPEG ``good``: a PNG without its last chunk
+    (which Pillow accepts and MXNet fails on only when the pixels are used), a PNG cut inside its image data, the
+    JPEG cut in half, text and zero bytes."""
+    png = _png(mx.image.imdecode(good).asnumpy())
+    return {"png without its last chunk": (png[:-12], 400), "png cut in its data": (png[:-30], 400),
+            "cut jpeg": (good[:len(good) // 2], 400), "text": (b"hello, this is no image\n" * 8, 415),
+            "zero bytes": (b"", 400)}
+
+
+@needs_mms
+def test_each_request_of_a_batch_is_answered_alone(toy_store, monkeypatch):
+    """In process: whatever fails for one request (a lazy MXNet decoding error, an exception from the decoder, a
+    forward pass that fails for one input) becomes that request's answer; the others are classified; answer()
+    never raises."""
+    from gluon_resnest.deploy.serving import service as service_module
+    from gluon_resnest.deploy.serving.config import ServingConfig
+    from gluon_resnest.utils.publish import sha1_file
+
+    plain = toy_store["plain"]
+    config = ServingConfig(os.path.basename(plain), topk=3, meta_sha1=sha1_file(plain + "-meta.json"))
+    service = service_module.ClassifierService(os.path.dirname(plain), config)
+    images = toy_store["images"][:3]
+    want = _expected(plain, images)
+    good = [data for _, data, _ in images]
+    bad = _corrupt_images(good[0])
+    decode = service_module.decode_image
+
+    def decoder(data, limits):
+        if data == b"decoder bug":
+            raise RuntimeError("a decoder bug")
+        return decode(data, limits)
+
+    monkeypatch.setattr(service_module, "decode_image", decoder)
+    requests = [good[0], bad["png without its last chunk"][0], b"decoder bug", good[1], bad["zero bytes"][0],
+                good[2]]
+    context = _Context(len(requests))
+    answers = service.answer([{"body": body} for body in requests], context)
+    assert context.statuses == {1: 400, 2: 500, 4: 400}
+    assert "truncated or corrupt" in json.loads(answers[1])["error"]
+    assert json.loads(answers[2])["error"] == "the image could not be read: RuntimeError: a decoder bug"
+    for idx, body in ((0, good[0]), (3, good[1]), (5, good[2])):
+        assert _close(json.loads(answers[idx]), want[body])
+    assert all(headers["X-Batch-Size"] == "6" for headers in context.response_headers)
+
+    batch_logits = service.classifier.batch_logits
+    poison = service.classifier.input(mx.image.imdecode(good[1]))
+
+    def failing(batch):
+        if any(np.array_equal(x, poison) for x in batch):
+            raise RuntimeError("forward failed")
+        return batch_logits(batch)
+
+    monkeypatch.setattr(service.classifier, "batch_logits", failing)
+    context = _Context(3)
+    answers = service.answer([{"body": body} for body in good], context)
+    assert context.statuses == {1: 500} and "forward failed" in json.loads(answers[1])["error"]
+    assert _close(json.loads(answers[0]), want[good[0]]) and _close(json.loads(answers[2]), want[good[2]])
+    monkeypatch.setattr(service, "_classify", lambda *args: 1 / 0)
+    context = _Context(2)
+    answers = service.answer([{"body": good[0]}, {"body": good[1]}], context)
+    assert context.statuses == {0: 500, 1: 500} and len(answers) == 2
+
+    form = _Context(1, {"Content-Type": "application/x-www-form-urlencoded"})
+    answer = json.loads(service.answer([{"data": "x"}], form)[0])
+    assert form.statuses == {0: 415} and "application/octet-stream" in answer["error"]
 
 
 def _toy_jpegs(rec, count):
@@ -174,6 +359,38 @@ def test_archive_is_whole_or_refused(toy_store, tmp_path):
     no_java = run_script("serve.py", "start", "--model-store", store, "--run-dir", tmp_path / "run",
                          env_update={"JAVA_HOME": str(tmp_path / "no-jdk")})
     assert no_java.returncode == 2 and "openjdk-17-jre-headless" in no_java.stderr
+    not_exported = run_script("serve.py", "package", toy_store["plain"] + ".onnx", "--out", tmp_path / "o.mar")
+    assert not_exported.returncode == 2 and ".staging" not in not_exported.stderr
+    assert "%s.onnx is not part of the export described by %s-meta.json" % ((toy_store["plain"],) * 2) \
+        in not_exported.stderr
+
+
+@needs_mms
+def test_archive_records_and_checks_its_manifest(toy_store, tmp_path):
+    """serving.json records the sha1 of the export's manifest (which holds the class names and every other file's
+    sha1); an unpacked archive whose manifest differs, or that records none, refuses to load."""
+    from gluon_resnest.deploy.export import ExportMismatchError
+    from gluon_resnest.deploy.serving.archive import archive_config
+    from gluon_resnest.deploy.serving.config import ServingConfig
+    from gluon_resnest.deploy.serving.service import ClassifierService
+    from gluon_resnest.utils.publish import sha1_file
+
+    meta = toy_store["plain"] + "-meta.json"
+    config = archive_config(str(toy_store["store"] / "toy.mar"))
+    assert config.meta_sha1 == sha1_file(meta)
+    with zipfile.ZipFile(toy_store["store"] / "toy.mar") as archive:
+        archive.extractall(tmp_path / "unpacked")
+    unpacked = tmp_path / "unpacked"
+    served = ClassifierService(str(unpacked), ServingConfig.read(str(unpacked)))
+    assert served.names == json.loads((unpacked / "resnest14-meta.json").read_text())["class_names"]
+    edited = json.loads((unpacked / "resnest14-meta.json").read_text())
+    edited["class_names"] = edited["class_names"][::-1]
+    (unpacked / "resnest14-meta.json").write_text(json.dumps(edited))
+    with pytest.raises(ExportMismatchError, match="resnest14-meta.json does not match the sha1 recorded in "
+                                                  "serving.json"):
+        ClassifierService(str(unpacked), ServingConfig.read(str(unpacked)))
+    with pytest.raises(ExportMismatchError, match="serving.json records no sha1 of resnest14-meta.json"):
+        ClassifierService(os.path.dirname(meta), dataclasses.replace(config, meta_sha1=None))
 
 
 class Server:
@@ -313,6 +530,9 @@ def test_bad_input_gets_4xx_json_and_workers_keep_answering(server, toy_store):
     body, headers = _multipart({"data": good, "topk": b"2"}, files=("data",))
     got, answer, _ = http_request("POST", server.url + "/predictions/toy", body, headers)
     assert got == 200 and list(answer) == list(want)[:2]
+    got, answer, _ = http_request("POST", server.url + "/predictions/toy", b"data=abc",
+                                  {"Content-Type": "application/x-www-form-urlencoded"})
+    assert got == 415 and "application/octet-stream" in answer["error"] and "curl -T" in answer["error"]
     assert _status_before_body(server.settings.port, "/predictions/toy", 4 << 20) == 413
     assert server.classify("toy", good)[0] == 200
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -348,6 +568,35 @@ def test_load_run_8_clients_x_50_requests_with_batching(server, toy_store):
 
 
 @needs_mms
+def test_mixed_load_of_good_and_corrupt_images_with_batching(server, toy_store):
+    """8 clients send 120 requests to the model batched by 4, one in three a corrupt image (a PNG without its last
+    chunk, a PNG cut in its data, a cut JPEG, text, zero bytes): every good image gets 200 with in-process
+    classification's answer, every bad one its 4xx, and no worker restarts."""
+    images = toy_store["images"]
+    expected = _expected(toy_store["plain"], images)
+    bad = list(_corrupt_images(images[0][1]).values())
+    before = server.workers("toy-batched")
+
+    def client(index):
+        answers = []
+        for i in range(15):
+            n = index * 15 + i
+            data, status = (bad[n // 3 % len(bad)] if n % 3 == 2 else (images[n % len(images)][1], 200))
+            got, answer, headers = server.classify("toy-batched", data, topk=3, timeout=120)
+            ok = _close(answer, expected[data]) if status == 200 else isinstance(answer, dict) and \
+                answer.get("code") == status
+            answers.append((got == status and ok, status, int(headers.get("X-Batch-Size", 0)), got, answer))
+        return answers
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = [answer for client_answers in pool.map(client, range(8)) for answer in client_answers]
+    failed = [(status, got, answer) for ok, status, _, got, answer in answers if not ok]
+    assert len(answers) == 120 and not failed, failed[:5]
+    assert max(size for ok, status, size, _, _ in answers if status != 200) > 1, "no bad image was batched"
+    assert server.workers("toy-batched") == before
+
+
+@needs_mms
 def test_tampered_archive_does_not_load(server, toy_store):
     from gluon_resnest.deploy.serving import mms
 
@@ -361,14 +610,41 @@ def test_tampered_archive_does_not_load(server, toy_store):
     with pytest.raises(mms.ServerError, match="did not load toy-tampered.mar"):
         mms.register(server.settings, "toy-tampered.mar", "toy-tampered")
     assert "resnest14-0000.params does not match the sha1" in mms.refusal(server.run_dir, "toy-tampered")
+    with zipfile.ZipFile(store / "toy.mar") as source, zipfile.ZipFile(store / "toy-relabelled.mar", "w") as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.endswith("-meta.json"):
+                meta = json.loads(data)
+                data = json.dumps(dict(meta, class_names=meta["class_names"][::-1])).encode()
+            out.writestr(info, data)
+    with pytest.raises(mms.ServerError, match="did not load toy-relabelled.mar"):
+        mms.register(server.settings, "toy-relabelled.mar", "toy-relabelled")
+    assert "resnest14-meta.json does not match the sha1 recorded in serving.json" in \
+        mms.refusal(server.run_dir, "toy-relabelled")
     _, listed = mms.http_json("GET", server.settings.management_url + "/models")
-    assert "toy-tampered" not in [model["modelName"] for model in listed["models"]]
+    assert not {"toy-tampered", "toy-relabelled"} & {model["modelName"] for model in listed["models"]}
     assert server.classify("toy", toy_store["images"][0][1])[0] == 200
 
 
 def _serving_process(pids):
-    """The worker process that loaded the model: the one whose parent is the worker's listening process."""
+    """The worker processes that loaded the model: those whose parent is the worker's listening process."""
     return [pid for pid, parent in pids.items() if parent in pids]
+
+
+def _wait_serving(run_dir, model, replaced, deadline):
+    """The pid of the serving process of ``model`` that is none of ``replaced`` once it has loaded the model (the
+    handler's log line names its pid), waiting until ``deadline`` (``time.monotonic()``)."""
+    from gluon_resnest.deploy.serving import mms
+
+    while time.monotonic() < deadline:
+        fresh = [pid for pid in _serving_process(mms.worker_pids(run_dir, model)) if pid not in replaced]
+        with open(mms.server_log(run_dir), encoding="utf-8", errors="replace") as handle:
+            loaded = set(map(int, re.findall(r"resnest: model %s serves .*, pid (\d+)\)" % re.escape(model),
+                                             handle.read())))
+        if fresh and fresh[0] in loaded:
+            return fresh[0]
+        time.sleep(0.2)
+    pytest.fail("no new worker of %s loaded the model in time" % model)
 
 
 @needs_mms
@@ -385,7 +661,7 @@ def test_worker_killed_with_sigkill_is_restarted(server, toy_store):
         os.kill(victim, signal.SIGKILL)
         statuses = [future.result()[0] for future in burst]
     assert all(status in (200, 500, 503) for status in statuses), statuses
-    deadline, killed_loading = time.monotonic() + 120, None
+    deadline, killed_loading = time.monotonic() + 300, None
     while time.monotonic() < deadline and killed_loading is None:
         current = mms.worker_pids(server.run_dir, "toy")
         loading = [pid for pid in _serving_process(current) if pid not in pids]
@@ -393,15 +669,122 @@ def test_worker_killed_with_sigkill_is_restarted(server, toy_store):
             killed_loading = loading[0]
             os.kill(killed_loading, signal.SIGKILL)
         time.sleep(0.05)
-    assert killed_loading, "MMS started no new worker for toy within 120 s"
-    while time.monotonic() < deadline:
-        workers = mms.describe(server.settings, "toy")["workers"]
-        if workers and all(w["status"] == "READY" for w in workers) and sorted(w["id"] for w in workers) != ids:
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail("toy's worker was not restarted within 120 s")
+    assert killed_loading, "MMS started no new worker for toy within 300 s"
+    replacement = _wait_serving(server.run_dir, "toy", {victim, killed_loading}, deadline)
+    workers = mms.describe(server.settings, "toy")["workers"]
+    assert workers and all(w["status"] == "READY" for w in workers) and sorted(w["id"] for w in workers) != ids
     for i in range(IMAGES):
         status, answer, _ = server.classify("toy", images[i][1], topk=3)
         assert status == 200 and _close(answer, expected[images[i][1]])
-    assert victim not in mms.worker_pids(server.run_dir, "toy")
+    assert _serving_process(mms.worker_pids(server.run_dir, "toy")) == [replacement]
+
+
+#: The response timeout of the server that test_serve_owns_only_what_it_started stops a worker of (above the
+#: model's load time on a busy machine, which the same timeout bounds).
+STOP_RESPONSE_TIMEOUT = 30
+
+
+def _run_dir_processes(run_dir):
+    """The pids of the processes whose command line names ``run_dir`` (a frontend, its workers)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if str(run_dir) in " ".join(process.info["cmdline"] or ()):
+            found.append(process.pid)
+    return found
+
+
+def _killed(output):
+    """The pids serve.py says it killed as workers left by a server that ended."""
+    found = re.search(r"killed \d+ worker process\(es\) of .* \(pids ([0-9, ]+)\)", output)
+    return set(map(int, found.group(1).split(", "))) if found else set()
+
+
+def _wait_gone(pid, seconds=30):
+    import psutil
+
+    try:
+        psutil.Process(pid).wait(seconds)
+    except psutil.NoSuchProcess:
+        pass
+
+
+@needs_mms
+def test_serve_owns_only_what_it_started(server, toy_store, tmp_path):
+    """A decoy pid file (a live unrelated process) is left alive by stop and start; ports of another server are
+    named as in use; a worker stopped with SIGSTOP fails its request within the response timeout and is replaced;
+    the workers a SIGKILLed frontend leaves (the stopped one too) are killed by the next start, and by stop."""
+    from gluon_resnest.deploy.serving import mms, processes
+    from gluon_resnest.deploy.serving.client import classify
+
+    run_dir, store = tmp_path / "own", toy_store["store"]
+    run_dir.mkdir()
+    pid_file = run_dir / ".model_server.pid"
+    port, management = mms.free_ports(2)
+    settings = mms.ServerSettings(port, management)
+    good = toy_store["images"][0][1]
+    want = _expected(toy_store["plain"], toy_store["images"][:1])[good]
+    decoy = subprocess.Popen(["sleep", "900"])
+    start = ("serve.py", "start", "--model-store", store, "--run-dir", run_dir, "--models", "toy",
+             "--management-port", management, "--response-timeout", STOP_RESPONSE_TIMEOUT, "--start-timeout", 300)
+    try:
+        pid_file.write_text(str(decoy.pid))
+        stopped = run_script("serve.py", "stop", "--run-dir", run_dir)
+        assert stopped.returncode == 0, stopped.stderr
+        assert "left running: pid %d is not the MMS frontend of %s (its command line is 'sleep 900')" % (
+            decoy.pid, run_dir) in stopped.stdout and "no MMS started from" in stopped.stdout
+        assert decoy.poll() is None and not pid_file.exists()
+
+        _, listed = mms.http_json("GET", server.settings.management_url + "/models")
+        pid_file.write_text(str(decoy.pid))
+        busy = run_script(*start, "--port", server.settings.port, timeout=600)
+        assert busy.returncode == 2 and busy.stderr.startswith(
+            "error: --port %d is in use on 127.0.0.1" % server.settings.port), busy.stderr
+        assert len(busy.stderr.strip().splitlines()) == 1
+        assert decoy.poll() is None and mms.server_pid(run_dir) is None
+        assert mms.http_json("GET", server.settings.management_url + "/models") == (200, listed)
+
+        pid_file.write_text(str(decoy.pid))
+        up = run_script(*start, "--port", port, timeout=600)
+        assert up.returncode == 0, up.stderr[-3000:]
+        assert decoy.poll() is None and mms.server_pid(run_dir) not in (None, decoy.pid)
+        status, answer, _ = classify(settings.inference_url, "toy", good, 3)
+        assert status == 200 and _close(answer, want)
+        pids = mms.worker_pids(run_dir, "toy")
+        (stuck,) = _serving_process(pids)
+        os.kill(stuck, signal.SIGSTOP)
+        began = time.monotonic()
+        status, answer, _ = classify(settings.inference_url, "toy", good, 3, timeout=STOP_RESPONSE_TIMEOUT + 120)
+        waited = time.monotonic() - began
+        assert status == 500 and STOP_RESPONSE_TIMEOUT - 1 <= waited <= STOP_RESPONSE_TIMEOUT + 30, (status, waited)
+        _wait_serving(run_dir, "toy", {stuck}, time.monotonic() + 180)
+        status, answer, _ = classify(settings.inference_url, "toy", good, 3)
+        assert status == 200 and _close(answer, want)
+
+        for restart in (True, False):
+            frontend, workers_before = mms.server_pid(run_dir), mms.worker_pids(run_dir, "toy")
+            workers = set(workers_before)
+            os.kill(frontend, signal.SIGKILL)
+            _wait_gone(frontend)
+            # the listening process and the stopped one cannot end by themselves: they stay without a frontend
+            stays = {pid for pid, parent in workers_before.items() if parent not in workers_before} | (
+                {stuck} if restart else set())
+            assert stays <= {process.pid for process in processes.orphans(run_dir)} <= workers
+            if restart:
+                again = run_script(*start, "--port", port, timeout=600)
+                assert again.returncode == 0, again.stderr[-3000:]
+                assert stays <= _killed(again.stderr) <= workers
+                assert not workers & set(_run_dir_processes(run_dir))
+                assert classify(settings.inference_url, "toy", good, 3)[0] == 200
+            else:
+                final = run_script("serve.py", "stop", "--run-dir", run_dir)
+                assert final.returncode == 0 and stays <= _killed(final.stdout) <= workers
+                assert "no MMS started from %s is running" % run_dir in final.stdout
+                assert _run_dir_processes(run_dir) == []
+        assert decoy.poll() is None
+    finally:
+        mms.stop(run_dir)
+        decoy.kill()
+        decoy.wait()
+        assert _run_dir_processes(run_dir) == []

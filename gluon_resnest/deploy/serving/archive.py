@@ -1,14 +1,16 @@
 """An export as an MMS model archive (``NAME.mar``, built by ``model-archiver``).
 
 The archive holds the files the export's manifest (``PREFIX-meta.json``) lists, the manifest itself,
-``serving.json`` (:class:`~.config.ServingConfig`) and a one-line handler module that imports
+``serving.json`` (:class:`~.config.ServingConfig`, with the manifest's sha1, so that every file of the archive is
+covered by a checked sha1, the class names included) and a one-line handler module that imports
 :mod:`gluon_resnest.deploy.serving.handler`: the server's Python needs gluon_resnest (with mxnet, numpy, Pillow
-and the runtime of the file served), not the archive's author's checkout. Before archiving, the staged copy of the
-export is loaded once with the settings the server will use, so an archive that cannot load is never written.
-The archive is built in a staging folder beside its destination (:class:`~gluon_resnest.utils.fileio.Staging`:
-a killed packaging leaves nothing the next write there does not remove) and renamed into place: it appears whole
-or not at all.
+and the runtime of the file served), not the archive's author's checkout. Before archiving, the export is loaded
+once with the settings the server will use, so an archive that cannot load is never written, and its staged copy
+is checked against the manifest's sha1s. The archive is built in a staging folder beside its destination
+(:class:`~gluon_resnest.utils.fileio.Staging`: a killed packaging leaves nothing the next write there does not
+remove) and renamed into place: it appears whole or not at all.
 """
+import dataclasses
 import json
 import os
 import re
@@ -16,14 +18,18 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from typing import Optional
 
 from ...utils.errors import ReplaceRefused, ReportableError
 from ...utils.fileio import Staging, atomic_write
-from ..export_files import Export
+from ...utils.options import option
+from ...utils.publish import sha1_file
+from ..export_files import Export, ExportMismatchError
 from .config import CONFIG_NAME, ServingConfig
 from .service import ClassifierService
 
-__all__ = ["package_export", "default_name", "archive_config", "archive_members", "ArchiveError", "HANDLER_MODULE", "HANDLER"]
+__all__ = ["package_export", "ArchiveOptions", "default_name", "archive_config", "archive_members", "ArchiveError",
+           "HANDLER_MODULE", "HANDLER"]
 
 #: The handler module written into every archive, and MMS's handler entry (``module:function``).
 HANDLER_MODULE = "resnest_handler"
@@ -38,6 +44,15 @@ class ArchiveError(ReportableError, RuntimeError):
     """model-archiver failed, or wrote an archive without the expected files."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ArchiveOptions:
+    """Where :func:`package_export` writes the archive (``scripts/serve.py package``'s options)."""
+    out: Optional[str] = option(None, "archive path (default: NAME.mar beside the export)", type=str)
+    name: Optional[str] = option(None, "model name in MMS (default: the file's base name, .onnx as -onnx)",
+                                 type=str)
+    force: bool = option(False, "replace an existing archive")
+
+
 def default_name(model):
     """The model name for serving ``model`` (an export path as ``scripts/predict.py`` takes it): its base name,
     ``.onnx`` written ``-onnx`` (``r50``, ``r50-onnx``, ``r50-int8``, ``r50-int8-onnx``)."""
@@ -46,9 +61,22 @@ def default_name(model):
 
 
 def _export_files(model):
-    """``(prefix, base names)`` of the files an archive of ``model`` holds: the manifest's files and itself."""
+    """``(prefix, {base name: sha1})`` of the files an archive of ``model`` holds: the manifest's files and
+    itself."""
     export = Export.open(model, verify=False)
-    return export.prefix, export.file_names()
+    files = export.file_sha1s()
+    files[os.path.basename(export.meta_path)] = sha1_file(export.meta_path)
+    return export.prefix, files
+
+
+def _check_staged(prefix, files, folder):
+    """``ExportMismatchError`` naming the export's file when a staged copy in ``folder`` differs from the sha1 in
+    ``files`` (the export changed while it was being packaged)."""
+    source = os.path.dirname(os.path.abspath(prefix))
+    for name, sha1 in sorted(files.items()):
+        if sha1_file(os.path.join(folder, name)) != sha1:
+            raise ExportMismatchError("%s changed while it was being packaged; package it again"
+                                      % os.path.join(source, name))
 
 
 def _stage_export(prefix, names, folder):
@@ -102,10 +130,11 @@ def package_export(model, out=None, name=None, config=None, force=False):
     to ``out`` (default ``NAME.mar`` beside the export) and return its path.
 
     ``name`` is the model's name in MMS (default :func:`default_name`); ``config`` a
-    :class:`~.config.ServingConfig` whose ``model`` is replaced by ``model``'s base name (default: the export's
-    defaults). An existing ``out`` is replaced only with ``force`` (``FileExistsError`` otherwise).
-    ``ExportMismatchError`` when a file differs from the manifest's sha1; ``ValueError`` for settings the
-    export cannot be served with.
+    :class:`~.config.ServingConfig` whose ``model`` and ``meta_sha1`` are replaced by ``model``'s base name and
+    the sha1 of its export's manifest (default: the export's defaults). An existing ``out`` is replaced only with
+    ``force`` (``FileExistsError`` otherwise). ``ExportMismatchError`` when a file differs from the manifest's sha1
+    or is not part of the export; ``ValueError`` for settings the export cannot be served with. Errors name the
+    export's own files.
     """
     name = name or default_name(model)
     if not _NAME.match(name):
@@ -116,18 +145,21 @@ def package_export(model, out=None, name=None, config=None, force=False):
         raise ValueError("the archive's file name must end in .mar, got %s" % out)
     if os.path.exists(out) and not force:
         raise ReplaceRefused("%s exists; remove it or pass {force} to replace it" % out)
-    prefix, names = _export_files(model)
+    prefix, files = _export_files(model)
+    names = sorted(files)
     base = os.path.basename(model)
-    config = ServingConfig.from_dict(dict((config or ServingConfig(base)).as_dict(), model=base))
+    config = dataclasses.replace(config or ServingConfig(base), model=base,
+                                 meta_sha1=files[os.path.basename(prefix) + "-meta.json"])
+    ClassifierService(os.path.dirname(os.path.abspath(model)), config)
     stage = Staging(out).open()
     model_dir, export_dir = os.path.join(stage.folder, "model"), os.path.join(stage.folder, "archive")
     try:
         os.mkdir(model_dir)
         os.mkdir(export_dir)
         _stage_export(prefix, names, model_dir)
+        _check_staged(prefix, files, model_dir)
         atomic_write(os.path.join(model_dir, CONFIG_NAME), config.as_dict())
         atomic_write(os.path.join(model_dir, HANDLER_MODULE + ".py"), _HANDLER_SOURCE)
-        ClassifierService(model_dir, config)
         built = _run_archiver(name, model_dir, export_dir)
         expected = sorted(names + [CONFIG_NAME, HANDLER_MODULE + ".py", "MAR-INF/MANIFEST.json"])
         if archive_members(built) != expected:

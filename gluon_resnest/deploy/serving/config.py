@@ -1,9 +1,11 @@
 """What a model archive serves and how: ``serving.json`` beside the export's files in the archive."""
+import dataclasses
 import json
 import os
+from typing import Optional
 
-from ..runtime_rule import RUNTIMES
-from ..openvino_runtime import PRECISIONS
+from ...utils.options import Range, check_settings, option
+from ..runtime_rule import RuntimeRequest
 from .images import ImageLimits
 
 __all__ = ["ServingConfig", "CONFIG_NAME", "DEFAULT_TOPK"]
@@ -14,35 +16,40 @@ CONFIG_NAME = "serving.json"
 DEFAULT_TOPK = 5
 
 
+@dataclasses.dataclass(frozen=True)
 class ServingConfig:
     """``model``: the base name of the file served, as ``scripts/predict.py`` takes it (``PREFIX`` for
-    symbol/params, ``PREFIX-int8``, ``PREFIX.onnx``, ``PREFIX-int8.onnx``); ``runtime`` and ``precision``: passed
-    to :class:`~gluon_resnest.deploy.classifier.ExportedClassifier` (``None``: its defaults); ``topk``: classes
-    per answer unless the request says; ``limits``: :class:`~.images.ImageLimits`."""
+    symbol/params, ``PREFIX-int8``, ``PREFIX.onnx``, ``PREFIX-int8.onnx``); ``runtime`` and ``precision``: the
+    :class:`~gluon_resnest.deploy.runtime_rule.RuntimeRequest` passed to
+    :class:`~gluon_resnest.deploy.classifier.ExportedClassifier` (``None``: the rule's defaults); ``topk``: classes
+    per answer unless the request says; ``limits``: :class:`~.images.ImageLimits`; ``meta_sha1``: the sha1 of the
+    export's ``PREFIX-meta.json`` (its manifest, which lists the sha1 of every other file and holds the class
+    names), recorded when the archive is packaged and checked when it loads."""
+    model: str
+    runtime: Optional[str] = None
+    precision: Optional[str] = None
+    topk: int = option(DEFAULT_TOPK, "classes per answer when a request names none", bounds=Range(1))
+    limits: ImageLimits = dataclasses.field(default_factory=ImageLimits)
+    meta_sha1: Optional[str] = None
 
-    def __init__(self, model, runtime=None, precision=None, topk=DEFAULT_TOPK, limits=None):
-        if not model or os.path.basename(model) != model:
-            raise ValueError("model must be a file name inside the archive, got %r" % (model,))
-        if runtime not in RUNTIMES + (None,):
-            raise ValueError("runtime must be one of %s, got %r" % (", ".join(RUNTIMES), runtime))
-        if precision not in PRECISIONS + (None,):
-            raise ValueError("precision must be one of %s, got %r" % (", ".join(PRECISIONS), precision))
-        if not isinstance(topk, int) or topk < 1:
-            raise ValueError("topk must be a positive integer, got %r" % (topk,))
-        self.model, self.runtime, self.precision, self.topk = model, runtime, precision, topk
-        self.limits = limits or ImageLimits()
+    def __post_init__(self):
+        if not isinstance(self.model, str) or not self.model or os.path.basename(self.model) != self.model:
+            raise ValueError("model must be a file name inside the archive, got %r" % (self.model,))
+        RuntimeRequest(self.runtime, self.precision)
+        check_settings(self)
+        if not isinstance(self.limits, ImageLimits):
+            raise ValueError("limits must be ImageLimits, got %r" % (self.limits,))
 
     def model_path(self, model_dir):
         return os.path.join(model_dir, self.model)
 
     def as_dict(self):
-        return {"model": self.model, "runtime": self.runtime, "precision": self.precision, "topk": self.topk,
-                "limits": self.limits.as_dict()}
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data):
         return cls(data["model"], data.get("runtime"), data.get("precision"), data.get("topk", DEFAULT_TOPK),
-                   ImageLimits(**data.get("limits", {})))
+                   ImageLimits(**data.get("limits", {})), data.get("meta_sha1"))
 
     @classmethod
     def read(cls, model_dir):

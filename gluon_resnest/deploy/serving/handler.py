@@ -2,9 +2,10 @@
 
 MMS calls ``handle(None, context)`` once when a worker loads the model, then ``handle(batch, context)`` with a
 list of up to ``batch_size`` requests (``{parameter name: value}``; the body is ``"body"``, a multipart file its
-field name, the query string's ``topk`` is ``"topk"``) and expects one answer per request. A model that cannot be
-loaded (a file whose sha1 differs from the export's manifest, a missing runtime) logs one line saying why and
-raises, so MMS marks the worker failed instead of serving it.
+field name, the query string's ``topk`` is ``"topk"``) and expects one answer per request, which
+:meth:`~.service.ClassifierService.answer` gives whatever a request holds. A model that cannot be loaded (a file
+whose sha1 differs from the export's manifest or from ``serving.json``'s record of it, a missing runtime) logs one
+line saying why and raises, so MMS marks the worker failed instead of serving it.
 """
 import logging
 

@@ -9,10 +9,13 @@ Accepted: JPEG (also grey and CMYK), PNG (grey, palette, RGBA, 16 bits per chann
 dropped, 16-bit samples keep their high byte, grey is repeated on three channels, as ``imdecode`` does. EXIF
 orientation is not applied (neither does ``predict.py``).
 """
+import dataclasses
 import io
 import warnings
 
 import mxnet as mx
+
+from ...utils.options import Range, check_settings, option
 
 __all__ = ["BadInput", "ImageLimits", "FORMATS", "decode_image"]
 
@@ -30,17 +33,20 @@ class BadInput(ValueError):
         self.status = status
 
 
+@dataclasses.dataclass(frozen=True)
 class ImageLimits:
-    """Bounds on one request: ``max_bytes`` of body, ``max_pixels`` (width x height) and ``min_side`` px."""
+    """Bounds on one request (``scripts/serve.py package``'s options, kept in the archive's ``serving.json``);
+    :class:`~gluon_resnest.utils.errors.OptionError` naming the option out of its range."""
+    max_bytes: int = option(16 << 20, "largest request body accepted, bytes (413 above)", bounds=Range(1, 1 << 29))
+    max_pixels: int = option(50_000_000, "largest image, width x height, checked from the header before decoding "
+                                         "(413 above)", bounds=Range(1))
+    min_side: int = option(16, "smallest image side, px (400 below)", bounds=Range(1))
 
-    def __init__(self, max_bytes=16 << 20, max_pixels=50_000_000, min_side=16):
-        for name, value in (("max_bytes", max_bytes), ("max_pixels", max_pixels), ("min_side", min_side)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError("%s must be a positive integer, got %r" % (name, value))
-        self.max_bytes, self.max_pixels, self.min_side = max_bytes, max_pixels, min_side
+    def __post_init__(self):
+        check_settings(self)
 
     def as_dict(self):
-        return {"max_bytes": self.max_bytes, "max_pixels": self.max_pixels, "min_side": self.min_side}
+        return dataclasses.asdict(self)
 
 
 def _check_with_pillow(data, limits):

@@ -3,33 +3,49 @@
 A server's state lives in its run folder: ``config.properties`` (written by :func:`write_config`), MMS's pid file
 (MMS keeps it in the temporary directory, which :func:`start` points at the run folder, so several servers do not
 share it), ``logs/`` (``mms_log.log``, which holds the workers' output too, access and metrics logs) and ``tmp/``
-(the unpacked archives). The Java
-frontend runs this interpreter's Python for its workers; MMS runs each worker single-threaded unless
-``OMP_NUM_THREADS`` is set, which :func:`start` sets to ``threads``.
+(the unpacked archives, the workers' sockets). The Java frontend runs this interpreter's Python for its workers;
+MMS runs each worker single-threaded unless ``OMP_NUM_THREADS`` is set, which :func:`start` sets to the settings'
+threads. Which processes belong to a run folder is :mod:`.processes`' to say: :func:`start` and :func:`stop` act
+only on those.
+
+Every wait is bounded: :func:`start` waits up to ``start_timeout`` s for MMS to answer and :func:`register` as long
+for a model's workers; a worker that takes longer than ``response_timeout`` s to load its model or to answer a
+batch is replaced by MMS (the requests it held get 500); :func:`stop` gives the frontend ``timeout`` s to exit
+before killing it.
 """
+import dataclasses
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import time
 import urllib.parse
+from typing import Optional, Tuple
 
-from ...utils.errors import ReportableError
+from ...utils.errors import OptionError, ReportableError
 from ...utils.fileio import atomic_write
-from ...utils.processes import process_alive
+from ...utils.options import Range, check_settings, option
 from ...utils.threads import available_cpus
+from . import processes
 from .client import http_request
 
-__all__ = ["ServerSettings", "JavaMissing", "ServerError", "java_command", "request_size_cap", "write_config",
-           "http_json", "server_pid", "wait_healthy", "start", "serve", "server_log", "refusal", "register",
-           "unregister", "describe", "stop", "worker_pids", "free_ports", "LOOPBACK", "MAX_PORT", "JAVA_PACKAGE"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["ServerSettings", "RunFolder", "StopReport", "JavaMissing", "ServerError", "java_command",
+           "request_size_cap", "write_config", "http_json", "server_pid", "check_ports_free", "wait_healthy",
+           "start", "serve", "server_log", "refusal", "register", "unregister", "describe", "stop", "worker_pids",
+           "free_ports", "LOOPBACK", "MAX_PORT", "MAX_SETTING", "JAVA_PACKAGE", "STOP_TIMEOUT"]
 
 LOOPBACK = "127.0.0.1"
 #: The largest port MMS binds (it takes a port as a Java short).
 MAX_PORT = 32766
 #: The Debian package that provides ``java`` for MMS.
 JAVA_PACKAGE = "openjdk-17-jre-headless"
-_PID_FILE = ".model_server.pid"
+#: Seconds :func:`stop` gives the frontend to exit after SIGTERM before it is killed.
+STOP_TIMEOUT = 60
+#: The largest setting MMS reads (it reads them as Java integers).
+MAX_SETTING = 2 ** 31 - 1
 
 
 class JavaMissing(ReportableError, RuntimeError):
@@ -40,29 +56,34 @@ class ServerError(ReportableError, RuntimeError):
     """MMS did not start, did not answer, or refused a request (the message quotes it)."""
 
 
+@dataclasses.dataclass(frozen=True)
 class ServerSettings:
-    """How a server runs: its ``port`` (inference API) and ``management_port``; per model ``workers``,
-    ``batch_size`` and ``max_batch_delay`` (ms MMS waits to fill a batch); ``threads`` (OpenMP threads per worker,
-    default: the CPUs divided among the workers); ``job_queue_size`` (requests queued per model before MMS answers
-    503) and ``response_timeout`` (seconds before an unresponsive worker is restarted)."""
+    """How a server runs (``scripts/serve.py start``'s options): its ports, and per model its workers, their
+    threads, MMS's batching, queue and response timeout; :meth:`__post_init__` checks every range
+    (:class:`~gluon_resnest.utils.errors.OptionError` naming the option)."""
+    port: int = option(8080, "inference API port (MMS takes ports up to %d)" % MAX_PORT, bounds=Range(1, MAX_PORT))
+    management_port: int = option(8081, "management API port", bounds=Range(1, MAX_PORT))
+    workers: int = option(1, "worker processes per model", bounds=Range(1, MAX_SETTING))
+    batch_size: int = option(1, "requests MMS gathers into one call of the handler", bounds=Range(1, MAX_SETTING))
+    max_batch_delay: int = option(50, "ms MMS waits for a batch to fill", bounds=Range(0, MAX_SETTING))
+    threads: int = option(0, "OpenMP threads per worker (OMP_NUM_THREADS; 0: the CPUs divided among the workers)",
+                          bounds=Range(0))
+    job_queue_size: int = option(100, "requests queued per model before MMS answers 503",
+                                 bounds=Range(1, MAX_SETTING))
+    response_timeout: int = option(120, "s a worker may take to load its model or answer a batch before MMS "
+                                        "replaces it (the requests it held get 500)", bounds=Range(1, MAX_SETTING))
+    start_timeout: int = option(300, "s to wait for MMS to answer, and as long again for each model's workers",
+                                aliases=("--timeout",), bounds=Range(1))
 
-    def __init__(self, port=8080, management_port=8081, workers=1, batch_size=1, max_batch_delay=50, threads=None,
-                 job_queue_size=100, response_timeout=120):
-        values = dict(port=port, management_port=management_port, workers=workers, batch_size=batch_size,
-                      job_queue_size=job_queue_size, response_timeout=response_timeout)
-        for key, value in values.items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError("%s must be a positive integer, got %r" % (key, value))
-        if not isinstance(max_batch_delay, int) or max_batch_delay < 0:
-            raise ValueError("max_batch_delay must be a non-negative integer (ms), got %r" % (max_batch_delay,))
-        for key in ("port", "management_port"):
-            if values[key] > MAX_PORT:
-                raise ValueError("%s must be at most %d (MMS refuses larger ports), got %d" % (key, MAX_PORT,
-                                                                                            values[key]))
-        if port == management_port:
-            raise ValueError("the inference and management ports must differ, got %d for both" % port)
-        self.__dict__.update(values, max_batch_delay=max_batch_delay,
-                             threads=threads or max(1, available_cpus() // workers))
+    def __post_init__(self):
+        check_settings(self)
+        if self.port == self.management_port:
+            raise OptionError("{port} and {management_port} must differ, got %d for both" % self.port)
+
+    @property
+    def worker_threads(self):
+        """OpenMP threads per worker: :attr:`threads`, else the CPUs divided among the workers."""
+        return self.threads or max(1, available_cpus() // self.workers)
 
     @property
     def inference_url(self):
@@ -72,8 +93,22 @@ class ServerSettings:
     def management_url(self):
         return "http://%s:%d" % (LOOPBACK, self.management_port)
 
-    def as_dict(self):
-        return dict(self.__dict__)
+
+@dataclasses.dataclass(frozen=True)
+class RunFolder:
+    """Where a server's files live (``scripts/serve.py start`` and ``stop``)."""
+    run_dir: str = option(os.path.join("runs", "serve"), "folder of the server's config.properties, logs/, tmp/ "
+                                                          "and MMS's pid file")
+
+
+@dataclasses.dataclass(frozen=True)
+class StopReport:
+    """What :func:`stop` did: ``server``, the pid of the frontend it stopped (``None``: none was running);
+    ``orphans``, the pids of worker processes of the run folder that no live frontend owned, killed;
+    ``foreign``, why the process the pid file named was left running (``None``: it named none, or the frontend)."""
+    server: Optional[int] = None
+    orphans: Tuple[int, ...] = ()
+    foreign: Optional[str] = None
 
 
 def java_command():
@@ -97,7 +132,9 @@ def request_size_cap(max_bytes):
 def write_config(run_dir, settings, model_store, max_request_size):
     """Write ``run_dir/config.properties`` for ``settings``, ``model_store`` and ``max_request_size`` (bytes);
     returns its path. Inputs reach the handler undecoded (``decode_input_request=false``): MMS would otherwise
-    parse a body sent as JSON or text itself, and a malformed one kills the worker."""
+    parse a body sent as JSON or text itself, and a malformed one kills the worker. The response timeout is
+    written as ``default_response_timeout_seconds``: MMS 1.1 reads ``default_response_timeout`` and a registration's
+    ``response_timeout`` in minutes."""
     lines = {
         "inference_address": settings.inference_url,
         "management_address": settings.management_url,
@@ -106,7 +143,7 @@ def write_config(run_dir, settings, model_store, max_request_size):
         "job_queue_size": settings.job_queue_size,
         "max_request_size": max_request_size,
         "max_response_size": 1 << 20,
-        "default_response_timeout": settings.response_timeout,
+        "default_response_timeout_seconds": settings.response_timeout,
         "decode_input_request": "false",
         "number_of_netty_threads": max(2, settings.workers),
         "netty_client_threads": max(2, settings.workers),
@@ -121,13 +158,9 @@ def http_json(method, url, timeout=30):
 
 
 def server_pid(run_dir):
-    """The pid of the MMS frontend started from ``run_dir`` while it runs, else ``None``."""
-    try:
-        with open(os.path.join(run_dir, _PID_FILE)) as handle:
-            pid = int(handle.readline())
-    except (OSError, ValueError):
-        return None
-    return pid if process_alive(pid) else None
+    """The pid of the MMS frontend started from ``run_dir`` while it runs (command line and start time checked,
+    :func:`~.processes.frontend`), else ``None``."""
+    return processes.frontend(run_dir).pid
 
 
 def _mms(run_dir, *args, env=None):
@@ -146,34 +179,89 @@ def _mms(run_dir, *args, env=None):
         return code, handle.read().decode("utf-8", "replace")
 
 
-def wait_healthy(settings, timeout, pid_alive=lambda: True):
-    """Poll ``/ping`` until MMS answers ``Healthy``; :class:`ServerError` after ``timeout`` s or when
-    ``pid_alive()`` turns false."""
+def _port_flags(settings):
+    return (("port", settings.port), ("management_port", settings.management_port))
+
+
+def check_ports_free(settings):
+    """:class:`OptionError` naming the port option whose loopback port another process listens on."""
+    import socket
+
+    for name, port in _port_flags(settings):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError as err:
+                raise OptionError("{%s} %d is in use on %s (%s): another server listens there; choose a free port "
+                                  "or stop that server" % (name, port, LOOPBACK, err.strerror)) from None
+
+
+def _listening(pid, settings):
+    """Whether process ``pid`` listens on both of ``settings``' ports."""
+    import psutil
+
+    try:
+        ports = {conn.laddr.port for conn in psutil.Process(pid).net_connections(kind="inet")
+                 if conn.status == psutil.CONN_LISTEN}
+    except psutil.Error:
+        return False
+    return {port for _, port in _port_flags(settings)} <= ports
+
+
+def wait_healthy(settings, timeout, pid=None):
+    """Poll ``/ping`` until MMS answers ``Healthy`` and, with ``pid``, until that process listens on both ports
+    (so that another server on a port does not pass for it); :class:`ServerError` after ``timeout`` s or when
+    process ``pid`` exits."""
+    import psutil
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status, body = http_json("GET", settings.inference_url + "/ping", timeout=5)
-        if status == 200 and isinstance(body, dict) and body.get("status") == "Healthy":
+        if status == 200 and isinstance(body, dict) and body.get("status") == "Healthy" and \
+                (pid is None or _listening(pid, settings)):
             return
-        if not pid_alive():
+        if pid is not None and not psutil.pid_exists(pid):
             raise ServerError("MMS exited while starting")
         time.sleep(0.25)
     raise ServerError("MMS did not answer %s/ping within %d s" % (settings.inference_url, timeout))
 
 
-def start(run_dir, model_store, settings, max_request_size=32 << 20, timeout=120):
-    """Start MMS for ``model_store`` with ``settings`` (its files in ``run_dir``) and wait until it answers;
-    returns the frontend's pid. :class:`JavaMissing`, or :class:`ServerError` naming the log to read."""
+def _clear_run_dir(run_dir, owner):
+    """Before a start from ``run_dir``, whose pid file names ``owner`` (:class:`~.processes.Frontend`, no live
+    frontend): remove the pid file and kill the orphan workers of an earlier server there."""
+    try:
+        os.remove(processes.pid_file(run_dir))
+        if owner.foreign:
+            logger.warning("MMS: removed the stale pid file of %s, which names another process: %s", run_dir,
+                           owner.foreign)
+    except FileNotFoundError:
+        pass
+    killed = processes.kill_orphans(run_dir)
+    if killed:
+        logger.warning("MMS: killed %d worker process(es) of %s left by a server that ended without them "
+                       "(pids %s)", len(killed), run_dir, ", ".join(map(str, killed)))
+
+
+def start(run_dir, model_store, settings, max_request_size=32 << 20):
+    """Start MMS for ``model_store`` with ``settings`` (its files in ``run_dir``) and wait up to
+    ``settings.start_timeout`` s until it answers; returns the frontend's pid. A stale pid file and orphan workers
+    of ``run_dir`` are removed first (:mod:`.processes`). :class:`JavaMissing`, an
+    :class:`~gluon_resnest.utils.errors.OptionError` naming a port in use, or :class:`ServerError` naming the log
+    to read."""
     java_command()
     if not os.path.isdir(model_store):
         raise FileNotFoundError("model store %s is not a folder" % model_store)
     run_dir = os.path.abspath(run_dir)
     for sub in ("logs", "tmp"):
         os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
-    if server_pid(run_dir):
-        raise ServerError("an MMS started from %s is running (pid %d); stop it first" % (run_dir,
-                                                                                       server_pid(run_dir)))
+    owner = processes.frontend(run_dir)
+    if owner.pid is not None:
+        raise ServerError("an MMS started from %s is running (pid %d); stop it first" % (run_dir, owner.pid))
+    check_ports_free(settings)
+    _clear_run_dir(run_dir, owner)
     config = write_config(run_dir, settings, model_store, max_request_size)
-    env = dict(os.environ, OMP_NUM_THREADS=str(settings.threads), LOG_LOCATION=os.path.join(run_dir, "logs"),
+    env = dict(os.environ, OMP_NUM_THREADS=str(settings.worker_threads), LOG_LOCATION=os.path.join(run_dir, "logs"),
                METRICS_LOCATION=os.path.join(run_dir, "logs"), TEMP=os.path.join(run_dir, "tmp"))
     code, output = _mms(run_dir, "--start", "--mms-config", config, "--model-store", os.path.abspath(model_store),
                         env=env)
@@ -181,14 +269,14 @@ def start(run_dir, model_store, settings, max_request_size=32 << 20, timeout=120
     if code != 0 or pid is None:
         raise ServerError("MMS did not start: %s" % output.strip()[-500:])
     try:
-        wait_healthy(settings, timeout, lambda: server_pid(run_dir) is not None)
+        wait_healthy(settings, settings.start_timeout, pid)
     except ServerError as err:
         stop(run_dir)
         raise ServerError("%s; see %s" % (err, server_log(run_dir))) from None
     return pid
 
 
-def serve(run_dir, model_store, names, settings, timeout=300):
+def serve(run_dir, model_store, names, settings):
     """Start MMS from ``run_dir`` serving the archives ``NAME.mar`` of ``model_store`` for each of ``names`` with
     ``settings``, and return the frontend's pid once every model's workers are up; on failure MMS is stopped and
     :class:`ServerError` names the log to read."""
@@ -200,10 +288,10 @@ def serve(run_dir, model_store, names, settings, timeout=300):
         raise FileNotFoundError("model store %s has no %s: package an export with scripts/serve.py package"
                                 % (model_store, ", ".join(missing) if missing else ".mar archive"))
     cap = request_size_cap(max(archive_config(path).limits.max_bytes for path in paths))
-    pid = start(run_dir, model_store, settings, cap, timeout)
+    pid = start(run_dir, model_store, settings, cap)
     try:
         for name in names:
-            register(settings, name + ".mar", name, timeout=timeout)
+            register(settings, name + ".mar", name)
     except ServerError as err:
         stop(run_dir)
         reason = refusal(run_dir, name)
@@ -227,16 +315,16 @@ def refusal(run_dir, name):
     return found[-1] if found else None
 
 
-def register(settings, archive, name=None, timeout=300):
+def register(settings, archive, name=None):
     """Register ``archive`` (a ``.mar`` in the model store, by file name) with ``settings``' workers and batching,
-    and wait until its workers are up; :class:`ServerError` with MMS's answer when they do not start."""
+    and wait up to ``settings.start_timeout`` s until its workers are up; :class:`ServerError` with MMS's answer
+    when they do not start. The response timeout is the server's (:func:`write_config`), for every model."""
     query = {"url": archive, "batch_size": settings.batch_size, "max_batch_delay": settings.max_batch_delay,
-             "initial_workers": settings.workers, "synchronous": "true",
-             "response_timeout": settings.response_timeout}
+             "initial_workers": settings.workers, "synchronous": "true"}
     if name:
         query["model_name"] = name
     status, body = http_json("POST", settings.management_url + "/models?" + urllib.parse.urlencode(query),
-                             timeout=timeout)
+                             timeout=settings.start_timeout)
     if status != 200:
         message = body.get("message", body) if isinstance(body, dict) else body
         raise ServerError("MMS did not load %s (%s): %s" % (archive, status, message))
@@ -256,47 +344,34 @@ def describe(settings, name):
     return body
 
 
-def stop(run_dir, timeout=60):
-    """Stop the MMS started from ``run_dir`` (frontend and workers) and wait until it exits; returns whether one
-    was running."""
+def stop(run_dir, timeout=STOP_TIMEOUT):
+    """Stop the MMS started from ``run_dir``: SIGTERM to its frontend (SIGKILL after ``timeout`` s), then SIGKILL
+    to its workers, which the frontend leaves behind; kill the run folder's orphan workers of an earlier server
+    (:func:`~.processes.kill_orphans`) and remove the pid file. A pid file that names another process (pid reuse)
+    leaves that process running; the :class:`StopReport` says why."""
+    import psutil
+
     run_dir = os.path.abspath(run_dir)
-    pid = server_pid(run_dir)
-    if pid is None:
-        return False
-    _mms(run_dir, "--stop")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not process_alive(pid):
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, 9)
+    owner = processes.frontend(run_dir)
+    orphans = processes.kill_orphans(run_dir)
+    if owner.pid is not None:
+        own = processes.worker_processes(run_dir)
+        try:
+            processes.terminate([psutil.Process(owner.pid)], timeout)
+        except psutil.Error:
+            pass
+        processes.kill(own)
     try:
-        os.remove(os.path.join(run_dir, _PID_FILE))
+        os.remove(processes.pid_file(run_dir))
     except FileNotFoundError:
         pass
-    return True
+    return StopReport(owner.pid, orphans + processes.kill_orphans(run_dir), owner.foreign)
 
 
 def worker_pids(run_dir, name):
-    """``{pid: parent pid}`` of the worker processes of model ``name`` under the MMS started from ``run_dir``: each
-    worker is a listening process and the process it forks per frontend connection, which loads the model and
-    answers its requests."""
-    import psutil
-
-    pid = server_pid(run_dir)
-    if pid is None:
-        return {}
-    found = {}
-    for child in psutil.Process(pid).children(recursive=True):
-        try:
-            cmd = child.cmdline()
-            if any(part.endswith("model_service_worker.py") for part in cmd) and \
-                    cmd[cmd.index("--model-name") + 1] == name:
-                found[child.pid] = child.ppid()
-        except (psutil.Error, ValueError, IndexError):
-            continue
-    return found
+    """``{pid: parent pid}`` of the worker processes of model ``name`` under the MMS started from ``run_dir``
+    (:func:`~.processes.workers`)."""
+    return processes.workers(run_dir, name)
 
 
 def free_ports(count, low=20000, rng=None):
