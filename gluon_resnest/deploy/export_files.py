@@ -99,10 +99,13 @@ def stale_files(prefix, kinds):
 
 
 def _resolve(path):
-    """``(prefix, member name or None, its ExportMeta)`` of an export path: ``PREFIX.onnx`` names the ONNX member of the export
-    at ``PREFIX`` when its manifest lists one (else ``PREFIX.onnx`` may be the prefix of an export of its own,
-    such as ``a-int8`` for ``a-int8.onnx``); the longest member suffix is tried first."""
+    """``(prefix, member name or None, its ExportMeta)`` of an export path: ``PREFIX.onnx`` names the ONNX member
+    of the export at ``PREFIX`` when its manifest lists one (else ``PREFIX.onnx`` may be the prefix of an export of
+    its own, such as ``a-int8`` for ``a-int8.onnx``); the longest member suffix is tried first.
+    :class:`ExportMismatchError` when the path names a member the export at its prefix lacks; :class:`ExportMissing`
+    when no manifest is found."""
     kinds = sorted((k for k in MEMBER_KINDS.values() if k.path_suffix), key=lambda k: -len(k.path_suffix))
+    lacking = None
     for kind in kinds:
         if path.endswith(kind.path_suffix) and len(path) > len(kind.path_suffix):
             prefix = path[:-len(kind.path_suffix)]
@@ -110,8 +113,13 @@ def _resolve(path):
                 meta = read_meta(meta_path(prefix))
                 if kind.name in meta.members:
                     return prefix, kind.name, meta
+                lacking = lacking or (kind, prefix)
     if os.path.isfile(meta_path(path)):
         return path, None, read_meta(meta_path(path))
+    if lacking:
+        kind, prefix = lacking
+        raise ExportMismatchError("%s is not part of the export described by %s (it has no %s member); export again "
+                                  "with the option that writes it" % (path, meta_path(prefix), kind.name))
     raise ExportMissing("%s is missing: export with scripts/export.py, which writes it (an export interrupted while "
                         "publishing has none)" % meta_path(_prefix_guess(path, kinds)))
 

@@ -35,8 +35,8 @@ def test_paths_name_the_export_or_one_member(tmp_path):
     prefix = str(tmp_path / "a")
     export_model(_net(), prefix, 32)
     assert Export.open(prefix).designated is None
-    with pytest.raises(ExportMissing, match=r"a-meta.json is missing"):
-        Export.open(prefix + ".onnx")  # no ONNX member: not this export's, and no export named a.onnx
+    with pytest.raises(ExportMismatchError, match=r"a.onnx is not part of the export described by .*a-meta.json"):
+        Export.open(prefix + ".onnx")  # no ONNX member, and no export named a.onnx
     with pytest.raises(ExportMissing, match=r"b-meta.json is missing"):
         Export.open(str(tmp_path / "b-int8.onnx"))
     own = str(tmp_path / "c-int8")  # an export whose own name ends like a member
