@@ -30,8 +30,10 @@ import simplejpeg
 __all__ = ["decode_image", "image_size", "ImageLimits", "UndecodableImage", "FORMATS", "PROBLEMS",
            "JPEG_HEADER_WARNINGS"]
 
-#: The formats decoded, by their first bytes.
-FORMATS = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"))
+#: The formats decoded.
+FORMATS = ("JPEG", "PNG", "BMP")
+#: The first bytes of each format decoded.
+_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"))
 #: Formats recognised by their first bytes in order to name them when they are refused.
 _OTHER_FORMATS = ((b"GIF8", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
 #: :attr:`UndecodableImage.problem` values.
@@ -71,7 +73,7 @@ class ImageLimits:
 
 def _format(data):
     """The name of ``data``'s format; :class:`UndecodableImage` ("format") for anything but :data:`FORMATS`."""
-    found = next((name for magic, name in FORMATS if data.startswith(magic)), None)
+    found = next((name for magic, name in _MAGIC if data.startswith(magic)), None)
     if found:
         return found
     other = next((name for magic, name in _OTHER_FORMATS if data.startswith(magic)), None)

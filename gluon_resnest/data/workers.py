@@ -4,9 +4,9 @@ Each worker inherits the dataset at fork and returns ``batchify([dataset[key] fo
 MXNet's ``ForkingPickler`` reducers, so NDArrays made in shared memory reach the parent as file descriptors, without
 a copy. The parent waits for each batch in slices of :data:`POLL_S` seconds and checks its workers between slices:
 
-* a worker process that ends (killed by the out-of-memory killer's SIGKILL, a crash) fails the pass within a slice
-  with :class:`WorkerLostError`, naming its pid and how it ended: the batch it held is lost, so going on would
-  wait for it forever;
+* a worker process that ends (killed by the out-of-memory killer's SIGKILL, a crash) fails the pass, at the next
+  batch or within a slice, with :class:`WorkerLostError` naming its pid and how it ended: a batch it held is lost,
+  so going on would wait for it forever;
 * a batch that takes longer than :data:`BATCH_TIMEOUT_S` (a worker stopped or stuck) fails it with
   :class:`WorkerTimeoutError`.
 
@@ -98,14 +98,10 @@ class WorkerPool:
 
     def _wait(self, result, number):
         deadline = time.monotonic() + BATCH_TIMEOUT_S
+        self._check_workers(number)
         while not result.ready():
             result.wait(POLL_S)
-            lost = self._lost_worker()
-            if lost is not None:
-                self.close()
-                raise WorkerLostError("data-loader worker process %d (one of %d) %s while batch %d of this pass was "
-                                      "being made; its samples are lost, so the run stops"
-                                      % (lost.pid, self.size, _ending(lost.exitcode), number))
+            self._check_workers(number)
             if time.monotonic() > deadline:
                 self.close()
                 raise WorkerTimeoutError("no batch from the %d data-loader worker processes for %d s (batch %d of "
@@ -116,10 +112,16 @@ class WorkerPool:
             self.close()
             raise
 
-    def _lost_worker(self):
-        """A worker process that has ended, or ``None``; the replacements the pool starts are watched too."""
+    def _check_workers(self, number):
+        """:class:`WorkerLostError` (after terminating the pool) when a worker process has ended; the replacements
+        the pool starts for ended workers are watched too."""
         self._workers += [worker for worker in self._pool._pool if worker not in self._workers]
-        return next((worker for worker in self._workers if worker.exitcode is not None), None)
+        lost = next((worker for worker in self._workers if worker.exitcode is not None), None)
+        if lost is not None:
+            self.close()
+            raise WorkerLostError("data-loader worker process %d (one of %d) %s while batch %d of this pass was "
+                                  "awaited; the batches it held are lost, so the run stops"
+                                  % (lost.pid, self.size, _ending(lost.exitcode), number))
 
     def close(self):
         """Terminate the worker processes (idempotent)."""
