@@ -111,6 +111,26 @@ def image_size(data):
     return fmt, width, height
 
 
+def _check_whole(fmt, data):
+    """:class:`UndecodableImage` ("corrupt") for a PNG whose chunks are cut or end without ``IEND``, or a BMP
+    shorter than its header's file size (checked here, so that OpenCV is not given them)."""
+    if fmt == "PNG":
+        pos = 8
+        while pos + 12 <= len(data):
+            length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+            pos += 12 + length
+            if kind == b"IEND":
+                break
+        else:
+            raise _corrupt(fmt, "it ends without its IEND chunk")
+        if pos > len(data):
+            raise _corrupt(fmt, "its last chunk is cut")
+    elif fmt == "BMP":
+        size = struct.unpack("<I", data[2:6])[0]
+        if len(data) < size:
+            raise _corrupt(fmt, "%d of its %d bytes" % (len(data), size))
+
+
 def _check_size(width, height, limits):
     if width * height > limits.max_pixels:
         raise UndecodableImage("image is %dx%d = %d pixels, over the limit of %d (too large to decode)"
@@ -186,6 +206,7 @@ def decode_image(data, limits=None, bgr=False):
     if fmt == "JPEG":
         img = _orient(_decode_jpeg(data, "BGR" if bgr else "RGB"), _exif_orientation(data))
     else:
+        _check_whole(fmt, data)
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if img is None:
             raise _corrupt(fmt, "OpenCV cannot decode it")
