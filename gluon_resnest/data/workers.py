@@ -73,7 +73,7 @@ def _serve(dataset, batchify, conn, inherited):
 def _ending(exitcode):
     """How a process with ``exitcode`` ended, in words."""
     if exitcode == -signal.SIGKILL:
-        return "was killed by SIGKILL, as the out-of-memory killer does"
+        return "was killed by SIGKILL (what the out-of-memory killer sends)"
     if exitcode < 0:
         return "was killed by %s" % signal.Signals(-exitcode).name
     return "exited with code %d" % exitcode
@@ -164,7 +164,7 @@ class WorkerPool:
         if lost is not None:
             self.close()
             raise WorkerLostError("data-loader worker process %d (one of %d) %s while batch %d of this pass was "
-                                  "awaited; the batches it held are lost, so the run stops"
+                                  "awaited; its batches are lost, so the run stops"
                                   % (lost.pid, self.size, _ending(lost.exitcode), number))
 
     def close(self):

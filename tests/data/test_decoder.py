@@ -240,8 +240,9 @@ def test_a_sigkilled_worker_process_stops_the_pass_naming_it(tmp_path):
     workers = [process for process, _ in loader._pool._workers]
     os.kill(workers[0].pid, signal.SIGKILL)
     tic = time.monotonic()
-    with pytest.raises(WorkerLostError, match=r"data-loader worker process %d \(one of 2\) was killed by SIGKILL, "
-                                              "as the out-of-memory killer does" % workers[0].pid):
+    with pytest.raises(WorkerLostError, match=r"data-loader worker process %d \(one of 2\) was killed by SIGKILL "
+                                              r"\(what the out-of-memory killer sends\) while batch \d+ of this pass "
+                                              "was awaited; its batches are lost" % workers[0].pid):
         for _ in batches:
             time.sleep(POLL_S)  # a training step
     assert time.monotonic() - tic < 4 * POLL_S + 5
