@@ -10,11 +10,11 @@ on every path.
 * **Orientation.** The EXIF orientation is applied, as photo viewers do: a JPEG's APP1 Exif block (read here) and
   a PNG's ``eXIf`` chunk (read by OpenCV). A missing or unreadable orientation leaves the image as stored.
 * **Integrity.** Truncated or corrupt data is refused, never filled in: libjpeg's warnings are errors (a
-  premature end of file, a bad Huffman code, a marker inside the scan, extraneous bytes), as are libpng's errors (a
-  cut chunk, a CRC mismatch, a missing ``IEND``) and a BMP shorter than its pixel array. The exceptions are the
-  warnings about a nonconforming header of a whole file (:data:`JPEG_HEADER_WARNINGS`): such a file is decoded
-  without the check. JPEG has no checksum: damage that libjpeg decodes without a warning cannot be seen by any
-  decoder.
+  premature end of file, a bad Huffman code, a marker inside the scan, extraneous bytes), and so are a PNG with a
+  cut chunk or without ``IEND``, libpng's errors (a CRC mismatch) and a BMP shorter than its header says. The
+  exceptions are libjpeg's warnings about a nonconforming header of a whole file (:data:`JPEG_HEADER_WARNINGS`):
+  such a file is decoded without the check. JPEG has no checksum: damage that libjpeg decodes without a warning
+  cannot be seen by any decoder.
 * **Bounds.** Width and height are read from the header and checked against :class:`ImageLimits` (the
   decompression-bomb cap ``max_pixels`` and ``min_side``) before any pixel is decoded.
 
