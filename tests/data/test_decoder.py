@@ -247,3 +247,16 @@ def test_a_sigkilled_worker_process_stops_the_pass_naming_it(tmp_path):
             time.sleep(POLL_S)  # a training step
     assert time.monotonic() - tic < 4 * POLL_S + 5
     assert not any(process.is_alive() for process in workers)
+
+
+def test_a_pass_left_midway_does_not_leak_batches_into_the_next(tmp_path):
+    write_recordio(str(tmp_path / "p"), photo_like_samples(24, classes=2, seed=9, height=40, width=48))
+    dataset = open_image_dataset(str(tmp_path / "p.rec"))
+    serial = [data.asnumpy() for data, _ in make_loader(dataset, TrainTransform(32), 3, train=True)]
+    loader = make_loader(dataset, TrainTransform(32), 3, train=True, num_workers=2)
+    for step, _ in enumerate(loader):
+        if step == 1:
+            break  # batches 3 to 6 are in the making or made
+    again = [data.asnumpy() for data, _ in loader]
+    assert len(again) == len(serial) == 8
+    assert all(np.array_equal(a, b) for a, b in zip(again, serial))
