@@ -11,6 +11,7 @@ from .targets import mixup, smooth_one_hot
 from .transforms import EvalTransform, TrainTransform
 
 __all__ = ["ImageLimits", "UndecodableImage", "decode_image", "AutoAugment", "IMAGENET_MEAN", "IMAGENET_STD",
-           "FolderImageDataset", "RecordImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio", "imagenet1k_names", "BadSampleError",
-           "SampleLoader", "ShardedSampler", "TransformedDataset", "make_loader", "shard_range", "mixup",
-           "smooth_one_hot", "DataConfig", "resolve_data_config", "EvalTransform", "TrainTransform"]
+           "FolderImageDataset", "RecordImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio",
+           "imagenet1k_names", "BadSampleError", "SampleLoader", "ShardedSampler", "TransformedDataset", "make_loader",
+           "shard_range", "mixup", "smooth_one_hot", "DataConfig", "resolve_data_config", "EvalTransform",
+           "TrainTransform"]

@@ -103,6 +103,21 @@ def test_exif_orientation_is_applied_as_a_photo_viewer_does(fmt):
         assert np.array_equal(decode_image(data, bgr=True), ours[..., ::-1]), orientation
 
 
+def test_exif_orientation_is_read_from_a_little_endian_block_after_an_xmp_block():
+    """Pillow (a viewer) applies it; OpenCV, reading the first APP1 block only, does not."""
+    jpeg = _pil(_photo(30, 50, seed=3), "JPEG", quality=90)
+    xmp = b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta/>"
+    for orientation in (3, 6, 8):
+        tiff = b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + \
+            struct.pack("<I", 0)
+        blocks = b"".join(b"\xff\xe1" + struct.pack(">H", 2 + len(body)) + body
+                          for body in (xmp, b"Exif\x00\x00" + tiff))
+        data = jpeg[:2] + blocks + jpeg[2:]
+        viewer = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+        assert np.array_equal(decode_image(data), viewer), orientation
+        assert decode_image(data).shape == ((50, 30, 3) if orientation != 3 else (30, 50, 3))
+
+
 def _png_with_chunk(width, height):
     """A small valid PNG whose header claims ``width`` x ``height``."""
     data = bytearray(_pil(_photo(16, 16), "PNG"))
