@@ -81,7 +81,7 @@ def _format(data):
         raise UndecodableImage("%s images are not decoded; give a JPEG, PNG or BMP file" % other, "format")
     if not data:
         raise UndecodableImage("no data (0 bytes)", "corrupt")
-    raise UndecodableImage("%d bytes that are not a JPEG, PNG or BMP image" % len(data), "format")
+    raise UndecodableImage("data (%d bytes) is not a JPEG, PNG or BMP image" % len(data), "format")
 
 
 def _corrupt(fmt, reason):

@@ -163,7 +163,7 @@ def test_truncated_or_corrupt_data_is_refused_where_it_is_decoded():
     # and a PNG without IEND passes Pillow's full load (serving's image check before this decoder)
     Image.open(io.BytesIO(damaged["png without its last chunk"])).load()
     for data, message in [(b"", "no data"), (b"GIF89a" + bytes(100), "GIF images are not decoded"),
-                          (b"plain text, not an image" * 4, "96 bytes that are not a JPEG, PNG or BMP image")]:
+                          (b"plain text, not an image" * 4, r"data \(96 bytes\) is not a JPEG, PNG or BMP image")]:
         with pytest.raises(UndecodableImage, match=message):
             decode_image(data)
 

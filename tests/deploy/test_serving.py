@@ -299,7 +299,7 @@ def test_bad_input_gets_4xx_json_and_workers_keep_answering(server, toy_store):
            (_encode(_smooth()[:1, :1], "PNG"), None, 400, "at least 16 px"),
            (_png_claiming(10000, 10000), None, 413, "over the limit of 50000000"),
            (good + b"\x00" * MAX_BYTES, None, 413, "over the limit of %d" % MAX_BYTES),
-           (_encode(_smooth(), "GIF"), None, 415, "GIF images are not served"),
+           (_encode(_smooth(), "GIF"), None, 415, "GIF images are not decoded"),
            (good, "abc", 400, "topk must be an integer from 1 to 10, got 'abc'"),
            (good, "11", 400, "from 1 to 10, got '11'"), (good, "0", 400, "got '0'")]
     for body, topk, status, message in bad:
