@@ -24,7 +24,7 @@ setup(
     packages=find_packages(include=["gluon_resnest", "gluon_resnest.*"]),
     package_data={"gluon_resnest.data": ["imagenet1k_classes.json"]},
     python_requires=">=3.11",
-    install_requires=["numpy<1.24", "opencv-python", "tqdm", "portalocker", "matplotlib", "Pillow", "safetensors"],
+    install_requires=["numpy<1.24", "opencv-python", "simplejpeg", "tqdm", "portalocker", "matplotlib", "Pillow", "safetensors"],
     extras_require={
         "cpu": ["mxnet==1.9.1"],
         "gpu": ["mxnet-cu112==1.9.1"],

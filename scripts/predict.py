@@ -17,12 +17,11 @@ import sys
 from typing import Optional
 
 import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet loads)
-import mxnet as mx
-
+from gluon_resnest.data.datasets import UnreadableSample, open_image_dataset
+from gluon_resnest.data.decoder import UndecodableImage, decode_image
 from gluon_resnest.deploy.classifier import ExportedClassifier, class_names_for, top_classes
 from gluon_resnest.deploy.runtime_rule import RuntimeRequest
 from gluon_resnest.utils.cli import run_main
-from gluon_resnest.utils.errors import mxnet_reason
 from gluon_resnest.utils.options import Range, add_arguments, check_settings, option, settings_from_args
 
 
@@ -49,21 +48,26 @@ def main(argv=None):
         p.error("give image files or --rec")
     clf = ExportedClassifier(args.model, runtime=request.runtime, precision=request.precision)
     print("runtime: %s" % clf.description)
-    items = []
+    items, unread = [], 0
     if opts.rec:
-        from gluon_resnest.data.datasets import open_image_dataset
-
         dataset = open_image_dataset(opts.rec)
         for i in range(min(opts.count, len(dataset))):
-            img, label = dataset[i]
+            try:
+                img, label = dataset[i]
+            except UnreadableSample as err:
+                print("error: %s" % err, file=sys.stderr)
+                unread += 1
+                continue
             items.append(("%s[%d]" % (opts.rec, i), img, int(label)))
     for path in args.images:
         try:
             with open(path, "rb") as handle:
-                items.append((path, mx.image.imdecode(handle.read()), None))
-        except (OSError, mx.base.MXNetError) as err:
-            print("error: cannot read image %s: %s" % (path, mxnet_reason(err)), file=sys.stderr)
-            return 2
+                items.append((path, decode_image(handle.read()), None))
+        except (OSError, UndecodableImage) as err:
+            print("error: cannot read image %s: %s" % (path, getattr(err, "strerror", None) or err), file=sys.stderr)
+            unread += 1
+    if not items:
+        return 2
     logits = clf.logits([img for _, img, _ in items])
     names = class_names_for(clf.meta, logits.shape[1])
     correct = 0
@@ -74,7 +78,7 @@ def main(argv=None):
         print("%s%s: %s" % (name, truth, ", ".join("%s %.1f%%" % (names[i], 100 * prob[i]) for i in top)))
     if opts.rec:
         print("top-1 on these %d images: %d/%d" % (len(items), correct, len(items)))
-    return 0
+    return 2 if unread else 0
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ if [ "$WITH_REFERENCES" = 1 ]; then
   REF="$ROOT/.venv-ref"
   if fresh "$REF"; then
     base "$REF"
-    "$REF/bin/python" -m pip install -q "${C[@]}" "mxnet==1.9.1" "numpy<1.24" opencv-python tqdm portalocker Pillow matplotlib pytest \
+    "$REF/bin/python" -m pip install -q "${C[@]}" "mxnet==1.9.1" "numpy<1.24" opencv-python simplejpeg tqdm portalocker \
+      Pillow matplotlib pytest \
       torch torchvision timm safetensors
     # The official ResNeSt package: only its torch models are used, which need nothing but torch.
     "$REF/bin/python" -m pip install -q "${C[@]}" --no-deps resnest

@@ -2,26 +2,27 @@
 
 Both datasets return ``(HWC uint8 RGB numpy image, float label)`` and are safe to read from several worker
 processes or threads: every (process, thread) opens its own file handles, lazily, so no reader is ever shared.
-A sample that cannot be read or decoded raises :class:`UnreadableSample` naming the file and the index.
-``encoded(index)`` gives a sample's undecoded bytes, for transforms that decode themselves
+Images are decoded by the package's one decoder (:func:`~gluon_resnest.data.decoder.decode_image`). A sample
+that cannot be read or decoded raises :class:`UnreadableSample` naming the file and the index. ``encoded(index)``
+gives a sample's undecoded bytes, for transforms that decode themselves
 (:meth:`~gluon_resnest.data.transforms.TrainTransform.from_encoded`).
 """
+import errno
 import hashlib
 import math
 import os
 import struct
 import threading
 
-import cv2
 import mxnet as mx
-import numpy as np
 from mxnet.gluon.data import Dataset
 
 from ..utils.errors import OptionError, ReportableError
 from ..utils.publish import StagedFiles
+from .decoder import UndecodableImage, decode_image
 
 __all__ = ["RecordImageDataset", "FolderImageDataset", "UnreadableSample", "open_image_dataset", "write_recordio",
-           "dataset_fingerprint", "decode_bgr", "IMAGE_EXTENSIONS", "IMPLIED_CLASSES_FLOOR",
+           "dataset_fingerprint", "decode_sample", "IMAGE_EXTENSIONS", "IMPLIED_CLASSES_FLOOR",
            "IMPLIED_CLASSES_FACTOR"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -41,19 +42,14 @@ class UnreadableSample(ReportableError):
     """A record or image file that cannot be read or decoded; the message names the file and the index."""
 
 
-def decode_bgr(data, source):
-    """HWC uint8 **BGR** numpy image of encoded bytes ``data``; :class:`UnreadableSample` naming ``source`` when it
-    cannot be decoded."""
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    if img is None:
-        raise UnreadableSample("%s: cannot decode image (%d bytes, not a readable JPEG/PNG/BMP)"
-                               % (source, len(data)))
-    return img
-
-
-def _decode(data, source):
-    """HWC uint8 RGB numpy image of encoded bytes ``data``; :class:`UnreadableSample` naming ``source`` otherwise."""
-    return cv2.cvtColor(decode_bgr(data, source), cv2.COLOR_BGR2RGB)
+def decode_sample(data, source, bgr=False):
+    """HWC uint8 RGB (or with ``bgr`` BGR) numpy image of a sample's encoded bytes ``data``
+    (:func:`~gluon_resnest.data.decoder.decode_image` with its default limits); :class:`UnreadableSample` naming
+    ``source`` when the decoder refuses them."""
+    try:
+        return decode_image(data, bgr=bgr)
+    except UndecodableImage as err:
+        raise UnreadableSample("%s: %s" % (source, err)) from None
 
 
 class _PerThreadFiles:
@@ -146,7 +142,7 @@ class RecordImageDataset(Dataset):
 
     def __getitem__(self, index):
         data, label, source = self.encoded(index)
-        return _decode(data, source), label
+        return decode_sample(data, source), label
 
     def _header_label(self, index):
         """Record ``index``'s label, read from its header alone (the first label of a multi-label header, as
@@ -255,7 +251,16 @@ class FolderImageDataset(Dataset):
 
     def __getitem__(self, index):
         data, label, source = self.encoded(index)
-        return _decode(data, source), label
+        return decode_sample(data, source), label
+
+
+def _size_or_error(path):
+    """``path``'s size in bytes, or the name of the error that stats it (a dangling symlink, a symlink loop: the
+    sample is skipped when it is read, and the fingerprint still records it)."""
+    try:
+        return "%d" % os.path.getsize(path)
+    except OSError as err:
+        return errno.errorcode.get(err.errno, "OSError")
 
 
 def dataset_fingerprint(dataset):
@@ -268,8 +273,8 @@ def dataset_fingerprint(dataset):
         digest.update(b"%d" % os.path.getsize(dataset.path))
     elif isinstance(dataset, FolderImageDataset):
         for path, label in dataset.items:
-            digest.update(("%s/%s %g %d\n" % (os.path.basename(os.path.dirname(path)), os.path.basename(path), label,
-                                               os.path.getsize(path))).encode())
+            digest.update(("%s/%s %g %s\n" % (os.path.basename(os.path.dirname(path)), os.path.basename(path), label,
+                                               _size_or_error(path))).encode())
     else:
         return None
     return digest.hexdigest()[:16]

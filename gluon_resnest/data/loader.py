@@ -4,9 +4,10 @@ Training loaders shard a dataset statically across Horovod ranks (contiguous sli
 every epoch) and hand the dataset ``(epoch, index)`` pairs, so each sample's augmentation is seeded by
 ``(seed, epoch, index)``: the same in every worker process and after ``--resume``.
 
-Samples are made in forked worker processes (MXNet's ``DataLoader`` without its thread pool): no MXNet call and no
-file handle is shared between threads, and each process reads the dataset through its own handles. Batches come
-back through shared memory.
+Samples are made in forked worker processes (:class:`~.workers.WorkerPool`): no MXNet call and no file handle is
+shared between threads, and each process reads the dataset through its own handles. Batches come back through
+shared memory. A worker process that dies (the out-of-memory killer's SIGKILL) stops the pass within
+:data:`~.workers.POLL_S` seconds with :class:`~.workers.WorkerLostError` naming it.
 """
 import ctypes
 import logging
@@ -15,17 +16,15 @@ import os
 import mxnet as mx
 import numpy as np
 from mxnet.base import _LIB, check_call
-from mxnet.gluon.data import DataLoader, Dataset, Sampler
+from mxnet.gluon.data import BatchSampler, Dataset, Sampler
 
 from .datasets import UnreadableSample
+from .workers import WorkerPool
 
-__all__ = ["ShardedSampler", "TransformedDataset", "Unnormalized", "SampleLoader", "BadSampleError", "Skipped", "Collate",
-           "make_loader", "shard_range", "WORKER_TIMEOUT_S"]
+__all__ = ["ShardedSampler", "TransformedDataset", "Unnormalized", "SampleLoader", "BadSampleError", "Skipped",
+           "Collate", "make_loader", "shard_range"]
 
 logger = logging.getLogger("gluon_resnest.data")
-
-#: Seconds a worker process may take for one batch before the loader gives up.
-WORKER_TIMEOUT_S = 3600
 
 
 def shard_range(length, num_parts, part_index):
@@ -152,19 +151,27 @@ class SampleLoader:
     with a warning (``skipped`` lists them for the current pass) or, with ``strict``, raise
     :class:`BadSampleError`. ``sampler`` is the :class:`ShardedSampler` (``set_epoch`` before each pass).
 
-    With ``num_workers > 0`` samples are made in that many forked worker processes, each reading the dataset
-    through its own file handles.
+    ``dataset`` is indexed by the keys of ``batch_sampler``'s batches and ``collate`` makes each batch; with
+    ``num_workers > 0`` that happens in as many forked worker processes (:class:`~.workers.WorkerPool`), each
+    reading the dataset through its own file handles, with ``2 * num_workers`` batches in the making.
     """
 
-    def __init__(self, loader, sampler, strict=False):
-        self._loader, self.sampler, self.strict, self.skipped = loader, sampler, strict, []
+    def __init__(self, dataset, batch_sampler, collate, sampler, num_workers=0, strict=False):
+        self._dataset, self._batch_sampler, self._collate = dataset, batch_sampler, collate
+        self.sampler, self.strict, self.skipped = sampler, strict, []
+        self._pool = WorkerPool(dataset, collate, num_workers) if num_workers > 0 else None
 
     def __len__(self):
-        return len(self._loader)
+        return len(self._batch_sampler)
+
+    def _batches(self):
+        if self._pool is not None:
+            return self._pool.batches(self._batch_sampler, prefetch=2 * self._pool.size)
+        return (self._collate([self._dataset[key] for key in keys]) for keys in self._batch_sampler)
 
     def __iter__(self):
         self.skipped = []
-        for data, labels, skipped in self._loader:
+        for data, labels, skipped in self._batches():
             for reason in skipped:
                 if self.strict:
                     raise BadSampleError("unreadable sample %s" % reason)
@@ -185,6 +192,5 @@ def make_loader(dataset, transform, batch_size, num_parts=1, part_index=0, train
     transforms. ``num_workers`` worker processes (0: in this process)."""
     sampler = ShardedSampler(len(dataset), num_parts, part_index, shuffle=train, seed=seed, equal_parts=train)
     data = TransformedDataset(dataset, transform, seed=seed, random=train)
-    loader = DataLoader(data, batch_size=batch_size, sampler=sampler, last_batch="discard" if train else "keep",
-                        num_workers=num_workers, batchify_fn=Collate(os.getpid()), timeout=WORKER_TIMEOUT_S)
-    return SampleLoader(loader, sampler, strict)
+    batches = BatchSampler(sampler, batch_size, "discard" if train else "keep")
+    return SampleLoader(data, batches, Collate(os.getpid()), sampler, num_workers, strict)

@@ -138,9 +138,9 @@ class TrainTransform:
         """:meth:`augment` of encoded image bytes (``source`` names them in errors): the same output, without the
         full-size color conversion (the image is decoded as BGR and the channel order is folded into the color
         matrix). Raises :class:`~gluon_resnest.data.datasets.UnreadableSample`."""
-        from .datasets import decode_bgr
+        from .datasets import decode_sample
 
-        img = decode_bgr(data, source)
+        img = decode_sample(data, source, bgr=True)
         return self._augment_crop(img, self._crop_box(img.shape[0], img.shape[1], rng), rng, bgr=True)
 
     def _augment_crop(self, img, box, rng, bgr):

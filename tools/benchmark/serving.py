@@ -4,7 +4,7 @@ A variant with random weights is exported twice (symbol/params, batch 1 and batc
 (:func:`~gluon_resnest.deploy.serving.archive.package_export`); one MMS serves both archives, the first with
 batching off (``batch_size`` 1) and the second with ``batch_size`` ``batch``. The same generated JPEGs go through:
 
-* in process, as ``scripts/predict.py`` does it: ``mx.image.imdecode`` then ``ExportedClassifier.logits``, one
+* in process, as ``scripts/predict.py`` does it: the package's ``decode_image`` then ``ExportedClassifier.logits``, one
   image at a time (batch-1 export) and ``batch`` images at a time (batch-``batch`` export);
 * served, batching off: one client, one request after the other (latency of single-image requests);
 * served, batching on: ``clients`` concurrent clients, each sending its next request when answered.
@@ -20,8 +20,9 @@ import os
 import tempfile
 import time
 
-import mxnet as mx
 import numpy as np
+
+from gluon_resnest.data.decoder import decode_image
 
 __all__ = ["serving_rows", "serving_table", "random_jpegs"]
 
@@ -48,7 +49,7 @@ def _row(mode, batch, latencies, images, seconds, **extra):
 
 
 class _InProcess:
-    """predict.py's path on ``batch`` images at a time: ``mx.image.imdecode``, then ``ExportedClassifier.logits``."""
+    """predict.py's path on ``batch`` images at a time: ``decode_image``, then ``ExportedClassifier.logits``."""
 
     def __init__(self, prefix, jpegs, batch):
         from gluon_resnest.deploy.classifier import ExportedClassifier
@@ -61,7 +62,7 @@ class _InProcess:
             group = [self.jpegs[(self.count + j) % len(self.jpegs)] for j in range(self.batch)]
             self.count += self.batch
             tic = time.perf_counter()
-            self.clf.logits([mx.image.imdecode(data) for data in group])
+            self.clf.logits([decode_image(data) for data in group])
             if timed:
                 self.latencies.append(time.perf_counter() - tic)
 
