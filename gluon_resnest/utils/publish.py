@@ -2,10 +2,9 @@
 
 Files are written into a hidden staging folder beside the prefix (``.NAME.staging-HOST-PID-RANDOM``), then renamed
 into place together; the file named ``last`` (a manifest) is removed first and renamed in last, so a set interrupted
-between renames has no manifest. Files that belonged to an earlier set at the prefix and are not in the new one are
-removed (or, without ``force``, the publish is refused naming them). Staging folders of crashed earlier runs on this
-host (their process is gone; also the ``.NAME.staging-PID`` folders of earlier versions) are removed when the next
-staging starts; other hosts' folders on a shared filesystem are left alone. Several processes may publish the same
+between renames has no manifest. Files a set at the prefix may have that the new one does not produce are removed
+(or, without ``force``, the publish is refused naming them). Staging folders of crashed runs on this host (their
+process is gone; also those named ``.NAME.staging-PID``, without a host) are removed when the next staging starts; other hosts' folders on a shared filesystem are left alone. Several processes may publish the same
 bytes at once (one per host on a shared filesystem): each rename is atomic and a file another publisher already
 removed is not an error; publishers of different bytes at once may leave a mixture.
 """
@@ -24,7 +23,8 @@ _STAGING = ".staging-"
 
 
 class StaleFilesError(ReplaceRefused):
-    """Files of an earlier set at the prefix would survive the publish (the message names them)."""
+    """Files already at the prefix that the new set does not produce would survive the publish (the message names
+    them)."""
 
 
 def sha1_file(path, chunk=1 << 20):
@@ -43,8 +43,8 @@ def check_stale(owned, produced, force=False):
     stale = sorted(path for path in {os.path.abspath(p) for p in owned}
                    if os.path.lexists(path) and path not in produced)
     if stale and not force:
-        raise StaleFilesError("%s holds files of an earlier export that this one does not produce: %s; remove "
-                              "them or pass {force} to replace the whole set"
+        raise StaleFilesError("%s holds files of an export that this one does not produce: %s; remove them or "
+                              "pass {force} to replace the whole set"
                               % (os.path.dirname(stale[0]), ", ".join(stale)))
     return stale
 
@@ -57,7 +57,7 @@ def _remove_if_present(path):
 
 
 def _remove_crashed_staging(directory, base):
-    """Remove this host's ``.BASE.staging-HOST-PID-RANDOM`` folders (and earlier versions' ``.BASE.staging-PID``)
+    """Remove this host's ``.BASE.staging-HOST-PID-RANDOM`` folders (and ``.BASE.staging-PID`` ones, without a host)
     in ``directory`` whose process has exited; returns their paths."""
     legacy, ours = "." + base + _STAGING, "." + base + _STAGING + _host_tag() + "-"
     removed = []
