@@ -17,6 +17,7 @@ from gluon_resnest.train.config import GROUPS
 from gluon_resnest.train.options import add_arguments, options_from_args
 from gluon_resnest.train.save_dir import owned_save_dir
 from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.native_notices import notices_filtered
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -39,9 +40,11 @@ def main(argv=None):
         handlers = [logging.StreamHandler(sys.stdout)]
         if dist.is_root:
             handlers.append(logging.FileHandler(os.path.join(cfg.run.save_dir, "train.log")))
-        logging.basicConfig(level=logging.INFO if dist.is_root else logging.WARNING, handlers=handlers,
-                            format="%(asctime)s %(message)s")
-        state = train(cfg, dist)
+        # the package's INFO lines on rank 0; other libraries' (matplotlib's font cache, say) from WARNING up
+        logging.basicConfig(level=logging.WARNING, handlers=handlers, format="%(asctime)s %(message)s")
+        logging.getLogger("gluon_resnest").setLevel(logging.INFO if dist.is_root else logging.WARNING)
+        with notices_filtered():
+            state = train(cfg, dist)
     if dist.is_root and state["history"]:
         last = state["history"][-1]
         print("final: train loss %.4f, val top-1 %s (best %.2f%%)" % (
