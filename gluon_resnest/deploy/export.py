@@ -209,19 +209,16 @@ def write_export(net, prefix, data_config, batch_size=1, preprocess=False, ctx=m
                    "class_names": class_names or getattr(net, "classes", None), "fused": bool(fuse)}
 
 
-def load_exported(prefix, ctx=mx.cpu(), input_name="data", input_dtype="float32"):
-    """Load ``{prefix}-symbol.json``/``-0000.params`` as a ``SymbolBlock`` with clear errors for a bad pair.
-
-    The input is declared as ``input_dtype`` (``SymbolBlock.imports`` leaves it undeclared, and MXNet then warns
-    that it cannot infer the parameters' types); the parameters keep the types saved in the file, and the block
-    runs on inputs of the export's own type (uint8 images for a ``preprocess`` export)."""
+def load_exported(prefix, ctx=mx.cpu(), dtype="float32", input_name="data"):
+    """Load ``{prefix}-symbol.json``/``-0000.params`` as a ``SymbolBlock`` whose input ``input_name`` has
+    ``dtype`` (float32, or uint8 for an export with baked preprocessing), with clear errors for a bad pair."""
     sym_path, params_path = symbol_paths(prefix)
     for path in (sym_path, params_path):
         if not os.path.isfile(path):
             raise FileNotFoundError("exported model file %s is missing (expected %s and %s)"
                                     % (path, sym_path, params_path))
     try:
-        block = mx.gluon.SymbolBlock(mx.sym.load(sym_path), [mx.sym.var(input_name, dtype=input_dtype)])
+        block = mx.gluon.SymbolBlock(mx.sym.load(sym_path), [mx.sym.var(input_name, dtype=dtype)])
         block.collect_params().load(params_path, ctx, cast_dtype=True, dtype_source="saved")
         return block
     except (AssertionError, mx.base.MXNetError, ValueError) as err:

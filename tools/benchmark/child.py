@@ -23,6 +23,8 @@ from .measure import (OPENVINO_PRECISIONS, RUNTIME_KINDS, gluoncv_twin, hybrid, 
                       median_seconds, random_net, result_row, training_row)
 from .settings import InputSize, Timing
 
+__all__ = ["torch_rows", "gluoncv_default_rows", "int8_rows", "runtime_rows", "main"]
+
 
 def torch_rows(name, batches, size, warmup, repeat, train_batch):
     """Inference rows of the PyTorch reference (eval mode, ``inference_mode``) and, with ``train_batch``, its

@@ -5,6 +5,8 @@ import json
 import sys
 import time
 
+__all__ = ["main"]
+
 
 def main(order, model, batch, size, repeat, warmup):
     if order == "mxnet-first":
