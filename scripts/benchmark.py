@@ -24,6 +24,7 @@ import sys
 import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 from gluon_resnest.utils.cli import ArgumentParser, run_main
 from gluon_resnest.utils.fileio import atomic_write
+from gluon_resnest.utils.native_notices import notices_filtered
 from gluon_resnest.utils.options import add_arguments
 
 try:
@@ -181,7 +182,9 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     function, _, groups = COMMANDS[args.command]
-    function(s.resolve(args, groups))
+    settings = s.resolve(args, groups)
+    with notices_filtered():
+        function(settings)
     return 0
 
 

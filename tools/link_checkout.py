@@ -8,11 +8,12 @@ Writes :data:`PTH_NAME`, one line naming the checkout, into the environment's si
 checkout to ``sys.path`` at start-up, as the editable install does for ``gluon_resnest``, and ``tools`` stays out
 of the package that ``pip install .`` builds. Run it by path: it imports nothing from the checkout.
 """
+import argparse
 import os
 import sys
 import sysconfig
 
-__all__ = ["CHECKOUT", "PTH_NAME", "link"]
+__all__ = ["CHECKOUT", "PTH_NAME", "link", "main"]
 
 #: The checkout this file belongs to.
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +43,11 @@ def link(site_packages=None):
     return path
 
 
-if __name__ == "__main__":
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     print("%s: %s on sys.path" % (link(), CHECKOUT))
-    sys.exit(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

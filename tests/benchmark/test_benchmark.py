@@ -2,6 +2,7 @@
 assertions); the measuring helpers the other subcommands call."""
 import json
 import os
+import re
 
 from tests.helpers.scripts import run_script
 
@@ -22,6 +23,9 @@ def test_benchmark_smoke(tmp_path):
     assert all(r["img_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
     assert "| resnest14 | 64 | inference | 1 | ours |" in result.stdout
     assert os.path.getsize(png) > 1000
+    noise = re.findall(r"forward_scoring|Removing initializer|pre-processing before quantization|Cannot decide type",
+                       result.stdout + result.stderr)
+    assert not noise, result.stderr[-3000:]
 
 
 def test_fused_graph_matches_plain_graph():
