@@ -28,7 +28,8 @@ from gluon_resnest.utils.native_notices import notices_filtered
 from gluon_resnest.utils.options import add_arguments
 
 try:
-    from tools.benchmark import settings as s
+    from tools.benchmark.settings import (Batch, Comparison, InputPipeline, InputSize, JsonOutput, Plot, Profile,
+                                          Report, Serving, Smoke, Timing, Variants, resolve)
     from tools.benchmark.gluoncv_named import gluoncv_named_rows
     from tools.benchmark.input_pipeline import input_pipeline_rows, input_table
     from tools.benchmark.measure import (benchmark, compute_ceiling, import_order_rows, int8_profiles,
@@ -151,22 +152,21 @@ def serving(args):
 #: ``{subcommand: (function, help, option groups)}``.
 COMMANDS = {
     "run": (run, "every implementation and runtime against each other: throughput, latency, peak memory",
-            (s.Variants, s.InputSize, s.Comparison, s.Timing, s.JsonOutput, s.Plot, s.Smoke)),
-    "report": (report, "print the tables of JSON files written by run --json, without measuring", (s.Report, s.Plot)),
+            (Variants, InputSize, Comparison, Timing, JsonOutput, Plot, Smoke)),
+    "report": (report, "print the tables of JSON files written by run --json, without measuring", (Report, Plot)),
     "ceiling": (ceiling, "GFLOP/s of MXNet's SGEMM and of single oneDNN convolutions of resnest50 on this machine",
-                (s.Timing,)),
+                (Timing,)),
     "profile": (profile, "where the time of one graph goes: per-operator (or per-layer) totals",
-                (s.Variants, s.InputSize, s.Batch, s.Profile)),
+                (Variants, InputSize, Batch, Profile)),
     "import-order": (import_order, "inference with mxnet imported before and after gluon_resnest, each in a fresh "
-                                   "interpreter without OMP_NUM_THREADS", (s.Variants, s.InputSize, s.Batch, s.Timing)),
+                                   "interpreter without OMP_NUM_THREADS", (Variants, InputSize, Batch, Timing)),
     "gluoncv-named": (gluoncv_named, "the network GluonCV's name builds (DropBlock rate 0.1) against ours at rate 0, "
                                      "hybridized and as export_block files, in alternating rounds",
-                      (s.Variants, s.InputSize, s.Batch, s.Timing)),
+                      (Variants, InputSize, Batch, Timing)),
     "input-pipeline": (input_pipeline, "our training input pipeline against mx.io.ImageRecordIter on generated "
-                                       "JPEGs", (s.InputSize, s.InputPipeline, s.JsonOutput, s.Smoke)),
+                                       "JPEGs", (InputSize, InputPipeline, JsonOutput, Smoke)),
     "serving": (serving, "Multi Model Server (batching off and on) against in-process classification; needs "
-                         "scripts/setup_env.sh --with-serving", (s.Variants, s.InputSize, s.Serving, s.JsonOutput,
-                                                                 s.Smoke)),
+                         "scripts/setup_env.sh --with-serving", (Variants, InputSize, Serving, JsonOutput, Smoke)),
 }
 
 
@@ -182,9 +182,9 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     function, _, groups = COMMANDS[args.command]
-    settings = s.resolve(args, groups)
+    values = resolve(args, groups)
     with notices_filtered():
-        function(settings)
+        function(values)
     return 0
 
 

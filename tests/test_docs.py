@@ -107,7 +107,8 @@ def _anchors(path):
 def test_slug_follows_github():
     assert _slug("Where the speed comes from") == "where-the-speed-comes-from"
     assert _slug("`package MODEL`") == "package-model"
-    assert _slug("Reliability: what is never lost and never silent") == "reliability-what-is-never-lost-and-never-silent"
+    assert _slug("Reliability: what is never lost and never silent") == \
+        "reliability-what-is-never-lost-and-never-silent"
     assert _slug("GluonCV-named networks: no DropBlock in inference graphs") == \
         "gluoncv-named-networks-no-dropblock-in-inference-graphs"
 
@@ -166,18 +167,20 @@ def test_page_and_section_references_resolve():
 
 
 def test_reference_patterns():
-    assert [m.groups() for m in _PAGE_REFERENCE.finditer("see docs/gluoncv.md#import-order, README.md and x/docs/a.md")] \
-        == [("docs/gluoncv.md", "import-order"), ("README.md", None)]
+    text = "see docs/gluoncv.md#import-order, README.md and x/docs/a.md"
+    assert [m.groups() for m in _PAGE_REFERENCE.finditer(text)] == [("docs/gluoncv.md", "import-order"),
+                                                                    ("README.md", None)]
     assert [m.group(1) or m.group(2) for m in _README_SECTION.finditer(
         "(README: Using it from GluonCV). the README's Training\nsection says")] == ["Using it from GluonCV",
                                                                                     "Training"]
 
 
+#: "older", "earlier", "previously" and "used to" in its history sense ("it used to", not "weights used to mix").
+OLDER_WORDING = (r"\bolder\b|\bearlier\b|\bpreviously\b|\b(?:it|they|we|this|that|which|who|you)\s+used to\b|"
+                 r"\bused to be\b")
+
 #: history phrasing that does not belong in reference text (the README and docs describe what is, not what
 #: changed); word boundaries keep "know", "renew", "knowledge", "newer" and "news" out.
-#: "older", "earlier", "previously" and "used to" in its history sense ("it used to", not "weights used to mix").
-OLDER_WORDING = r"\bolder\b|\bearlier\b|\bpreviously\b|\b(?:it|they|we|this|that|which|who|you)\s+used to\b|\bused to be\b"
-
 HISTORY_WORDING = re.compile(
     r"\bissue\s*#?\d|\bcommit\s+[0-9a-f]{7}|"   # issue numbers and commit hashes
     r"\bnow\b|\bno longer\b|\bany ?more\b|\bNew:|\(new\)|\bnew (?:flag|option)s?\b|"

@@ -37,7 +37,8 @@ def split_page(text, name):
 
 
 def training_options():
-    """Every training option: flags, default, resume rule, meaning (:func:`gluon_resnest.train.options.options_table`)."""
+    """Every training option: flags, default, resume rule, meaning
+    (:func:`gluon_resnest.train.options.options_table`)."""
     from gluon_resnest.train.config import GROUPS
     from gluon_resnest.train.options import options_table
 

@@ -4,9 +4,10 @@ Files are written into a hidden staging folder beside the prefix (``.NAME.stagin
 into place together; the file named ``last`` (a manifest) is removed first and renamed in last, so a set interrupted
 between renames has no manifest. Files a set at the prefix may have that the new one does not produce are removed
 (or, without ``force``, the publish is refused naming them). Staging folders of crashed runs on this host (their
-process is gone; also those named ``.NAME.staging-PID``, without a host) are removed when the next staging starts; other hosts' folders on a shared filesystem are left alone. Several processes may publish the same
-bytes at once (one per host on a shared filesystem): each rename is atomic and a file another publisher already
-removed is not an error; publishers of different bytes at once may leave a mixture.
+process is gone; also those named ``.NAME.staging-PID``, without a host) are removed when the next staging starts;
+other hosts' folders on a shared filesystem are left alone. Several processes may publish the same bytes at once
+(one per host on a shared filesystem): each rename is atomic and a file another publisher already removed is not an
+error; publishers of different bytes at once may leave a mixture.
 """
 import hashlib
 import os

@@ -4,8 +4,8 @@ MXNet 1.9 sizes its OpenMP pool from the physical-core count it detects; on VMs 
 vCPUs it often uses a single thread, halving convolution speed on a 2-vCPU machine. Unless the user set
 ``OMP_NUM_THREADS``, it is set to the number of CPUs this process may run on. The variable must be set before
 libmxnet loads, so ``import mxnet`` before ``import gluon_resnest`` keeps MXNet's own choice (MXNet offers no way to
-resize its pool afterwards): :func:`warn_if_mxnet_threads_fixed` then says so once. ``GLUON_RESNEST_KEEP_THREADS=1`` keeps
-MXNet's choice silently (the benchmark uses this to measure MXNet's defaults).
+resize its pool afterwards): :func:`warn_if_mxnet_threads_fixed` then says so once. ``GLUON_RESNEST_KEEP_THREADS=1``
+keeps MXNet's choice silently (the benchmark uses this to measure MXNet's defaults).
 """
 import ctypes
 import os
