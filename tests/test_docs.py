@@ -193,7 +193,7 @@ HISTORY_WORDING = re.compile(
 OLDER_WORDING_REWRITTEN_LATER = {"gluon_resnest/deploy/export.py", "gluon_resnest/deploy/export_files.py",
                                  "gluon_resnest/deploy/meta_check.py", "gluon_resnest/deploy/deployment.py",
                                  "gluon_resnest/train/checkpoint.py", "gluon_resnest/train/loop.py",
-                                 "scripts/export.py"}
+                                 "gluon_resnest/train/records.py", "scripts/export.py"}
 
 #: what the package, scripts and tools must not quote: issue numbers and commit hashes (changes between versions
 #: are described in docs/changelog.md).

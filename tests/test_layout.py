@@ -83,7 +83,7 @@ _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 def _documented_commands():
     """``{script path: [(first word, {flags})]}`` for every ``scripts/NAME.py`` or ``tools/NAME.py`` command written
     in README.md and docs/*.md: in inline code up to the closing backtick, in a code block up to the end of the line
-    and its backslash continuations. The first word is what follows the path when it is a plain word (a
+    and its backslash continuations (a shell comment left out). The first word is what follows the path when it is a plain word (a
     subcommand, for a script that has them), else None."""
     commands = {}
     for path in _documented_files():
@@ -94,7 +94,7 @@ def _documented_commands():
             if text.count("`", line_start, match.start()) % 2:
                 command = rest.split("`", 1)[0]
             else:
-                command = re.split(r"(?<!\\)\n", rest, maxsplit=1)[0]
+                command = re.split(r"\s#\s", re.split(r"(?<!\\)\n", rest, maxsplit=1)[0], maxsplit=1)[0]
             word = re.match(r"\s+([a-z][a-z0-9-]*)(?=\s|$)", command)
             commands.setdefault(match.group(1), []).append((word and word.group(1), set(_FLAG.findall(command))))
     return commands
