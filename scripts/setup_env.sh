@@ -8,7 +8,8 @@
 #                                                of constraints.txt) for the benchmark's OpenVINO INT8 baseline
 #   bash scripts/setup_env.sh --with-serving     also Multi Model Server and model-archiver in .venv, for
 #                                                scripts/serve.py (needs Java: openjdk-17-jre-headless)
-# The flags combine.
+# The flags combine. .venv and .venv-ref also see the checkout itself (tools/link_checkout.py), for the developer
+# tooling in tools/ that scripts/benchmark.py and its child interpreters import.
 # A stamp file per environment, keyed on setup.py/constraints.txt/this script, makes a second run take a second.
 set -euo pipefail
 WITH_REFERENCES=0
@@ -68,6 +69,7 @@ if fresh "$VENV"; then
   "$VENV/bin/python" -c "import gluon_resnest, gluoncv, horovod.mxnet, mxnet; print('setup ok: .venv, mxnet', mxnet.__version__, 'gluoncv', gluoncv.__version__)"
   echo "$WANT" > "$VENV/.setup-stamp"
 fi
+"$VENV/bin/python" "$ROOT/tools/link_checkout.py" >/dev/null
 
 if [ "$WITH_SERVING" = 1 ]; then
   # MMS's frontend is Java; its workers run .venv's Python (scripts/serve.py starts it from there).
@@ -91,6 +93,7 @@ if [ "$WITH_REFERENCES" = 1 ]; then
     "$REF/bin/python" -c "import gluon_resnest, torch, mxnet; print('setup ok: .venv-ref, torch', torch.__version__)"
     echo "$WANT" > "$REF/.setup-stamp"
   fi
+  "$REF/bin/python" "$ROOT/tools/link_checkout.py" >/dev/null
 fi
 
 if [ "$WITH_NNCF" = 1 ]; then

@@ -17,6 +17,7 @@ from gluon_resnest.train.config import GROUPS
 from gluon_resnest.train.options import add_arguments, options_from_args
 from gluon_resnest.train.save_dir import LOG_FORMAT
 from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.native_notices import notices_filtered
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -36,7 +37,8 @@ def main(argv=None):
     dist = Distributed()
     logging.basicConfig(handlers=[logging.StreamHandler(sys.stdout)], format=LOG_FORMAT)
     logging.getLogger(gluon_resnest.__name__).setLevel(logging.INFO if dist.is_root else logging.WARNING)
-    result = train(cfg, dist)
+    with notices_filtered():
+        result = train(cfg, dist)
     if dist.is_root and result.history:
         print(result.summary())
     return 0

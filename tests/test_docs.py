@@ -1,10 +1,13 @@
 """README.md and docs/*.md: a short front page, links that resolve, Python examples that run, and reference
 text without project history (issue numbers, commit hashes, test counts, "now"/"no longer" wording)."""
+import ast
 import glob
+import io
 import os
 import re
 import subprocess
 import sys
+import tokenize
 
 import pytest
 
@@ -80,14 +83,117 @@ def test_relative_links_point_to_files(path):
     assert not missing, "%s links to missing files: %s" % (_rel(path), missing)
 
 
+def _slug(heading):
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _headings(path):
+    """The headings of a Markdown file (outside code blocks)."""
+    text = re.sub(r"```.*?```", "", _read(path), flags=re.S)
+    return re.findall(r"^#{1,6}\s+(.+?)\s*#*$", text, re.M)
+
+
+def _anchors(path):
+    """The anchors of a Markdown file's headings (a repeated heading's get ``-1``, ``-2``, ...)."""
+    seen, anchors = {}, set()
+    for heading in _headings(path):
+        slug = _slug(heading)
+        anchors.add(slug if slug not in seen else "%s-%d" % (slug, seen[slug]))
+        seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+def test_slug_follows_github():
+    assert _slug("Where the speed comes from") == "where-the-speed-comes-from"
+    assert _slug("`package MODEL`") == "package-model"
+    assert _slug("Reliability: what is never lost and never silent") == \
+        "reliability-what-is-never-lost-and-never-silent"
+    assert _slug("GluonCV-named networks: no DropBlock in inference graphs") == \
+        "gluoncv-named-networks-no-dropblock-in-inference-graphs"
+
+
+@pytest.mark.parametrize("path", _markdown_files(), ids=_rel)
+def test_link_anchors_name_headings(path):
+    """Every ``#anchor`` of a Markdown link (to a page or within the page) names a heading of that page."""
+    text = re.sub(r"```.*?```", "", _read(path), flags=re.S)
+    missing = []
+    for target in _LINK.findall(text):
+        page, _, anchor = target.partition("#")
+        if not anchor or re.match(r"[a-z][a-z0-9+.-]*:", target):
+            continue
+        linked = os.path.normpath(os.path.join(os.path.dirname(path), page)) if page else path
+        if _rel(linked) in EXPECTED_LATER:
+            continue
+        if not linked.endswith(".md") or anchor not in _anchors(linked):
+            missing.append(target)
+    assert not missing, "%s links to headings that do not exist: %s" % (_rel(path), missing)
+
+
+#: A page (and section) named in text: ``docs/PAGE.md``, ``docs/PAGE.md#anchor``, ``README.md#anchor``.
+_PAGE_REFERENCE = re.compile(r"(?<![\w/.-])(README\.md|docs/[\w-]+\.md)(?:#([\w-]+))?")
+#: A README section named in text: "README: Section Title", "the README's Section section".
+_README_SECTION = re.compile(r"\bREADME: ([A-Z][\w ,'/-]*\w)|\bREADME's ([\w\s,'/-]+?)\s+section\b")
+
+
+def _reference_sources():
+    """The files whose text may point to a page: the Markdown pages, the package, scripts and tools (Python and
+    shell) and the CI entry point."""
+    files = _markdown_files() + list(_code_files()) + [os.path.join(ROOT, ".ci", "run")]
+    for top in ("scripts", "tools"):
+        files += sorted(glob.glob(os.path.join(ROOT, top, "*.sh")))
+    return files
+
+
+def test_page_and_section_references_resolve():
+    """Every ``docs/PAGE.md[#anchor]``, ``README.md#anchor``, "README: SECTION" or "README's SECTION section" in the
+    docs, code comments, docstrings and messages names a page that exists and a heading it has."""
+    readme_sections = {heading.lower() for heading in _headings(README)}
+    wrong = []
+    for path in _reference_sources():
+        text = _read(path)
+        for match in _PAGE_REFERENCE.finditer(text):
+            page, anchor = match.group(1), match.group(2)
+            target = os.path.join(ROOT, page)
+            if page in EXPECTED_LATER:
+                continue
+            if not os.path.isfile(target) or (anchor and anchor not in _anchors(target)):
+                wrong.append("%s: %s" % (_rel(path), match.group(0)))
+        for match in _README_SECTION.finditer(text):
+            section = " ".join((match.group(1) or match.group(2)).split())
+            if section.lower() not in readme_sections:
+                wrong.append("%s: %s" % (_rel(path), match.group(0)))
+    assert not wrong, wrong
+
+
+def test_reference_patterns():
+    text = "see docs/gluoncv.md#import-order, README.md and x/docs/a.md"
+    assert [m.groups() for m in _PAGE_REFERENCE.finditer(text)] == [("docs/gluoncv.md", "import-order"),
+                                                                    ("README.md", None)]
+    assert [m.group(1) or m.group(2) for m in _README_SECTION.finditer(
+        "(README: Using it from GluonCV). the README's Training\nsection says")] == ["Using it from GluonCV",
+                                                                                    "Training"]
+
+
+#: "older", "earlier", "previously" and "used to" in its history sense ("it used to", not "weights used to mix").
+OLDER_WORDING = (r"\bolder\b|\bearlier\b|\bpreviously\b|\b(?:it|they|we|this|that|which|who|you)\s+used to\b|"
+                 r"\bused to be\b")
+
 #: history phrasing that does not belong in reference text (the README and docs describe what is, not what
 #: changed); word boundaries keep "know", "renew", "knowledge", "newer" and "news" out.
 HISTORY_WORDING = re.compile(
     r"\bissue\s*#?\d|\bcommit\s+[0-9a-f]{7}|"   # issue numbers and commit hashes
     r"\bnow\b|\bno longer\b|\bany ?more\b|\bNew:|\(new\)|\bnew (?:flag|option)s?\b|"
-    r"\bscripts? not kept\b|\bcommitted after\b|"
+    r"\bscripts? not kept\b|\bcommitted after\b|" + OLDER_WORDING + "|"
     r"\b\d+\s*(?:\+\s*\d+\s*)?tests\b",           # test counts
     re.I)
+
+#: files other branches rewrite, whose "older"/"earlier" wording is replaced there; this set is emptied when those
+#: branches are merged.
+OLDER_WORDING_REWRITTEN_LATER = {"gluon_resnest/deploy/export.py", "gluon_resnest/deploy/export_files.py",
+                                 "gluon_resnest/deploy/meta_check.py", "gluon_resnest/deploy/deployment.py",
+                                 "gluon_resnest/train/checkpoint.py", "gluon_resnest/train/loop.py",
+                                 "gluon_resnest/train/records.py", "scripts/export.py"}
 
 #: what the package, scripts and tools must not quote: issue numbers and commit hashes (changes between versions
 #: are described in docs/changelog.md).
@@ -99,8 +205,13 @@ def test_history_wording_pattern():
                  "New: --data-dir", "--pretrained (new)", "23 + 235 tests", "runs 258 tests", "scripts not kept",
                  "committed after the measurement"]:
         assert HISTORY_WORDING.search(text), text
+    for text in ["written by an older export", "files of an earlier export", "Earlier versions wrote",
+                 "as previously", "it used to skip them", "which used to be slow", "used to be the default"]:
+        assert HISTORY_WORDING.search(text), text
     for text in ["renew the lease", "knowledge", "I know", "a new classifier", "newer MXNet", "snow", "nowhere",
-                 "the tests check", "issue a warning", "commit the staged files", "resnest50-bcfefe1d.params"]:
+                 "the tests check", "issue a warning", "commit the staged files", "resnest50-bcfefe1d.params",
+                 "weights computed from the sum and used to mix the splits", "the images used to calibrate it",
+                 "Java 8 or newer", "holder", "boulder"]:
         assert not HISTORY_WORDING.search(text), text
 
 
@@ -116,11 +227,26 @@ def test_code_quotes_no_issue_or_commit():
     assert not found, found
 
 
-def test_code_comments_and_docstrings_hold_no_history_wording():
-    from tests.test_layout import _comments_and_docstrings
+def _comments_and_strings(source):
+    """``(line, text)`` of every comment and string literal (docstrings, messages, f-string parts) of ``source``."""
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            yield tok.start[0], tok.string
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
 
-    found = ["%s: %r" % (_rel(p), m.group(0)) for p in _code_files()
-             for text in _comments_and_docstrings(_read(p)) for m in HISTORY_WORDING.finditer(text)]
+
+def test_code_comments_docstrings_and_messages_hold_no_history_wording():
+    """No comment, docstring or message of the package, the scripts or the tools describes what changed."""
+    older = re.compile(OLDER_WORDING, re.I)
+    found = []
+    for path in _code_files():
+        for line, text in _comments_and_strings(_read(path)):
+            for match in HISTORY_WORDING.finditer(text):
+                if _rel(path) in OLDER_WORDING_REWRITTEN_LATER and older.fullmatch(match.group(0)):
+                    continue
+                found.append("%s:%d: %r" % (_rel(path), line, match.group(0)))
     assert not found, found
 
 
@@ -164,34 +290,29 @@ def test_readme_python_examples_run(tmp_path):
     assert "ran 2 blocks" in result.stdout
 
 
-def test_training_options_table_is_generated_from_the_declarations():
-    """docs/training.md's options table is what ``tools/options_table.py`` writes from the option declarations."""
-    from tools.options_table import PAGE, generated_table, split_page
+@pytest.mark.parametrize("name", ["training options", "variants", "variant summary"])
+def test_tables_are_generated_from_the_facts(name):
+    """The options table of docs/training.md and the variant tables of docs/models.md and README.md are what
+    ``tools/docs_tables.py`` writes from the option declarations and the catalogue."""
+    from tools.docs_tables import TABLES, generated_table, split_page
 
-    _, table, _ = split_page(_read(PAGE))
-    assert table == generated_table(), "the options table is out of date: run python tools/options_table.py"
-
-
-def _half_up(value, places="0.01"):
-    import decimal
-
-    return str(decimal.Decimal(str(value)).quantize(decimal.Decimal(places), decimal.ROUND_HALF_UP))
+    assert set(TABLES) == {"training options", "variants", "variant summary"}
+    _, table, _ = split_page(_read(os.path.join(ROOT, TABLES[name][0])), name)
+    assert table == generated_table(name), "the %s table is out of date: run python tools/docs_tables.py" % name
 
 
-def test_readme_variant_table_matches_the_catalogue():
+def test_generated_variant_tables_hold_every_catalogue_fact_they_show():
+    """The generated tables list each variant once, in the catalogue's order, with the record's own values."""
     from gluon_resnest.models.catalogue import CATALOGUE
+    from tools.docs_tables import models_page_variants, readme_variants
 
-    rows = {}
-    for line in _read(README).splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[0] in CATALOGUE:
-            rows[cells[0]] = cells
-    assert list(rows) == list(CATALOGUE)
-    for name, cells in rows.items():
-        rec = CATALOGUE[name]
-        data = rec.pretrained.data_config
-        top = "%.2f" % rec.pretrained.top1 + (" (%.2f)" % rec.pretrained.top5 if rec.pretrained.top5 else "")
-        assert cells[1:] == ["-".join(map(str, rec.arch.layers)), str(rec.arch.radix),
-                             "%dx%d" % (rec.arch.cardinality, rec.arch.bottleneck_width),
-                             "%.1f M" % (rec.params / 1e6), _half_up(rec.gmacs_224),
-                             "%d / %.3g / %s" % (data.input_size, data.crop_pct, data.interpolation), top], name
+    for text in (models_page_variants(), readme_variants()):
+        rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()[2:]]
+        assert [row[0] for row in rows] == list(CATALOGUE)
+    full = {row[0]: row for row in ([c.strip() for c in line.strip("|").split("|")]
+                                    for line in models_page_variants().splitlines()[2:])}
+    for name, record in CATALOGUE.items():
+        row = full[name]
+        assert int(row[7].replace(",", "")) == record.params and float(row[8]) == record.gmacs_224
+        assert row[9].startswith("%d / " % record.pretrained.data_config.input_size)
+        assert float(row[11].split()[0]) == record.pretrained.top1

@@ -77,11 +77,15 @@ def _documented_files():
                                                       if f.endswith(".md"))
 
 
-def _readme_script_flags():
-    """``{script path: {flags}}`` for every ``scripts/NAME.py`` or ``tools/NAME.py`` command written in README.md
-    and docs/*.md: in inline code up to the closing backtick, in a code block up to the end of the line and its
-    backslash continuations."""
-    flags = {}
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def _documented_commands():
+    """``{script path: [(first word, {flags})]}`` for every ``scripts/NAME.py`` or ``tools/NAME.py`` command written
+    in README.md and docs/*.md: in inline code up to the closing backtick, in a code block up to the end of the line
+    and its backslash continuations (a shell comment left out). The first word is what follows the path when it is a plain word (a
+    subcommand, for a script that has them), else None."""
+    commands = {}
     for path in _documented_files():
         text = _read(path)
         for match in re.finditer(r"\b((?:scripts|tools)/\w+\.py)", text):
@@ -90,27 +94,55 @@ def _readme_script_flags():
             if text.count("`", line_start, match.start()) % 2:
                 command = rest.split("`", 1)[0]
             else:
-                command = re.split(r"(?<!\\)\n", rest, maxsplit=1)[0]
-            flags.setdefault(match.group(1), set()).update(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command))
-    return flags
+                command = re.split(r"\s#\s", re.split(r"(?<!\\)\n", rest, maxsplit=1)[0], maxsplit=1)[0]
+            word = re.match(r"\s+([a-z][a-z0-9-]*)(?=\s|$)", command)
+            commands.setdefault(match.group(1), []).append((word and word.group(1), set(_FLAG.findall(command))))
+    return commands
 
 
-@pytest.mark.parametrize("script,flags", sorted((s, f) for s, f in _readme_script_flags().items() if f))
-def test_readme_flags_exist_in_script_parsers(script, flags):
-    """Every flag the README or a docs page writes after a script's path is in that script's ``--help`` (or, for a
-    script with subcommands, in one of theirs)."""
-    def help_text(*command):
-        result = subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(command) + ["--help"],
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-2000:]
-        return result.stdout
+def _help_text(script, *command):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(command) + ["--help"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
 
-    text = help_text()
-    subcommands = re.search(r"^usage: \S+ (?:\[-h\] )?\{([\w,-]+)\}", text)
-    for sub in subcommands.group(1).split(",") if subcommands else ():
-        text += help_text(sub)
-    documented = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
-    assert flags <= documented, "the docs use %s flags the parser lacks: %s" % (script, sorted(flags - documented))
+
+def _parser_flags(help_text):
+    """The flags a ``--help`` lists in its argument sections (not those its description quotes)."""
+    sections = re.search(r"^(?:positional arguments|options|optional arguments):$", help_text, re.M)
+    return set(_FLAG.findall(help_text[sections.start():] if sections else ""))
+
+
+def _subcommands(help_text):
+    """The subcommands in a script's usage line (``{a,b,c} ...``), or ``[]``."""
+    usage = help_text.split("\n\n", 1)[0]
+    listed = re.search(r"\{([\w,-]+)\}\s+\.\.\.", usage)
+    return listed.group(1).split(",") if listed else []
+
+
+@pytest.mark.parametrize("script,commands", sorted((script, commands) for script, commands in
+                                                    _documented_commands().items() if any(f for _, f in commands)))
+def test_documented_commands_exist_in_script_parsers(script, commands):
+    """Every command the README or a docs page writes after a script's path is one its parser takes: for a script
+    with subcommands, a command with flags names a subcommand first, and each flag is in that subcommand's (or the
+    script's) ``--help``; for the others, each flag is in the script's ``--help``."""
+    top = _help_text(script)
+    subcommands = _subcommands(top)
+    flags_of = {None: _parser_flags(top)}
+    wrong = []
+    for word, flags in commands:
+        if subcommands and (flags - {"--help"} or word):
+            if word not in subcommands:
+                wrong.append("%s %s (no subcommand; it has %s)" % (word or "", " ".join(sorted(flags)),
+                                                                    ", ".join(subcommands)))
+                continue
+        else:
+            word = None
+        if word not in flags_of:
+            flags_of[word] = _parser_flags(_help_text(script, word))
+        if not flags <= flags_of[word]:
+            wrong.append("%s %s" % (word or "", " ".join(sorted(flags - flags_of[word]))))
+    assert not wrong, "the docs write %s commands its parser does not take: %s" % (script, wrong)
 
 
 LAYERS = ["utils", "nn", "data", "models", "interop", "deploy", "train"]

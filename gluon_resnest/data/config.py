@@ -95,7 +95,7 @@ def resolve_data_config(source, **overrides):
         config = source
     elif isinstance(source, dict):
         if "data_config" not in source:
-            raise ValueError("the export metadata has no data_config (it was written by an older export); "
+            raise ValueError("the export metadata has no data_config (gluon_resnest writes one with every export); "
                              "export the model again")
         config = DataConfig.from_dict(source["data_config"])
     elif isinstance(getattr(source, "data_config", None), DataConfig):

@@ -3,6 +3,8 @@ by onnxruntime's static quantizer and calibrated on real images: every convoluti
 (per-channel int8 weights, uint8 activations), with the residual additions, ReLUs and pools between them
 (:data:`QUANTIZED_OPERATORS`), so OpenVINO keeps INT8 tensors from one convolution to the next. The attention
 branch's slices, products and sums stay float32. OpenVINO and onnxruntime run it."""
+import logging
+
 from ..utils.fileio import atomic_write
 from .int8 import CALIB_MODES
 
@@ -14,6 +16,15 @@ QUANTIZED_OPERATORS = ("Conv", "Gemm", "Add", "Relu", "MaxPool", "AveragePool", 
 
 #: The onnxruntime calibration methods that implement our calibration modes.
 ONNX_CALIBRATION = dict(zip(CALIB_MODES, ("MinMax", "Entropy")))
+
+
+class _PreprocessingAdvice(logging.Filter):
+    """Drops the advice onnxruntime's quantizer logs on the root logger for every model it has not pre-processed
+    itself ("Please consider pre-processing before quantization"): the model it gets is our folded export, and the
+    INT8 file is held to float32 by the export's agreement check, not by that pass."""
+
+    def filter(self, record):
+        return "pre-processing before quantization" not in record.getMessage()
 
 
 def quantize_onnx(onnx_path, out_path, batches, mode="naive"):
@@ -42,9 +53,14 @@ def quantize_onnx(onnx_path, out_path, batches, mode="naive"):
             return next(self.remaining, None)
 
     def write(tmp):
-        quantize_static(onnx_path, tmp, Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=list(QUANTIZED_OPERATORS),
-                        calibrate_method=getattr(CalibrationMethod, ONNX_CALIBRATION[mode]))
+        advice = _PreprocessingAdvice()
+        logging.getLogger().addFilter(advice)
+        try:
+            quantize_static(onnx_path, tmp, Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            op_types_to_quantize=list(QUANTIZED_OPERATORS),
+                            calibrate_method=getattr(CalibrationMethod, ONNX_CALIBRATION[mode]))
+        finally:
+            logging.getLogger().removeFilter(advice)
 
     return atomic_write(out_path, write)

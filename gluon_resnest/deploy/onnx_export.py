@@ -36,7 +36,8 @@ def pinned_opset(version):
 def _finish_graph(path):
     """Rewrite the exporter's file at ``path``: MXNet lists every weight as a graph input too, keep only the data
     input so runtimes can fold constants; then fold batch norms into their convolutions
-    (:func:`~gluon_resnest.deploy.onnx_fold.fold_graph`)."""
+    (:func:`~gluon_resnest.deploy.onnx_fold.fold_graph`) and drop the initializers no node reads (MXNet's softmax
+    converter writes two per softmax that its nodes do not use; onnxruntime warns about each when it loads)."""
     import onnx
 
     model = onnx.load(path)
@@ -45,6 +46,10 @@ def _finish_graph(path):
     del model.graph.input[:]
     model.graph.input.extend(inputs)
     fold_graph(model)
+    read = {name for node in model.graph.node for name in node.input} | {out.name for out in model.graph.output}
+    used = [init for init in model.graph.initializer if init.name in read]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(used)
     onnx.save(model, path)
 
 

@@ -150,7 +150,7 @@ def use_pooled_descriptor(block, enabled=True):
     for the attention descriptor (``sum_r mean(x_r)`` instead of ``mean(sum_r x_r)``, equal up to rounding).
 
     For inference graphs, where oneDNN pools the convolution output in its own blocked layout; training graphs
-    keep the default order (the README's benchmark section has the measurements behind this choice). Cached
+    keep the default order (docs/performance.md#where-the-speed-comes-from, item 6, says why). Cached
     graphs are dropped; returns the number of layers switched.
     """
     layers = list(iter_blocks(block, SplitAttentionConv))

@@ -1,7 +1,7 @@
 """One interface for Horovod (under ``horovodrun``) and plain single-process training.
 
-Every collective here is an allreduce; Horovod's broadcast and allgather are never called (the README's Training
-section says why). A broadcast from rank 0 is a sum in which the other ranks contribute ``-0.0``, which leaves every
+Every collective here is an allreduce; Horovod's broadcast and allgather are never called
+(docs/training.md#distributed-training says why). A broadcast from rank 0 is a sum in which the other ranks contribute ``-0.0``, which leaves every
 value's bits unchanged (``x + -0.0 == x``, also for ``x = -0.0``); a gather is a sum in which each rank fills its
 own slot of zeros.
 

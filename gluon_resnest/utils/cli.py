@@ -3,13 +3,28 @@
 :func:`run_main` runs a script's ``main(argv)`` and turns the package's error types, environment errors (files,
 disks, permissions, the model store, missing optional packages) and MXNet's errors into that line: an
 :class:`~gluon_resnest.utils.errors.OptionText` error (an ``OptionError``, say) is shown with its command-line flags, an MXNet error with its
-reason line, a multi-line message joined with ``; ``. Anything else is a bug and keeps its traceback.
+reason line, a multi-line message joined with ``; ``. Anything else is a bug and keeps its traceback. A script whose
+parser is an :class:`ArgumentParser` reports a rejected command line the same way.
 """
+import argparse
 import sys
 
 from .errors import OptionText, ReportableError, mxnet_reason
 
-__all__ = ["run_main", "describe", "user_errors"]
+__all__ = ["run_main", "describe", "user_errors", "ArgumentParser", "UsageError"]
+
+
+class UsageError(ValueError):
+    """A command line its parser rejects: an unknown flag, a value of the wrong type or outside the choices, a
+    missing argument or subcommand."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` whose errors raise :class:`UsageError` naming the command (``run_main`` shows
+    it as one line and exits 2) instead of printing the usage; its subcommand parsers do the same."""
+
+    def error(self, message):
+        raise UsageError("%s: %s (%s --help lists the options)" % (self.prog, message, self.prog))
 
 
 def user_errors():

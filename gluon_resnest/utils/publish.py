@@ -3,8 +3,8 @@
 Files are written into the staging folder of a :class:`~.fileio.Staging` for the prefix (owned by this process,
 removed on leaving the ``with`` block; the staging folders of writers that died are removed by the next staging
 beside them, see :mod:`.fileio`), then renamed into place together; the file named ``last`` (a manifest) is removed
-first and renamed in last, so a set interrupted between renames has no manifest. Files that belonged to an earlier
-set at the prefix and are not in the new one are removed (or, without ``force``, the publish is refused naming
+first and renamed in last, so a set interrupted between renames has no manifest. Files a set at the
+prefix may have that the new one does not produce are removed (or, without ``force``, the publish is refused naming
 them). Several processes may publish the same bytes at once (one per host on a shared filesystem): each rename is
 atomic and a file another publisher already removed is not an error; publishers of different bytes at once may
 leave a mixture.
@@ -19,7 +19,8 @@ __all__ = ["StaleFilesError", "StagedFiles", "check_stale", "sha1_file"]
 
 
 class StaleFilesError(ReplaceRefused):
-    """Files of an earlier set at the prefix would survive the publish (the message names them)."""
+    """Files already at the prefix that the new set does not produce would survive the publish (the message names
+    them)."""
 
 
 def sha1_file(path, chunk=1 << 20):
@@ -38,8 +39,8 @@ def check_stale(owned, produced, force=False):
     stale = sorted(path for path in {os.path.abspath(p) for p in owned}
                    if os.path.lexists(path) and path not in produced)
     if stale and not force:
-        raise StaleFilesError("%s holds files of an earlier export that this one does not produce: %s; remove "
-                              "them or pass {force} to replace the whole set"
+        raise StaleFilesError("%s holds files of an export that this one does not produce: %s; remove them or "
+                              "pass {force} to replace the whole set"
                               % (os.path.dirname(stale[0]), ", ".join(stale)))
     return stale
 

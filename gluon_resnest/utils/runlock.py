@@ -69,7 +69,7 @@ class RunLock:
                     from None
             previous = _read_holder(handle)
             if previous:
-                logger.info("taking over %s from %s, which no longer holds it", self.path, _describe(previous))
+                logger.info("taking over %s from %s, which has released it", self.path, _describe(previous))
             handle.seek(0)
             handle.truncate()
             handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))

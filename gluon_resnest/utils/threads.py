@@ -3,9 +3,9 @@
 MXNet 1.9 sizes its OpenMP pool from the physical-core count it detects; on VMs that expose hyper-threads or
 vCPUs it often uses a single thread, halving convolution speed on a 2-vCPU machine. Unless the user set
 ``OMP_NUM_THREADS``, it is set to the number of CPUs this process may run on. The variable must be set before
-libmxnet loads, so an earlier ``import mxnet`` keeps MXNet's own choice (MXNet offers no way to resize its
-pool afterwards): :func:`warn_if_mxnet_threads_fixed` then says so once. ``GLUON_RESNEST_KEEP_THREADS=1`` keeps
-MXNet's choice silently (the benchmark uses this to measure MXNet's defaults).
+libmxnet loads, so ``import mxnet`` before ``import gluon_resnest`` keeps MXNet's own choice (MXNet offers no way to
+resize its pool afterwards): :func:`warn_if_mxnet_threads_fixed` then says so once. ``GLUON_RESNEST_KEEP_THREADS=1``
+keeps MXNet's choice silently (the benchmark uses this to measure MXNet's defaults).
 """
 import ctypes
 import os
@@ -58,7 +58,7 @@ def warn_if_mxnet_threads_fixed():
     if threads is None or threads >= cpus:
         return None
     message = ("mxnet was imported before gluon_resnest and runs %d OpenMP thread(s) although %d CPUs are "
-               "available; convolutions then run up to %d times slower (README: Using it from GluonCV). "
+               "available; convolutions then run up to %d times slower (docs/gluoncv.md#import-order). "
                "Set OMP_NUM_THREADS=%d before starting Python, or import gluon_resnest before mxnet."
                % (threads, cpus, cpus // threads, cpus))
     warnings.warn(message, RuntimeWarning, stacklevel=3)

@@ -1,4 +1,4 @@
-"""The serving benchmark's table and ratios (the measurement itself runs MMS: scripts/benchmark.py --serving)."""
+"""The serving benchmark's table and ratios (the measurement itself runs MMS: scripts/benchmark.py serving)."""
 from tools.benchmark.serving import random_jpegs, serving_table
 
 

@@ -146,7 +146,7 @@ def test_lock_of_a_killed_run_is_taken_over_with_a_log_line(tmp_path, caplog):
         with caplog.at_level("INFO"), RunLock(str(save)):
             with RunLock(str(save)):
                 pass
-        assert "process %d" % holder.pid in caplog.text and "no longer holds it" in caplog.text
+        assert "process %d" % holder.pid in caplog.text and "which has released it" in caplog.text
         caplog.clear()
 
 

@@ -3,5 +3,5 @@
 :mod:`.measure` takes the measurements, :mod:`.child` runs those that need a fresh interpreter, :mod:`.report`
 prints and plots them; :mod:`.input_pipeline` times the training input pipeline against ``ImageRecordIter`` and
 :mod:`.gluoncv_named` the network a GluonCV name builds against ours at DropBlock rate 0. ``scripts/benchmark.py``
-is the command line.
+is the command line, one subcommand per measurement, with the options declared in :mod:`.settings`.
 """

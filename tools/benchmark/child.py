@@ -17,8 +17,13 @@ import argparse
 import json
 import os
 
+from gluon_resnest.utils.options import add_arguments
+
 from .measure import (OPENVINO_PRECISIONS, RUNTIME_KINDS, gluoncv_twin, hybrid, inference_row, int8_net,
                       median_seconds, random_net, result_row, training_row)
+from .settings import InputSize, Timing
+
+__all__ = ["torch_rows", "gluoncv_default_rows", "int8_rows", "runtime_rows", "main"]
 
 
 def torch_rows(name, batches, size, warmup, repeat, train_batch):
@@ -114,12 +119,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("kind", choices=["torch", "gluoncv-default", "ours-int8"] + list(RUNTIME_KINDS))
     p.add_argument("model")
-    p.add_argument("--batches", nargs="+", type=int, required=True)
-    p.add_argument("--size", type=int, default=224)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--train-batch", type=int, default=0)
+    p.add_argument("--batches", nargs="+", type=int, required=True, help="inference batch sizes")
+    p.add_argument("--train-batch", type=int, default=0, help="batch size of a training step (0: none)")
     p.add_argument("--model-file", help="the ONNX file (or OpenVINO IR .xml) the runtimes run")
+    add_arguments(p, [InputSize, Timing])
     args = p.parse_args(argv)
     if args.kind in RUNTIME_KINDS:
         rows = runtime_rows(args.kind, args.model, args.model_file, args.batches, args.size, args.warmup,

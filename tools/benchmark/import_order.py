@@ -1,12 +1,14 @@
-"""Run as a script (``python -P import_order.py ORDER MODEL BATCH SIZE REPEAT``), not imported: the inference
+"""Run as a script (``python -P import_order.py ORDER MODEL BATCH SIZE REPEAT WARMUP``), not imported: the inference
 throughput of ``MODEL`` when ``mxnet`` is imported before gluon_resnest (``mxnet-first``, as GluonCV's scripts do)
 or after it (``ours-first``), in a fresh interpreter without ``OMP_NUM_THREADS``. Prints one line ``ROWS <json>``."""
 import json
 import sys
 import time
 
+__all__ = ["main"]
 
-def main(order, model, batch, size, repeat):
+
+def main(order, model, batch, size, repeat, warmup):
     if order == "mxnet-first":
         import mxnet  # noqa: F401
     import gluon_resnest
@@ -16,11 +18,11 @@ def main(order, model, batch, size, repeat):
 
     net = random_net(model)
     net.hybridize(static_alloc=True, static_shape=True)
-    row = inference_row(order, net, int(batch), int(size), 2, int(repeat))
+    row = inference_row(order, net, int(batch), int(size), int(warmup), int(repeat))
     row.update(model=model, omp_threads=mxnet_omp_threads(), gluon_resnest=gluon_resnest.__version__,
                mxnet=mx.__version__, measured_at=time.strftime("%Y-%m-%d %H:%M:%S"))
     print("ROWS " + json.dumps([row]))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])

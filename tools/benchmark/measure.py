@@ -373,7 +373,7 @@ def _rows_from_output(result, what):
     return []
 
 
-def import_order_rows(name, batch=8, size=224, repeat=5):
+def import_order_rows(name, batch=8, size=224, repeat=5, warmup=2):
     """Inference rows of ``name`` with ``mxnet`` imported before and after gluon_resnest, each in a fresh
     interpreter without ``OMP_NUM_THREADS`` (:mod:`tools.benchmark.import_order`)."""
     from . import import_order
@@ -382,7 +382,7 @@ def import_order_rows(name, batch=8, size=224, repeat=5):
     rows = []
     for order in ("mxnet-first", "ours-first"):
         result = subprocess.run([sys.executable, "-P", import_order.__file__, order, name, str(batch), str(size),
-                                 str(repeat)], capture_output=True, text=True, env=tools_env(env))
+                                 str(repeat), str(warmup)], capture_output=True, text=True, env=tools_env(env))
         rows += _rows_from_output(result, "import order " + order)
     return rows
 
