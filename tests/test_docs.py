@@ -188,13 +188,6 @@ HISTORY_WORDING = re.compile(
     r"\b\d+\s*(?:\+\s*\d+\s*)?tests\b",           # test counts
     re.I)
 
-#: files other branches rewrite, whose "older"/"earlier" wording is replaced there; this set is emptied when those
-#: branches are merged.
-OLDER_WORDING_REWRITTEN_LATER = {"gluon_resnest/deploy/export.py", "gluon_resnest/deploy/export_files.py",
-                                 "gluon_resnest/deploy/meta_check.py", "gluon_resnest/deploy/deployment.py",
-                                 "gluon_resnest/train/checkpoint.py", "gluon_resnest/train/loop.py",
-                                 "gluon_resnest/train/records.py", "scripts/export.py"}
-
 #: what the package, scripts and tools must not quote: issue numbers and commit hashes (changes between versions
 #: are described in docs/changelog.md).
 PACKAGE_HISTORY = re.compile(r"\bissue\s*#?\d|\bcommit\s+[0-9a-f]{7}", re.I)
@@ -239,13 +232,10 @@ def _comments_and_strings(source):
 
 def test_code_comments_docstrings_and_messages_hold_no_history_wording():
     """No comment, docstring or message of the package, the scripts or the tools describes what changed."""
-    older = re.compile(OLDER_WORDING, re.I)
     found = []
     for path in _code_files():
         for line, text in _comments_and_strings(_read(path)):
             for match in HISTORY_WORDING.finditer(text):
-                if _rel(path) in OLDER_WORDING_REWRITTEN_LATER and older.fullmatch(match.group(0)):
-                    continue
                 found.append("%s:%d: %r" % (_rel(path), line, match.group(0)))
     assert not found, found
 

@@ -159,7 +159,7 @@ class WorkerPool:
     def _check_workers(self, number):
         """:class:`WorkerLostError` (after stopping every worker) when a worker process has ended."""
         if self._closed:
-            raise WorkerLostError("the data-loader worker processes were stopped by an earlier error")
+            raise WorkerLostError("the data-loader worker processes were stopped by an error in this pass")
         lost = next((process for process, _ in self._workers if process.exitcode is not None), None)
         if lost is not None:
             self.close()

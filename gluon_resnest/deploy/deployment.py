@@ -82,7 +82,7 @@ class ExportOptions:
                                            "(default: the calibration images not used for calibration)", type=str)
     min_agreement: Optional[float] = option(None, "fail (publish nothing) when top-1 agreement with float32 is below "
                                                   "X (0..1)", type=float, metavar="X", bounds=Range(0, 1))
-    force: bool = option(False, "remove files of an earlier export at PREFIX that this export does not produce")
+    force: bool = option(False, "remove files already at PREFIX that this export does not produce")
 
     def __post_init__(self):
         check_settings(self)
@@ -243,7 +243,7 @@ def export_deployment(model, weights, out, options=None, class_names=None):
     for a random initialization) to prefix ``out`` as ``options`` (:class:`ExportOptions`) say; returns the
     :class:`ExportReport` of the published export.
 
-    The members are published together, replacing an earlier export at ``out``, and only when every check passed
+    The members are published together, replacing any export already at ``out``, and only when every check passed
     (:class:`~gluon_resnest.deploy.agreement.ExportCheckError` otherwise, nothing published). The manifest records
     the data config, the checks and ``class_names``.
     """

@@ -53,7 +53,7 @@ def export_model(net, prefix, input_size=None, batch_size=1, preprocess=False, c
                  fuse=False, force=False, data_config=None):
     """Export ``net`` as the symbol/params member of an export at ``prefix`` (``{prefix}-symbol.json``,
     ``-0000.params`` and the manifest ``-meta.json``, published as one unit by
-    :class:`~gluon_resnest.deploy.export_files.ExportWriter`; files of an earlier export there that this one lacks
+    :class:`~gluon_resnest.deploy.export_files.ExportWriter`; files already there that this one lacks
     are removed with ``force``, else refused). ``data_config`` (default: the data config of the net's variant at
     ``input_size``, see :func:`net_data_config`) sets the input size and is recorded in the manifest. Returns
     ``(symbol path, params path, input shape)``.

@@ -82,7 +82,7 @@ def meta_path(prefix):
 
 def export_file_paths(prefix):
     """Every path an export at ``prefix`` may own (all members' files, its manifest and files of exports written
-    by earlier versions): re-exporting there replaces or removes them."""
+    by gluon_resnest 0.2): re-exporting there replaces or removes them."""
     suffixes = [s for kind in MEMBER_KINDS.values() for s in kind.suffixes] + [META_SUFFIX] + list(_EARLIER_FILES)
     return [prefix + suffix for suffix in suffixes]
 
@@ -92,7 +92,7 @@ def _produced(prefix, kinds):
 
 
 def stale_files(prefix, kinds):
-    """The existing files at ``prefix`` that an export with the members ``kinds`` removes (those of an earlier
+    """The existing files at ``prefix`` that an export with the members ``kinds`` removes (those already there
     export there that it does not produce)."""
     prefix = os.path.abspath(prefix)
     return check_stale(export_file_paths(prefix), _produced(prefix, kinds), force=True)
@@ -196,7 +196,7 @@ class Export:
 class ExportWriter:
     """Stages a new export at ``prefix`` with the members ``kinds`` and publishes it as one unit.
 
-    Constructing it refuses (:class:`~gluon_resnest.utils.publish.StaleFilesError`) when files of an earlier export
+    Constructing it refuses (:class:`~gluon_resnest.utils.publish.StaleFilesError`) when files already
     at the prefix would survive (a member this one lacks), unless ``force``, so the refusal comes before any work.
     Inside ``with``: write each member's files at :meth:`staged_prefix` / :meth:`staged_path`, record it with
     :meth:`add`, then :meth:`publish` the manifest. Leaving the block without publishing publishes nothing.
@@ -253,7 +253,7 @@ class ExportWriter:
 
     def publish(self, **description):
         """Write the manifest (``description``: the :class:`~gluon_resnest.deploy.export_meta.ExportMeta` fields
-        other than ``members``) and publish every staged file, the manifest last; files of an earlier export that
+        other than ``members``) and publish every staged file, the manifest last; files already at the prefix that
         this one lacks are removed (``force``) or refused. Returns the published :class:`Export`."""
         missing = [name for name in self.kinds if name not in self.members]
         if missing:

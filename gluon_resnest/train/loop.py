@@ -387,7 +387,7 @@ class TrainingRun:
         sym, params, _ = export_model(self.net, prefix, ctx=self.ctx, class_names=self.class_names, force=True,
                                       data_config=self.data_config)
         if stale:
-            logger.info("removed files of an earlier export at %s that this run's export replaces: %s", prefix,
+            logger.info("removed files at %s that this run's export replaces: %s", prefix,
                         ", ".join(stale))
         logger.info("exported %s and %s (input 1x3x%dx%d)", sym, params, size, size)
         return [sym, params]

@@ -197,7 +197,7 @@ class CheckpointState:
 
 @dataclasses.dataclass(frozen=True)
 class TrainingResult:
-    """What :func:`~gluon_resnest.train.loop.train` returns: every epoch's record (a resumed run's earlier epochs
+    """What :func:`~gluon_resnest.train.loop.train` returns: every epoch's record (those before a resume
     included), the best validation top-1 (``None`` without validation) and the final export's files (``None``
     when the run did not export)."""
     history: Tuple[EpochRecord, ...]

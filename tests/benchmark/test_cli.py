@@ -9,7 +9,7 @@ import sysconfig
 
 import pytest
 
-from gluon_resnest.utils.options import declared
+from gluon_resnest.utils.options import check_settings, declared
 from tests.helpers.scripts import ROOT, load_script, run_script, script_path
 from tools import link_checkout
 from tools.benchmark import settings
@@ -54,25 +54,25 @@ def test_each_subcommand_parser_is_generated_from_the_declarations(script):
 
 def test_smoke_replaces_declared_fields_with_values_that_pass_the_checks():
     for group, values in settings.SMOKE.items():
-        settings.check(dataclasses.replace(group(), **values))
+        check_settings(dataclasses.replace(group(), **values))
 
 
 @pytest.mark.parametrize("argv,message", [
     ([], "the following arguments are required"),
     (["run", "--bogus"], "unrecognized arguments: --bogus"),
-    (["run", "--size", "16"], "--size must be at least 32, got 16"),
+    (["run", "--size", "16"], "--size must be in [32, 1024], got 16"),
     (["run", "--size", "x"], "argument --size: invalid int value: 'x'"),
-    (["run", "--batches", "1", "0"], "--batches must be at least 1, got 0"),
-    (["run", "--train-batch", "0"], "--train-batch must be at least 1"),
-    (["run", "--repeat", "0"], "--repeat must be at least 1"),
-    (["run", "--warmup", "-1"], "--warmup must be at least 0"),
+    (["run", "--batches", "1", "0"], "--batches must be >= 1, got 0"),
+    (["run", "--train-batch", "0"], "--train-batch must be >= 1"),
+    (["run", "--repeat", "0"], "--repeat must be >= 1"),
+    (["run", "--warmup", "-1"], "--warmup must be >= 0"),
     (["run", "--models", "resnest15"], "argument --models: invalid choice: 'resnest15'"),
     (["profile", "--graph", "fast"], "argument --graph: invalid choice: 'fast'"),
-    (["profile", "--runs", "0"], "--runs must be at least 1"),
-    (["gluoncv-named", "--batch", "0"], "--batch must be at least 1"),
-    (["input-pipeline", "--workers", "0"], "--workers must be at least 1"),
-    (["serving", "--requests", "0"], "--requests must be at least 1"),
-    (["report"], "give --from-json"),
+    (["profile", "--runs", "0"], "--runs must be >= 1"),
+    (["gluoncv-named", "--batch", "0"], "--batch must be >= 1"),
+    (["input-pipeline", "--workers", "0"], "--workers must be >= 1"),
+    (["serving", "--requests", "0"], "--requests must be >= 1"),
+    (["report"], "the following arguments are required: --from-json"),
 ])
 def test_bad_command_lines_end_with_one_line(script, capsys, argv, message):
     assert script.run_main(script.main, argv) == 2
@@ -92,7 +92,7 @@ def test_report_of_unreadable_files_ends_with_one_line(script, capsys, tmp_path)
 def test_a_bad_value_exits_2_with_one_line_from_the_command_line():
     result = run_script("benchmark.py", "profile", "--size", "31", timeout=300)
     assert result.returncode == 2
-    assert result.stderr == "error: --size must be at least 32, got 31\n"
+    assert result.stderr == "error: --size must be in [32, 1024], got 31\n"
 
 
 def test_report_reprints_the_tables_of_run_rows(script, capsys, tmp_path):

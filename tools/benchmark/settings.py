@@ -1,24 +1,20 @@
 """The benchmark's options, each declared once with :func:`gluon_resnest.utils.options.option`.
 
 Every settings class is a group of options; a subcommand of ``scripts/benchmark.py`` takes the groups it needs, so an
-option shared by several subcommands (``--models``, ``--size``, ``--repeat``, ...) has one declaration. An option's
-lower bound is its ``minimum`` tag and a list option that must be given has the ``required`` tag; :func:`check`
-enforces both. :data:`SMOKE` is what ``--smoke`` replaces in each group. :func:`resolve` turns a parsed command line
+option shared by several subcommands (``--models``, ``--size``, ``--repeat``, ...) has one declaration. Each
+numeric option declares its :class:`~gluon_resnest.utils.options.Range`, which
+:func:`~gluon_resnest.utils.options.check_settings` checks. :data:`SMOKE` is what ``--smoke`` replaces in each group. :func:`resolve` turns a parsed command line
 into one namespace of checked values.
 """
 import dataclasses
 import types
 
 from gluon_resnest.models.catalogue import CATALOGUE
-from gluon_resnest.utils.errors import OptionError
-from gluon_resnest.utils.options import declared, option, settings_from_args
+from gluon_resnest.models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
+from gluon_resnest.utils.options import Range, check_settings, option, settings_from_args
 
 __all__ = ["Variants", "InputSize", "Batch", "Timing", "Comparison", "Profile", "InputPipeline", "Serving",
-           "JsonOutput", "Plot", "Smoke", "Report", "SMOKE", "check", "resolve"]
-
-
-def _at_least(minimum):
-    return {"minimum": minimum}
+           "JsonOutput", "Plot", "Smoke", "Report", "SMOKE", "resolve"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,27 +27,27 @@ class Variants:
 @dataclasses.dataclass(frozen=True)
 class InputSize:
     """The input resolution."""
-    size: int = option(224, "input side, px", tags=_at_least(32))
+    size: int = option(224, "input side, px", bounds=Range(MIN_INPUT_SIZE, MAX_INPUT_SIZE))
 
 
 @dataclasses.dataclass(frozen=True)
 class Batch:
     """One batch size."""
-    batch: int = option(8, "batch size", tags=_at_least(1))
+    batch: int = option(8, "batch size", bounds=Range(1))
 
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
     """How each figure is taken: the median of ``repeat`` timed runs after ``warmup`` untimed ones."""
-    warmup: int = option(2, "untimed runs before the timed ones", tags=_at_least(0))
-    repeat: int = option(5, "timed runs; the median is reported", tags=_at_least(1))
+    warmup: int = option(2, "untimed runs before the timed ones", bounds=Range(0))
+    repeat: int = option(5, "timed runs; the median is reported", bounds=Range(1))
 
 
 @dataclasses.dataclass(frozen=True)
 class Comparison:
     """What the full comparison (``run``) measures besides our hybridized and fused networks."""
-    batches: tuple = option((1, 8, 16), "inference batch sizes", tags=_at_least(1))
-    train_batch: int = option(8, "batch size of the training steps", tags=_at_least(1))
+    batches: tuple = option((1, 8, 16), "inference batch sizes", bounds=Range(1))
+    train_batch: int = option(8, "batch size of the training steps", bounds=Range(1))
     gluoncv: bool = option(True, "GluonCV's implementation with the same weights, in this process and as a user "
                                  "gets it (MXNet's default threads)", negate="--no-gluoncv")
     torch: bool = option(True, "the PyTorch reference (timm, else the official package) in the reference "
@@ -71,18 +67,18 @@ class Profile:
                                  "OpenVINO's per-layer times of our INT8 ONNX export and of OpenVINO's own INT8, "
                                  "then MXNet profiler's totals of our INT8 model",
                         choices=("fused", "training", "int8"))
-    runs: int = option(3, "profiled runs (after two untimed ones)", tags=_at_least(1))
+    runs: int = option(3, "profiled runs (after two untimed ones)", bounds=Range(1))
 
 
 @dataclasses.dataclass(frozen=True)
 class InputPipeline:
     """The input-pipeline measurement: generated photo-like JPEGs in a RecordIO file, read by our training loader and
     by ``mx.io.ImageRecordIter`` with the same augmentations."""
-    images: int = option(512, "generated JPEGs", tags=_at_least(1))
-    batch: int = option(64, "batch size", tags=_at_least(1))
+    images: int = option(512, "generated JPEGs", bounds=Range(1))
+    batch: int = option(64, "batch size", bounds=Range(1))
     workers: tuple = option((1, 2), "worker processes of our loader (decode threads of ImageRecordIter) to measure",
-                            tags=_at_least(1))
-    passes: int = option(3, "epochs timed after the first batch", tags=_at_least(1))
+                            bounds=Range(1))
+    passes: int = option(3, "epochs timed after the first batch", bounds=Range(1))
     data_dir: str = option("runs/input-pipeline", "folder that keeps the generated JPEGs between runs")
     jpeg_width: int = 500
     jpeg_height: int = 375
@@ -91,9 +87,9 @@ class InputPipeline:
 @dataclasses.dataclass(frozen=True)
 class Serving:
     """The serving measurement: Multi Model Server with batching off and on against in-process classification."""
-    batch: int = option(8, "MMS batch size, concurrent clients and the in-process batch", tags=_at_least(1))
+    batch: int = option(8, "MMS batch size, concurrent clients and the in-process batch", bounds=Range(1))
     requests: int = option(48, "timed requests with batching on (with batching off: 5/8 of them, at least 4)",
-                           tags=_at_least(1))
+                           bounds=Range(1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,8 +114,7 @@ class Smoke:
 @dataclasses.dataclass(frozen=True)
 class Report:
     """Rows measured before, to print again."""
-    from_json: tuple = option((), "JSON files written by run --json", type=str, metavar="FILE",
-                              tags={"required": True})
+    from_json: tuple = option((), "JSON files written by run --json", type=str, metavar="FILE", required=True)
 
 
 #: The settings ``--smoke`` replaces, per group: every measurement runs, on small inputs, once.
@@ -133,28 +128,14 @@ SMOKE = {
 }
 
 
-def check(settings):
-    """Raise ``OptionError`` naming the first option of the settings instance ``settings`` below its ``minimum``
-    (each item, for a list option) or, with ``required``, not given."""
-    for field, opt in declared([type(settings)]):
-        value = getattr(settings, field.name)
-        if opt.tags.get("required") and not value:
-            raise OptionError("give {%s}" % field.name)
-        minimum = opt.tags.get("minimum")
-        if minimum is not None:
-            low = [item for item in (value if isinstance(value, tuple) else (value,)) if item < minimum]
-            if low:
-                raise OptionError("{%s} must be at least %s, got %s" % (field.name, minimum, low[0]))
-
-
 def resolve(args, groups):
     """The values of the options of ``groups`` (settings classes) in the namespace ``args``, with :data:`SMOKE`
-    applied when ``args.smoke`` is set, each group checked (:func:`check`), as one namespace."""
+    applied when ``args.smoke`` is set, each group checked (``check_settings``), as one namespace."""
     values = {}
     for group in groups:
         settings = settings_from_args(group, args)
         if getattr(args, "smoke", False):
             settings = dataclasses.replace(settings, **SMOKE.get(group, {}))
-        check(settings)
+        check_settings(settings)
         values.update(dataclasses.asdict(settings))
     return types.SimpleNamespace(**values)

@@ -229,7 +229,7 @@ def wait_healthy(settings, timeout, pid=None):
 
 def _clear_run_dir(run_dir, owner):
     """Before a start from ``run_dir``, whose pid file names ``owner`` (:class:`~.processes.Frontend`, no live
-    frontend): remove the pid file and kill the orphan workers of an earlier server there."""
+    frontend): remove the pid file and kill the orphan workers a dead server left there."""
     try:
         os.remove(processes.pid_file(run_dir))
         if owner.foreign:
@@ -346,7 +346,7 @@ def describe(settings, name):
 
 def stop(run_dir, timeout=STOP_TIMEOUT):
     """Stop the MMS started from ``run_dir``: SIGTERM to its frontend (SIGKILL after ``timeout`` s), then SIGKILL
-    to its workers, which the frontend leaves behind; kill the run folder's orphan workers of an earlier server
+    to its workers, which the frontend leaves behind; kill the orphan workers a dead server left in the run folder
     (:func:`~.processes.kill_orphans`) and remove the pid file. A pid file that names another process (pid reuse)
     leaves that process running; the :class:`StopReport` says why."""
     import psutil
