@@ -21,7 +21,7 @@ from gluon_resnest.interop.torch_convert import FromTorchOptions, compare_with_r
 from gluon_resnest.interop.torch_export import ToTorchOptions, convert_to_torch, read_class_names
 from gluon_resnest.models import model_data_config
 from gluon_resnest.train.checkpoint import latest_checkpoint, run_weights
-from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.cli import ArgumentParser, run_main
 from gluon_resnest.utils.errors import OptionError
 from gluon_resnest.utils.options import add_arguments, settings_from_args
 
@@ -87,9 +87,11 @@ def from_torch(args):
     return 0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{to-torch,from-torch}")
+def parser():
+    """The command line: the subcommands to-torch and from-torch, their options from the declarations of
+    :class:`ToTorchOptions` and :class:`FromTorchOptions`."""
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = p.add_subparsers(dest="command", required=True, metavar="{to-torch,from-torch}")
     to = commands.add_parser("to-torch", help="our weights -> a folder timm or the official package loads")
     to.add_argument("weights", help="a .params file (either key scheme), a training --save-dir, or 'pretrained'")
     to.add_argument("out", help="folder to write model.safetensors and config.json into (published together)")
@@ -101,7 +103,11 @@ def main(argv=None):
     back.add_argument("output", help="Gluon .params file to write (written atomically)")
     add_arguments(back, [FromTorchOptions], defaults_in_help=True)
     back.set_defaults(run=from_torch)
-    args = parser.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
     return args.run(args)
 
 

@@ -21,16 +21,22 @@ import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet load
 from gluon_resnest.deploy.agreement import AgreementWarning, ExportCheckError
 from gluon_resnest.deploy.deployment import ExportOptions, ExportSource, export_deployment
 from gluon_resnest.train.checkpoint import run_class_names, run_weights
-from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.cli import ArgumentParser, run_main
 from gluon_resnest.utils.options import add_arguments, settings_from_args
 
 
-def parse_args(argv=None):
-    """``(ExportSource, ExportOptions)`` of the command line; every flag comes from their declarations."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser():
+    """The command line; every flag comes from the declarations of :class:`ExportSource` and
+    :class:`ExportOptions`."""
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p.add_argument_group("what to export"), [ExportSource], defaults_in_help=True)
     add_arguments(p.add_argument_group("members and checks"), [ExportOptions], defaults_in_help=True)
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    """``(ExportSource, ExportOptions)`` of the command line."""
+    args = parser().parse_args(argv)
     return settings_from_args(ExportSource, args), settings_from_args(ExportOptions, args)
 
 

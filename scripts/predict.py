@@ -21,7 +21,7 @@ from gluon_resnest.data.datasets import UnreadableSample, open_image_dataset
 from gluon_resnest.data.decoder import UndecodableImage, decode_image
 from gluon_resnest.deploy.classifier import ExportedClassifier, class_names_for, top_classes
 from gluon_resnest.deploy.runtime_rule import RuntimeRequest
-from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.cli import ArgumentParser, run_main
 from gluon_resnest.utils.options import Range, add_arguments, check_settings, option, settings_from_args
 
 
@@ -37,11 +37,18 @@ class PredictOptions:
         check_settings(self)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="export prefix (PREFIX-symbol.json/-0000.params), PREFIX.onnx or PREFIX-int8.onnx")
+def parser():
+    """The command line: the export, the image files, and the options of :class:`PredictOptions` and
+    :class:`~gluon_resnest.deploy.runtime_rule.RuntimeRequest`."""
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="export: PREFIX, PREFIX.onnx, PREFIX-int8 or PREFIX-int8.onnx")
     p.add_argument("images", nargs="*", help="image files")
     add_arguments(p, [PredictOptions, RuntimeRequest], defaults_in_help=True)
+    return p
+
+
+def main(argv=None):
+    p = parser()
     args = p.parse_args(argv)
     opts, request = settings_from_args(PredictOptions, args), settings_from_args(RuntimeRequest, args)
     if not args.images and not opts.rec:

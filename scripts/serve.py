@@ -19,6 +19,7 @@ in the query of /invocations?model_name=NAME); bad input gets a 4xx JSON {"code"
 has the details.
 """
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -27,12 +28,21 @@ from gluon_resnest.deploy.runtime_rule import RuntimeRequest
 from gluon_resnest.deploy.serving import archive, mms
 from gluon_resnest.deploy.serving.config import ServingConfig
 from gluon_resnest.deploy.serving.images import ImageLimits
-from gluon_resnest.utils.cli import run_main
-from gluon_resnest.utils.options import add_arguments, options_from_args, settings_from_args
+from gluon_resnest.utils.cli import ArgumentParser, run_main
+from gluon_resnest.utils.options import add_arguments, option, options_from_args, settings_from_args
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelStore:
+    """What ``start`` serves: the archives ``models`` (names without ``.mar``; none: every archive) of the folder
+    ``model_store``."""
+    model_store: str = option("", "folder of .mar archives", required=True)
+    models: tuple = option((), "archives to serve (default: every .mar)", type=str, metavar="NAME")
+
 
 #: The option declarations of each subcommand.
 PACKAGE_OPTIONS = (archive.ArchiveOptions, ServingConfig, RuntimeRequest, ImageLimits)
-START_OPTIONS = (mms.ServerSettings, mms.RunFolder)
+START_OPTIONS = (ModelStore, mms.ServerSettings, mms.RunFolder)
 STOP_OPTIONS = (mms.RunFolder,)
 
 
@@ -75,14 +85,12 @@ def stop(args):
 
 def parser():
     """The command line: each subcommand's options generated from their declarations."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     pk = sub.add_parser("package", help="write an export's MMS model archive (.mar)")
     pk.add_argument("model", help="export prefix, PREFIX-int8, PREFIX.onnx or PREFIX-int8.onnx")
     add_arguments(pk, PACKAGE_OPTIONS, defaults_in_help=True)
     st = sub.add_parser("start", help="start MMS on 127.0.0.1 serving a model store's archives")
-    st.add_argument("--model-store", required=True, help="folder of .mar archives")
-    st.add_argument("--models", nargs="+", metavar="NAME", help="archives to serve (default: every .mar)")
     add_arguments(st, START_OPTIONS, defaults_in_help=True)
     add_arguments(sub.add_parser("stop", help="stop the MMS started from --run-dir"), STOP_OPTIONS,
                   defaults_in_help=True)

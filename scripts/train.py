@@ -16,7 +16,7 @@ from gluon_resnest.train import Distributed, TrainConfig, train
 from gluon_resnest.train.config import GROUPS
 from gluon_resnest.train.options import add_arguments, options_from_args
 from gluon_resnest.train.save_dir import LOG_FORMAT
-from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.cli import ArgumentParser, run_main
 from gluon_resnest.utils.native_notices import notices_filtered
 
 
@@ -24,12 +24,17 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     """Shows every option's default and keeps the description's layout."""
 
 
-def parse_args(argv=None):
-    """The :class:`TrainConfig` of the command line; every flag comes from the option declarations."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter,
-                                epilog="docs/training.md lists every option with its range and resume rule.")
+def parser():
+    """The command line; every flag comes from the option declarations of the settings groups."""
+    p = ArgumentParser(description=__doc__, formatter_class=_HelpFormatter,
+                       epilog="docs/training.md lists every option with its range and resume rule.")
     add_arguments(p, GROUPS)
-    return TrainConfig.from_flat(**options_from_args(p.parse_args(argv), GROUPS))
+    return p
+
+
+def parse_args(argv=None):
+    """The :class:`TrainConfig` of the command line."""
+    return TrainConfig.from_flat(**options_from_args(parser().parse_args(argv), GROUPS))
 
 
 def main(argv=None):

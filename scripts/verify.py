@@ -22,7 +22,7 @@ import mxnet as mx  # noqa: I100
 from gluon_resnest.deploy.runtime_rule import RuntimeRequest
 from gluon_resnest.models.catalogue import CATALOGUE
 from gluon_resnest.train.evaluation import EvalOptions, evaluate_export, evaluate_model
-from gluon_resnest.utils.cli import run_main
+from gluon_resnest.utils.cli import ArgumentParser, run_main
 from gluon_resnest.utils.errors import OptionError
 from gluon_resnest.utils.fileio import atomic_write
 from gluon_resnest.utils.options import add_arguments, cli_flags, option, settings_from_args
@@ -51,10 +51,16 @@ class VerifyTarget:
             raise OptionError("{export} takes its weights from the export; drop {pretrained} and {params}")
 
 
+def parser():
+    """The command line; every flag comes from the declarations of :class:`VerifyTarget`,
+    :class:`~gluon_resnest.train.evaluation.EvalOptions` and :class:`~gluon_resnest.deploy.runtime_rule.RuntimeRequest`."""
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p, [VerifyTarget, EvalOptions, RuntimeRequest], defaults_in_help=True)
+    return p
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser, [VerifyTarget, EvalOptions, RuntimeRequest], defaults_in_help=True)
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     target, options = settings_from_args(VerifyTarget, args), settings_from_args(EvalOptions, args)
     request = settings_from_args(RuntimeRequest, args)
     if (request.runtime or request.precision) and not target.export:

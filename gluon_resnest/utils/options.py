@@ -198,7 +198,7 @@ def default_text(field, opt):
     if isinstance(field.default, bool):
         return "off"
     if isinstance(field.default, tuple):
-        return " ".join(str(item) for item in field.default)
+        return " ".join(str(item) for item in field.default) or "none"
     if field.default is None or field.default == "":
         return "none"
     return str(field.default)
