@@ -26,7 +26,7 @@ _DECISION = []
 
 
 def _fix_isa_cap(cap):
-    """Make oneDNN read ``DNNL_MAX_CPU_ISA=cap`` now (it does so once, at its first primitive), then remove the
+    """Make oneDNN read ``DNNL_MAX_CPU_ISA=cap`` here (it reads it once, at its first primitive), then remove the
     variable from the environment."""
     os.environ[onednn_isa.ISA_VARIABLE] = cap
     try:

@@ -87,26 +87,21 @@ def effective_isa(flags, cap="ALL"):
     return "none"
 
 
+def _first_unit(isa, units, otherwise):
+    bits = _BITS.get(isa, set())
+    return next((name for bit, name in units if bit in bits), otherwise)
+
+
 def bf16_units(isa):
     """What runs oneDNN's bf16 convolutions under ``isa``: ``"AMX"``, ``"AVX512_BF16"``, ``"AVX-512
     (emulated)"`` (bf16 arithmetic emulated with AVX-512 instructions) or ``"none"`` (no bf16 convolutions)."""
-    bits = _BITS.get(isa, set())
-    if "amx" in bits:
-        return "AMX"
-    if "bf16" in bits:
-        return "AVX512_BF16"
-    return "AVX-512 (emulated)" if "avx512_core" in bits else "none"
+    return _first_unit(isa, (("amx", "AMX"), ("bf16", "AVX512_BF16"), ("avx512_core", "AVX-512 (emulated)")), "none")
 
 
 def int8_units(isa):
     """What runs oneDNN's INT8 dot products under ``isa``: ``"AMX"``, ``"AVX512_VNNI"``, ``"AVX2_VNNI"`` or
     ``"no VNNI"`` (multiply-add sequences without the dot-product instructions)."""
-    bits = _BITS.get(isa, set())
-    if "amx" in bits:
-        return "AMX"
-    if "vnni" in bits:
-        return "AVX512_VNNI"
-    return "AVX2_VNNI" if "avx_vnni" in bits else "no VNNI"
+    return _first_unit(isa, (("amx", "AMX"), ("vnni", "AVX512_VNNI"), ("avx_vnni", "AVX2_VNNI")), "no VNNI")
 
 
 def _arch_prctl(code, argument):

@@ -172,7 +172,8 @@ def test_reported_isa_is_the_one_onednn_names():
     for cap, child in children.items():
         out, err = child.communicate(timeout=300)
         assert child.returncode == 0, (cap, err[-2000:])
-        named = [line.split("isa:", 1)[1] for line in out.splitlines() if line.startswith("dnnl_verbose,info,cpu,isa:")]
+        named = [line.split("isa:", 1)[1] for line in out.splitlines()
+                 if line.startswith("dnnl_verbose,info,cpu,isa:")]
         reported = [line.split()[1] for line in out.splitlines() if line.startswith("REPORTED")]
         assert [ONEDNN_ISA_NAMES[n] for n in named] == reported, (cap, named, reported)
 
