@@ -20,7 +20,7 @@ import time
 __all__ = ["main"]
 
 
-def _network(model, size):
+def _network(model):
     import gluon_resnest
     import mxnet as mx
 
@@ -49,7 +49,7 @@ def _train(model, size, batch, bf16, warmup, seconds):
 
     if bf16:
         amp.init(target_dtype="bfloat16")
-    net = _network(model, size)
+    net = _network(model)
     trainer = gluon.Trainer(net.collect_params(), "nag", {"learning_rate": 0.01, "momentum": 0.9, "wd": 1e-4})
     if bf16:
         amp.init_trainer(trainer)
@@ -78,7 +78,7 @@ def _infer(model, size, batches, warmup, seconds):
     import mxnet as mx
     from mxnet.contrib import amp
 
-    net = _network(model, size)
+    net = _network(model)
     nets = {}
     for batch in batches:
         x = mx.nd.random.uniform(-1, 1, (batch, 3, size, size))
