@@ -187,11 +187,13 @@ def test_bf16_and_int8_units_follow_the_isa():
 
 def test_runtime_report_record_and_line():
     report = gluon_resnest.cpu_runtime()
-    assert report.omp_threads == int(os.environ["OMP_NUM_THREADS"]) or "OMP_NUM_THREADS" not in os.environ
+    assert "OMP_NUM_THREADS" not in os.environ or report.omp_threads == int(os.environ["OMP_NUM_THREADS"])
     assert report.isa == onednn_isa.effective_isa(onednn_isa.cpu_flags(), report.isa_cap)
     line = str(report)
     assert "\n" not in line and report.isa in line and report.amx_reason in line and report.bf16 in line
-    assert report.amx == (report.amx_cause in ("enabled", "user-cap") and report.isa == "avx512_core_amx")
+    if report.amx:
+        assert report.isa == "avx512_core_amx" and report.amx_cause in ("enabled", "user-cap"), report
+    assert report.amx or report.amx_cause != "enabled", report
 
 
 # -- fresh interpreters ----------------------------------------------------------------------------------------
