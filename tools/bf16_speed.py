@@ -6,8 +6,8 @@ Each round runs, in fresh processes (``amp.init`` changes MXNet for the whole pr
 AMP bf16 training step (``amp.init(target_dtype="bfloat16")`` before the network is built, ``amp.init_trainer``,
 ``amp.scale_loss``); fp32 and bf16 inference (``amp.convert_hybrid_block(..., target_dtype="bfloat16")``) at each
 inference batch, alternating. Training: NAG (momentum 0.9), softmax cross-entropy, random weights and labels.
-Printed: each measurement, the median per path, the CPU runtime line of each process and the load averages
-before and after (the figures move with other jobs on the machine).
+Printed: each measurement (img/s over the timed window, and of its fastest batch, the one least disturbed by
+other jobs), the median and the fastest per path, the CPU runtime line of each process and the load averages.
 """
 import argparse
 import json
@@ -31,14 +31,16 @@ def _network(model):
 
 
 def _rate(run, batch, warmup, seconds):
-    """img/s of ``run()`` (one batch, synchronized) over at least ``seconds`` after ``warmup`` calls."""
+    """``(mean, best)`` img/s of ``run()`` (one batch, synchronized) over at least ``seconds`` after ``warmup``
+    calls: over the whole window, and of the fastest single call (the least disturbed by other jobs)."""
     for _ in range(warmup):
         run()
-    count, start = 0, time.perf_counter()
-    while count < 2 or time.perf_counter() - start < seconds:
+    times, start = [], time.perf_counter()
+    while len(times) < 2 or time.perf_counter() - start < seconds:
+        began = time.perf_counter()
         run()
-        count += 1
-    return batch * count / (time.perf_counter() - start)
+        times.append(time.perf_counter() - began)
+    return batch * len(times) / (time.perf_counter() - start), batch / min(times)
 
 
 def _train(model, size, batch, bf16, warmup, seconds):
@@ -68,8 +70,8 @@ def _train(model, size, batch, bf16, warmup, seconds):
         trainer.step(batch)
         mx.nd.waitall()
 
-    rate = _rate(step, batch, warmup, seconds)
-    return [{"path": "train %s b%d" % ("bf16" if bf16 else "fp32", batch), "img_per_s": rate,
+    mean, best = _rate(step, batch, warmup, seconds)
+    return [{"path": "train %s b%d" % ("bf16" if bf16 else "fp32", batch), "img_per_s": mean, "best": best,
              "runtime": str(gluon_resnest.cpu_runtime())}]
 
 
@@ -89,8 +91,8 @@ def _infer(model, size, batches, warmup, seconds):
     for batch in batches:
         x = mx.nd.random.uniform(-1, 1, (batch, 3, size, size))
         for precision in ("fp32", "bf16"):
-            rate = _rate(lambda: nets[precision](x).wait_to_read(), batch, warmup, seconds)
-            rows.append({"path": "infer %s b%d" % (precision, batch), "img_per_s": rate,
+            mean, best = _rate(lambda: nets[precision](x).wait_to_read(), batch, warmup, seconds)
+            rows.append({"path": "infer %s b%d" % (precision, batch), "img_per_s": mean, "best": best,
                          "runtime": str(gluon_resnest.cpu_runtime())})
     return rows
 
@@ -132,13 +134,14 @@ def main(argv=None):
                       file=sys.stderr)
                 return 1
             for row in json.loads(out.stdout.strip().splitlines()[-1]):
-                results.setdefault(row["path"], []).append(row["img_per_s"])
-                print("round %d  %-16s %7.2f img/s   (%s)" % (round_index + 1, row["path"], row["img_per_s"],
-                                                            row["runtime"]), flush=True)
+                results.setdefault(row["path"], []).append((row["img_per_s"], row["best"]))
+                print("round %d  %-16s %7.2f img/s, fastest batch %7.2f   (%s; load %.2f)" % (
+                    round_index + 1, row["path"], row["img_per_s"], row["best"], row["runtime"], os.getloadavg()[0]),
+                    flush=True)
     print("load averages after: %.2f %.2f %.2f" % os.getloadavg())
-    print("median over %d rounds:" % args.rounds)
+    print("over %d rounds: median img/s, fastest batch's img/s (the least disturbed)" % args.rounds)
     for path, rates in results.items():
-        print("  %-16s %7.2f img/s  (%s)" % (path, statistics.median(rates), ", ".join("%.2f" % r for r in rates)))
+        print("  %-16s %7.2f  %7.2f" % (path, statistics.median(r for r, _ in rates), max(b for _, b in rates)))
     return 0
 
 
