@@ -272,3 +272,17 @@ def test_amx_granted_runs_bf16_on_amx_kernels_and_children_stay_safe():
     ours, child = result.stdout.split("CHILD", 1)
     assert any("convolution" in line and "avx512_core_amx" in line and "bf16" in line for line in ours.splitlines())
     assert "avx512_core_amx" not in child
+
+
+def test_bf16_speed_tool_measures_every_path_with_its_runtime():
+    """``tools/bf16_speed.py`` (fp32 against AMP bf16, docs/performance.md) runs each path in fresh processes and
+    prints each measurement with that process's CPU runtime line."""
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "bf16_speed.py"), "--model", "resnest14", "--size", "32",
+         "--rounds", "1", "--seconds", "0.1", "--warmup", "1", "--train-batch", "2", "--infer-batches", "1"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("round 1")]
+    paths = [" ".join(line.split()[2:5]) for line in rows]
+    assert paths == ["train fp32 b2", "train bf16 b2", "infer fp32 b1", "infer bf16 b1"], result.stdout
+    assert all("CPU runtime: OpenMP threads 2;" in line and float(line.split()[5]) > 0 for line in rows), rows
