@@ -16,7 +16,7 @@ from gluon_resnest.utils.onednn_isa import AMX_CAP, AMX_FLAGS, decide_tiles
 from tests.helpers.scripts import ROOT
 
 HAS_AMX = AMX_FLAGS <= onednn_isa.cpu_flags()
-NO_AMX = "this CPU has no AMX (%s)" % gluon_resnest.cpu_runtime().amx_reason
+NO_AMX = "needs AMX: %s" % gluon_resnest.cpu_runtime().amx_reason
 OURS = ("DNNL_MAX_CPU_ISA", "MKLDNN_MAX_CPU_ISA", "GLUON_RESNEST_AMX", "DNNL_VERBOSE", "OMP_NUM_THREADS",
         "GLUON_RESNEST_KEEP_THREADS")
 
