@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 
-from gluon_resnest import cpu_runtime
 from gluon_resnest.train import Distributed, TrainConfig, train
 from gluon_resnest.train.config import GROUPS
 from gluon_resnest.train.options import add_arguments, options_from_args
@@ -42,7 +41,6 @@ def main(argv=None):
             handlers.append(logging.FileHandler(os.path.join(cfg.run.save_dir, "train.log")))
         logging.basicConfig(level=logging.INFO if dist.is_root else logging.WARNING, handlers=handlers,
                             format="%(asctime)s %(message)s")
-        logging.info("%s", cpu_runtime())
         state = train(cfg, dist)
     if dist.is_root and state["history"]:
         last = state["history"][-1]

@@ -48,7 +48,6 @@ def test_finetune_from_params_on_class_folders(color_folders):
                         color_folders / "base.params", "--freeze-epochs", 1, "--num-epochs", 4, "--batch-size", 16,
                         "--lr", 0.01, "--input-size", 32, "--log-interval", 0, "-j", 2, "--save-dir", save)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "CPU runtime: OpenMP threads" in open(os.path.join(save, "train.log")).read()
     history = [json.loads(line) for line in open(os.path.join(save, "metrics.jsonl"))]
     best = max(r["val_top1"] for r in history)
     assert best >= 75.0, history
