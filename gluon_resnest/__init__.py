@@ -8,10 +8,9 @@ Subpackages: ``nn`` (layers), ``models`` (network, catalogue, factory, weight st
 """
 import sys
 
-from .utils.threads import configure_threads, warn_if_mxnet_threads_fixed
+from .utils.cpu_runtime import configure_cpu_runtime, cpu_runtime
 
-warn_if_mxnet_threads_fixed()
-configure_threads()
+configure_cpu_runtime()  # first: OpenMP threads and oneDNN's ISA must be set before MXNet loads
 
 from . import nn  # noqa: E402
 from .models import (CATALOGUE, Bottleneck, ResNeSt, get_model, list_models, model_data_config,  # noqa: E402
@@ -22,7 +21,8 @@ from .nn import DropBlock, SplitAttentionConv, set_drop_prob  # noqa: E402
 
 __version__ = "0.2.0"
 __all__ = ["get_model", "list_models", "model_record", "model_data_config", "CATALOGUE", "ResNeSt", "Bottleneck",
-           "SplitAttentionConv", "DropBlock", "set_drop_prob", "model_store", "nn"]
+           "SplitAttentionConv", "DropBlock", "set_drop_prob", "model_store", "nn",
+           "cpu_runtime"]
 
 #: ``gluon_resnest.model_store`` (GluonCV's module name) is the store module itself, for imports and patches alike.
 sys.modules[__name__ + ".model_store"] = model_store
