@@ -33,11 +33,12 @@ def _training_run(save_dir):
     checkpoint records them (variant and the rest ``None`` when it has none)."""
     weights = run_weights(save_dir)
     found = latest_checkpoint(save_dir)
-    state = found[1] if found else {}
-    config = state.get("config") or {}
-    net, data = config.get("net") or {}, config.get("data") or {}
+    if found is None:
+        return weights, None, {"input_size": None, "crop_pct": None}, None
+    state = found[1]
+    net, data = state.config.get("net") or {}, state.config.get("data") or {}
     fields = {"input_size": data.get("input_size"), "crop_pct": data.get("crop_pct")}
-    return weights, net.get("model"), fields, state.get("class_names")
+    return weights, net.get("model"), fields, state.class_names
 
 
 def to_torch(args):
