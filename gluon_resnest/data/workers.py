@@ -17,9 +17,11 @@ between slices:
 
 Either way every worker is stopped first (SIGTERM, then SIGKILL after :data:`STOP_S`), so none outlives the error.
 """
+import ctypes
 import io
 import itertools
 import multiprocessing
+import os
 import pickle
 import signal
 import time
@@ -41,6 +43,10 @@ BATCH_TIMEOUT_S = 3600
 STOP_S = 5
 
 
+#: ``prctl`` option: the signal a process gets when its parent ends.
+_PR_SET_PDEATHSIG = 1
+
+
 class WorkerLostError(ReportableError):
     """A data-loader worker process ended while the pass needed it; the message names its pid and how it ended."""
 
@@ -49,10 +55,21 @@ class WorkerTimeoutError(ReportableError):
     """No batch came from a data-loader worker within :data:`BATCH_TIMEOUT_S`."""
 
 
-def _serve(dataset, batchify, conn, inherited):
+def _die_with(parent):
+    """Have Linux kill this process when ``parent`` (the pid that forked it) ends, and end now if it already has."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _serve(dataset, batchify, conn, inherited, parent):
     """A worker's loop: ``(task id, keys)`` in, ``(task id, pickled batch or None, error text or None)`` out, until
-    the parent sends ``None`` or goes away."""
-    for other in inherited:  # the parent's ends of the pipes of the workers forked before this one
+    the parent sends ``None`` or goes away (its end of the pipe closes, and the worker dies with it)."""
+    _die_with(parent)
+    for other in inherited:  # the parent's ends of this worker's pipe and of the workers' forked before it
         other.close()
     while True:
         try:
@@ -91,7 +108,7 @@ class WorkerPool:
             for _ in range(num_workers):
                 ours, theirs = context.Pipe()
                 process = context.Process(target=_serve, daemon=True, args=(
-                    dataset, batchify, theirs, [conn for _, conn in self._workers]))
+                    dataset, batchify, theirs, [ours] + [conn for _, conn in self._workers], os.getpid()))
                 process.start()
                 theirs.close()
                 self._workers.append((process, ours))

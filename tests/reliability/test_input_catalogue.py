@@ -179,6 +179,14 @@ def test_dangling_symlink_and_symlink_loop_are_skipped_with_a_warning_naming_the
     assert metrics[-1]["skipped"] == 2
 
 
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 def _children(pid):
     found = []
     for entry in os.listdir("/proc"):
@@ -205,7 +213,7 @@ def test_sigkill_of_a_loader_worker_ends_train_py_within_60_s_naming_it(tmp_path
             if log.exists() and "epoch 1 [2/" in log.read_text():
                 break
             time.sleep(0.2)
-        workers = _children(proc.pid)
+        workers = [pid for pid in _children(proc.pid) if _cmdline(pid) == _cmdline(proc.pid)]  # forked: same line
         assert proc.poll() is None and len(workers) == 2, (workers, log.read_text() if log.exists() else "")
         os.kill(workers[0], signal.SIGKILL)
         killed = time.monotonic()
@@ -214,10 +222,38 @@ def test_sigkill_of_a_loader_worker_ends_train_py_within_60_s_naming_it(tmp_path
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.communicate(timeout=60)
     assert ended < 60 and proc.returncode == 2, (ended, err[-2000:])
     assert err.strip().splitlines()[-1].startswith(
         "error: data-loader worker process %d (one of 2) was killed by SIGKILL (what the out-of-memory killer "
         "sends) while batch " % workers[0]), err[-2000:]
     assert not [pid for pid in workers if os.path.exists("/proc/%d" % pid)
                 and open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] != "Z"]
+
+
+def test_sigkill_of_train_py_leaves_no_loader_worker_behind(tmp_path):
+    """The loader's workers die with the training process (what a SIGKILL of the job or the OOM killer choosing
+    the parent does): none is left holding the data, the shared memory or the console's pipes."""
+    _class_folders(str(tmp_path / "data"), count=64, size=48)
+    args = [sys.executable, script_path("train.py"), "--data-dir", str(tmp_path / "data"), "--model", "resnest14",
+            "--epochs", "50", "--batch-size", "8", "--input-size", "32", "--workers", "2", "--no-export",
+            "--log-interval", "1", "--save-dir", str(tmp_path / "run")]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        log = tmp_path / "run" / "train.log"
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.exists() and "epoch 1 [2/" in log.read_text():
+                break
+            time.sleep(0.2)
+        workers = [pid for pid in _children(proc.pid) if _cmdline(pid) == _cmdline(proc.pid)]
+        assert proc.poll() is None and len(workers) == 2, workers
+        proc.kill()
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_cmdline(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _cmdline(pid)], workers
+    finally:
+        if proc.poll() is None:
+            proc.kill()
