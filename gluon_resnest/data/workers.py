@@ -56,7 +56,7 @@ class WorkerTimeoutError(ReportableError):
 
 
 def _die_with(parent):
-    """Have Linux kill this process when ``parent`` (the pid that forked it) ends, and end now if it already has."""
+    """Have Linux kill this process when ``parent`` (the pid that forked it) ends; exit at once if it has ended."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):

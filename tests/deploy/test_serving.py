@@ -370,7 +370,7 @@ def test_archive_is_whole_or_refused(toy_store, tmp_path):
 def test_archive_records_and_checks_its_manifest(toy_store, tmp_path):
     """serving.json records the sha1 of the export's manifest (which holds the class names and every other file's
     sha1); an unpacked archive whose manifest differs, or that records none, refuses to load."""
-    from gluon_resnest.deploy.export import ExportMismatchError
+    from gluon_resnest.deploy.export_files import ExportMismatchError
     from gluon_resnest.deploy.serving.archive import archive_config
     from gluon_resnest.deploy.serving.config import ServingConfig
     from gluon_resnest.deploy.serving.service import ClassifierService

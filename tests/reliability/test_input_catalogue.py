@@ -16,6 +16,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from gluon_resnest import get_model
+from gluon_resnest.utils.publish import sha1_file
 from gluon_resnest.data import open_image_dataset
 from gluon_resnest.data.toy import draw_sample
 from gluon_resnest.deploy.classifier import ExportedClassifier
@@ -92,7 +93,8 @@ def test_a_phone_photo_gets_the_same_logits_from_training_verify_predict_and_ser
     assert load_script("predict.py").main([export, str(folder / "phone.jpg")]) == 0
     predict_logits = recorded[-1][0]
 
-    service = ClassifierService(os.path.dirname(export), ServingConfig(os.path.basename(export)))
+    service = ClassifierService(os.path.dirname(export), ServingConfig(os.path.basename(export),
+                                                                       meta_sha1=sha1_file(export + "-meta.json")))
     served, _ = service.parse({"body": phone_photo})
     serving_logits = service.classifier.batch_logits(np.stack([served]))[0]
 
@@ -128,7 +130,8 @@ def test_serving_refuses_damaged_images_itself_and_answers_the_rest_of_the_batch
     damaged_scan[start:start + 200] = np.random.default_rng(14).integers(0, 256, 200).astype(np.uint8).tobytes()
     bad = {"png without its last chunk": png.getvalue()[:-12], "jpeg cut in half": good[:len(good) // 2],
            "jpeg with 200 scan bytes replaced": bytes(damaged_scan)}
-    service = ClassifierService(os.path.dirname(export), ServingConfig(os.path.basename(export)))
+    service = ClassifierService(os.path.dirname(export), ServingConfig(os.path.basename(export),
+                                                                       meta_sha1=sha1_file(export + "-meta.json")))
     for kind, data in bad.items():
         with pytest.raises(BadInput, match="data is truncated or corrupt") as info:
             service.parse({"body": data})
