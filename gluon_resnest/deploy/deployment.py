@@ -1,7 +1,7 @@
 """An export for deployment in one call: the symbol/params member (checked by reloading it without
 gluon_resnest), and optionally the ONNX member (checked with onnxruntime), INT8 members (MXNet symbol/params and,
-with ONNX, an INT8 ONNX file, each compared with the float32 network on held-out images) and a bf16 check of the
-ONNX member in OpenVINO.
+with ONNX, an INT8 ONNX file) and bf16 (the MXNet bf16 symbol/params member and, with ONNX, OpenVINO's bf16
+inference of the ONNX member), each reduced-precision form compared with the float32 network on held-out images.
 
 All members are staged and published as one unit (:class:`~gluon_resnest.deploy.export_files.ExportWriter`) only
 when every check passed: a failed check leaves the prefix as it was.
@@ -10,6 +10,7 @@ import dataclasses
 import itertools
 import os
 import tempfile
+import warnings
 from typing import Mapping, Optional, Tuple
 
 import mxnet as mx
@@ -20,10 +21,10 @@ from ..data.loader import make_loader
 from ..models.catalogue import CATALOGUE
 from ..models.factory import get_model, model_data_config
 from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
-from ..utils.errors import OptionError
+from ..utils.errors import OptionError, RuntimeUnavailable
 from ..utils.options import Range, check_settings, option
 from .agreement import ExportCheckError, check_agreement
-from .export import WithPreprocess, export_description, run_without_package, write_symbol
+from .export import WithPreprocess, export_description, load_exported, run_without_package, write_symbol
 from .export_files import ExportWriter
 from .export_meta import Check, Member
 from .int8 import CALIB_MODES
@@ -76,8 +77,9 @@ class ExportOptions:
     calib_data: Optional[str] = option(None, "RecordIO or image folder for INT8 calibration", type=str)
     calib_batches: int = option(4, "calibration batches (of max(%d, --batch-size) images)" % CHECK_BATCH,
                                 bounds=Range(1))
-    bf16: bool = option(False, "also write PREFIX.onnx and check OpenVINO's bfloat16 inference of it against "
-                               "float32")
+    bf16: bool = option(False, "also write PREFIX-bf16 symbol/params (MXNet AMP bfloat16; needs a CPU with bf16 "
+                               "units), and with --onnx check OpenVINO's bfloat16 inference of PREFIX.onnx, each "
+                               "against float32")
     val_data: Optional[str] = option(None, "RecordIO or image folder to compare INT8/bf16 with float32 on "
                                            "(default: the calibration images not used for calibration)", type=str)
     min_agreement: Optional[float] = option(None, "fail (publish nothing) when top-1 agreement with float32 is below "
@@ -91,7 +93,7 @@ class ExportOptions:
             (not (self.fuse and self.onnx), "ONNX cannot be made from a oneDNN-fused graph; drop {fuse} or {onnx}"),
             (not (self.int8 and self.preprocess), "{int8} exports NCHW float input; drop {preprocess}"),
             (not (self.bf16 and (self.fuse or self.preprocess)),
-             "{bf16} checks the ONNX member on NCHW float input; drop {fuse} and {preprocess}"),
+             "{bf16} converts the NCHW float32 graph; drop {fuse} and {preprocess}"),
             (not self.bf16 or self.val_data or self.calib_data,
              "{bf16} needs images to check agreement with float32: give {val_data}"),
             (not ((self.val_data or self.min_agreement is not None) and not (self.int8 or self.bf16)),
@@ -100,14 +102,12 @@ class ExportOptions:
         for ok, message in checks:
             if not ok:
                 raise OptionError(message)
-        if self.bf16:
-            object.__setattr__(self, "onnx", True)
 
     def members(self):
         """The export members these options produce, in the order they are written."""
         onnx = ("onnx",) if self.onnx else ()
         int8 = (("int8",) + (("int8_onnx",) if self.onnx else ())) if self.int8 else ()
-        return ("symbol",) + onnx + int8
+        return ("symbol",) + onnx + int8 + (("bf16",) if self.bf16 else ())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,17 +213,35 @@ def _int8_members(net, source, writer, data_config, opts, available):
                                                         onnx_runtime, "int8", opts.min_agreement)])
 
 
-def _bf16_check(net, onnx_path, data_config, opts):
-    """OpenVINO bf16 on the staged ONNX file against ``net`` (float32) on ``opts.val_data`` (else
-    ``opts.calib_data``)."""
+def _bf16_members(net, writer, data_config, opts):
+    """The bf16 symbol/params member (``net``'s inference graph converted by MXNet's AMP, its casts kept in the
+    exported symbol) and, with the ONNX member, OpenVINO's bf16 inference of it; each, as reloaded from the staged
+    files, compared with ``net`` (float32) on ``opts.val_data`` (else ``opts.calib_data``) in one pass."""
+    from mxnet.contrib import amp
+
     from . import agreement
 
-    run = onnx_runner(onnx_path, "openvino", "bf16")
+    with warnings.catch_warnings():  # MXNet's converter builds a SymbolBlock without the input's type
+        warnings.filterwarnings("ignore", message="Cannot decide type", category=UserWarning)
+        block = amp.convert_hybrid_block(net, target_dtype="bfloat16", ctx=mx.cpu(), cast_optional_params=True)
+    block.hybridize(static_alloc=True, static_shape=True)
+    block(mx.nd.zeros((opts.batch_size, 3, data_config.input_size, data_config.input_size)))
+    block.export(writer.staged_prefix("bf16"), remove_amp_cast=False)
+    reloaded = load_exported(writer.staged_prefix("bf16"))
+    reloaded.hybridize(static_alloc=True)
+    candidates = {"bf16": lambda data: reloaded(data).asnumpy()}
+    if "onnx" in writer.kinds:
+        run = onnx_runner(writer.staged_path("onnx"), "openvino", "bf16")
+        candidates["onnx"] = lambda data: run(data.asnumpy())
     net.hybridize(static_alloc=True, static_shape=True)
-    comparison = agreement.compare_outputs(net, lambda data: run(data.asnumpy()),
-                                           _image_loader(opts.val_data or opts.calib_data, data_config,
-                                                         max(opts.batch_size, CHECK_BATCH)))
-    return _agreement_check("bf16 (OpenVINO)", comparison, "openvino", "bf16", opts.min_agreement)
+    comparisons = agreement.compare_many(net, candidates, _image_loader(opts.val_data or opts.calib_data,
+                                                                        data_config, max(opts.batch_size,
+                                                                                         CHECK_BATCH)))
+    writer.add("bf16", opts.batch_size, [_agreement_check("bf16 (MXNet)", comparisons["bf16"], "mxnet", "bf16",
+                                                          opts.min_agreement)])
+    if "onnx" in candidates:
+        writer.add_check("onnx", _agreement_check("bf16 (OpenVINO)", comparisons["onnx"], "openvino", "bf16",
+                                                  opts.min_agreement))
 
 
 def _onnx_member(writer, shape, x, expected):
@@ -249,10 +267,11 @@ def export_deployment(model, weights, out, options=None, class_names=None):
     """
     opts = options or ExportOptions()
     available = InstalledRuntimes()
-    if opts.bf16 and ("openvino", "bf16") not in available:
-        from .openvino_runtime import OpenVinoUnavailable
-
-        raise OpenVinoUnavailable(available.reason("openvino", "bf16"))
+    needed = [("mxnet", "bf16")] + ([("openvino", "bf16")] if opts.onnx else []) if opts.bf16 else []
+    for runtime, precision in needed:
+        if (runtime, precision) not in available:
+            raise RuntimeUnavailable("the bf16 export cannot be checked here: %s"
+                                     % available.reason(runtime, precision))
     with ExportWriter(out, opts.members(), opts.force) as writer:
         net = get_model(model, pretrained=weights or False)
         if not weights:
@@ -264,11 +283,11 @@ def export_deployment(model, weights, out, options=None, class_names=None):
         writer.add("symbol", opts.batch_size, [_reload_check(writer.staged_prefix("symbol"), x, expected)],
                    fused=opts.fuse)
         if opts.onnx:
-            onnx_path = _onnx_member(writer, shape, x, expected)
+            _onnx_member(writer, shape, x, expected)
         if opts.int8:
             source = get_model(model, pretrained=weights) if weights else net
             _int8_members(net, source, writer, data_config, opts, available)
         if opts.bf16:
-            writer.add_check("onnx", _bf16_check(net, onnx_path, data_config, opts))
+            _bf16_members(net, writer, data_config, opts)
         export = writer.publish(**export_description(net, data_config, opts.preprocess, class_names))
     return ExportReport(export.prefix, tuple(shape), dict(export.meta.members), not weights)

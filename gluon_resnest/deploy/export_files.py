@@ -12,6 +12,7 @@ symbol     (none)    mxnet    f32       ``PREFIX-symbol.json``, ``-0000.params``
 onnx       (none)    onnx     f32       ``PREFIX.onnx``                        ``PREFIX.onnx``
 int8       ``-int8`` mxnet    int8      ``PREFIX-int8-symbol.json``, ...       ``PREFIX-int8``
 int8_onnx  ``-int8`` onnx     int8      ``PREFIX-int8.onnx``                   ``PREFIX-int8.onnx``
+bf16       ``-bf16`` mxnet    bf16      ``PREFIX-bf16-symbol.json``, ...       ``PREFIX-bf16``
 ========== ========= ======== ========= ===================================== ==============================
 
 :meth:`Export.open` takes any of those names, reads and checks the manifest and the files' sha1s;
@@ -61,6 +62,7 @@ MEMBER_KINDS = {kind.name: kind for kind in (
     MemberKind("onnx", "", "onnx", "f32"),
     MemberKind("int8", "-int8", "mxnet", "int8"),
     MemberKind("int8_onnx", "-int8", "onnx", "int8"),
+    MemberKind("bf16", "-bf16", "mxnet", "bf16"),
 )}
 
 #: Files an export written by gluon_resnest 0.2 may hold beside its members (the INT8 member's own manifest).

@@ -13,8 +13,9 @@ __all__ = ["InstalledRuntimes", "member_runner", "onnx_runner", "onnx_check_runt
 
 class InstalledRuntimes:
     """The ``(runtime, precision)`` pairs this process can run, probed when first asked and remembered:
-    MXNet at f32 always; onnxruntime when it imports; OpenVINO when it imports, and at bf16 when it reports native
-    bf16 on this CPU."""
+    MXNet at f32 always, at bf16 where oneDNN has bf16 units (AMX or AVX512_BF16, see
+    :func:`~gluon_resnest.utils.cpu_runtime.cpu_runtime`); onnxruntime when it imports; OpenVINO when it imports,
+    and at bf16 when it reports native bf16 on this CPU."""
 
     def __init__(self):
         self._reasons = {}
@@ -32,7 +33,7 @@ class InstalledRuntimes:
     @staticmethod
     def _probe(runtime, precision):
         if runtime == "mxnet":
-            return None if precision == "f32" else "MXNet runs symbol/params members at their own precision"
+            return None if precision == "f32" else _mxnet_bf16_problem()
         if runtime == "onnxruntime":
             try:
                 import onnxruntime  # noqa: F401
@@ -47,6 +48,17 @@ class InstalledRuntimes:
         except openvino_runtime.OpenVinoUnavailable as err:
             return str(err)
         return None
+
+
+def _mxnet_bf16_problem():
+    """``None`` when oneDNN runs bf16 convolutions on bf16 units here (AMX or AVX512_BF16), else why not."""
+    from ..utils.cpu_runtime import cpu_runtime
+
+    units = cpu_runtime().bf16
+    if units in ("AMX", "AVX512_BF16"):
+        return None
+    return ("MXNet's bf16 member needs a CPU with bf16 units (AMX or AVX512_BF16); here oneDNN runs bf16 %s, slower "
+            "than float32: run the float32 member" % ("emulated with AVX-512" if "emulated" in units else "not at all"))
 
 
 def onnx_check_runtime(available):

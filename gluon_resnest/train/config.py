@@ -15,6 +15,7 @@ from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from ..utils.errors import OptionError
 from ..utils.options import check_settings
 from .options import FIXED, INVOCATION, Range, option
+from .precision import DTYPES
 
 __all__ = ["NetSettings", "DataSettings", "OptimSettings", "RunSettings", "TrainConfig", "GROUPS", "TOY_INPUT_SIZE"]
 
@@ -43,8 +44,10 @@ class NetSettings:
     final_drop: float = option(-1.0, "dropout before the classifier (negative: the variant's recipe rate)",
                                bounds=Range(high=1, high_open=True, note=_RECIPE_RATE + "; 1 would drop every "
                                                                                         "feature"))
-    dtype: str = option("float32", "parameter dtype; float16 needs --gpu", choices=("float32", "float16"),
-                        resume=FIXED, fixed_because="the optimizer states are kept in that dtype")
+    dtype: str = option("float32", "training precision: float32; float16 (with --gpu: float16 weights, float32 "
+                                   "master weights); bfloat16 (CPU: MXNet's mixed precision, float32 weights, bf16 "
+                                   "operators)", choices=DTYPES, resume=FIXED,
+                        fixed_because="the checkpoint's weights and optimizer states were trained in that precision")
 
 
 @dataclasses.dataclass(frozen=True)

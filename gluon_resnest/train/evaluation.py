@@ -15,6 +15,7 @@ from ..models.factory import get_model, model_data_config
 from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from ..utils.errors import OptionError
 from ..utils.options import Range, check_settings, option
+from .precision import as_float32
 
 __all__ = ["EvalOptions", "count_correct", "evaluate", "evaluate_model", "evaluate_export"]
 
@@ -73,8 +74,8 @@ def _score(loader, logits_of, progress=False):
 
 def evaluate(net, loader, ctx=mx.cpu(), progress=False, dtype="float32"):
     """``{"top1_correct", "top5_correct", "count"}`` over ``loader``; sums, so results combine across ranks."""
-    return _score(loader, lambda data: net(data.as_in_context(ctx).astype(dtype, copy=False)).astype(
-        "float32").asnumpy(), progress)
+    return _score(loader, lambda data: as_float32(net(data.as_in_context(ctx).astype(dtype, copy=False))).asnumpy(),
+                  progress)
 
 
 def _report(model, data, data_config, sums, start, loader):

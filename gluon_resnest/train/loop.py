@@ -28,6 +28,7 @@ from ..deploy.export import export_model
 from ..deploy.export_files import stale_files
 from ..models.factory import get_model, model_data_config
 from ..nn import copy_parameters, set_drop_prob
+from ..utils.cpu_runtime import cpu_runtime
 from ..utils.errors import OptionError, flag
 from .checkpoint import (POINTER, latest_checkpoint, load_weights_file, read_checkpoint_states, run_weights,
                          save_best, save_checkpoint)
@@ -36,6 +37,8 @@ from .evaluation import count_correct, evaluate
 from .finite import check_loss, check_weights
 from .metrics_log import plot_curves, write_metrics
 from .optimizer import apply_no_wd, load_optimizer_state, make_optimizer
+from .precision import as_float32, input_dtype, parameter_dtype
+from .precision import prepare as prepare_precision
 from .records import CheckpointState, DataFacts, EpochRecord, TrainingResult
 from .resume import check_resume_data, resume_changes
 from .save_dir import owned_save_dir, run_log
@@ -124,11 +127,8 @@ def build_net(cfg, ctx, weights=True):
     else:
         net = get_model(cfg.net.model, classes=cfg.net.classes, **overrides)
         net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=ctx)
-    if cfg.net.dtype == "float16":
-        if ctx.device_type != "gpu":
-            raise OptionError("float16 training needs a GPU: MXNet 1.9 has no float16 GEMM on CPU (use {gpu}, or "
-                              "{dtype} float32)")
-        net.cast("float16")
+    if parameter_dtype(cfg.net.dtype) != "float32":
+        net.cast(parameter_dtype(cfg.net.dtype))
     return net
 
 
@@ -192,6 +192,7 @@ class TrainingRun:
 
     def _build_model(self):
         cfg, dist = self.cfg, self.dist
+        prepare_precision(cfg.net.dtype, self.ctx)
         mx.random.seed(cfg.run.seed)
         self.net = build_net(cfg, self.ctx)
         if cfg.optim.no_wd:
@@ -272,7 +273,7 @@ class TrainingRun:
         stats = EpochStats()
         tic = time.time()
         for step, (data, label) in enumerate(self.train_loader):
-            data = data.as_in_context(self.ctx).astype(cfg.net.dtype, copy=False)
+            data = data.as_in_context(self.ctx).astype(input_dtype(cfg.net.dtype), copy=False)
             labels = label.asnumpy()
             targets = mx.nd.array(smooth_one_hot(labels, cfg.net.classes, cfg.optim.label_smoothing), ctx=self.ctx)
             if use_mixup:
@@ -280,10 +281,12 @@ class TrainingRun:
                 data, targets = mixup(data, targets, float(rng.beta(cfg.optim.mixup_alpha, cfg.optim.mixup_alpha)))
             with autograd.record():
                 output = self.net(data)
-                loss = self.loss_fn(output, targets.astype(cfg.net.dtype, copy=False))
+                if cfg.net.dtype == "bfloat16":
+                    output = as_float32(output)
+                loss = self.loss_fn(output, targets.astype(output.dtype, copy=False))
             loss.backward()
             self.trainer.step(data.shape[0])
-            logits = output.astype("float32").asnumpy()
+            logits = as_float32(output).asnumpy()
             loss_sum = float(loss.astype("float32").sum().asscalar())
             check_loss(loss_sum, epoch, step, self.steps, self.last_checkpoint)
             stats.add(loss_sum, count_correct(logits, labels, (1,))[0], data.shape[0])
@@ -296,7 +299,7 @@ class TrainingRun:
 
     def validate(self, epoch):
         """``(top-1 %, top-5 %)`` over the whole validation set (all ranks' shards)."""
-        val = evaluate(self.eval_twin(self.net), self.val_loader, self.ctx, dtype=self.cfg.net.dtype)
+        val = evaluate(self.eval_twin(self.net), self.val_loader, self.ctx, dtype=input_dtype(self.cfg.net.dtype))
         top1, top5, count, skipped = self.dist.allreduce_sum(
             [val["top1_correct"], val["top5_correct"], val["count"], len(self.val_loader.skipped)], "val_%d" % epoch)
         return 100.0 * top1 / count, 100.0 * top5 / count, int(skipped)
@@ -379,7 +382,7 @@ class TrainingRun:
         ``{save_dir}/{model}-symbol.json`` + ``-0000.params``; returns both paths."""
         cfg = self.cfg
         load_weights_file(self.net, run_weights(cfg.run.save_dir), self.ctx)
-        if cfg.net.dtype != "float32":
+        if parameter_dtype(cfg.net.dtype) != "float32":
             self.net.cast("float32")
         size = self.data_config.input_size
         prefix = os.path.join(cfg.run.save_dir, cfg.net.model)
@@ -400,8 +403,11 @@ def train(cfg, dist=None):
     The options are checked first (:meth:`~gluon_resnest.train.config.TrainConfig.resolved`: nothing is written for
     an invalid one); then the run owns its save directory for its life
     (:func:`~gluon_resnest.train.save_dir.owned_save_dir`, the lock taken once) and logs to its ``train.log``
-    (:func:`~gluon_resnest.train.save_dir.run_log`)."""
+    (:func:`~gluon_resnest.train.save_dir.run_log`), which starts with the CPU runtime line
+    (:func:`~gluon_resnest.utils.cpu_runtime.cpu_runtime`) and the training precision."""
     cfg = cfg.resolved()
     dist = dist or Distributed()
     with owned_save_dir(cfg.run.save_dir, dist), run_log(cfg.run.save_dir, dist):
+        if dist.is_root:
+            logger.info("%s; training in %s", cpu_runtime(), cfg.net.dtype)
         return TrainingRun(cfg, dist).run()

@@ -3,13 +3,14 @@ import contextlib
 import importlib.util
 import json
 import os
+import tempfile
 
 import mxnet as mx
 import numpy as np
 import pytest
 
 from gluon_resnest import get_model
-from gluon_resnest.deploy.export import export_model, load_exported
+from gluon_resnest.deploy.export import export_model, load_exported, run_without_package
 from gluon_resnest.deploy.export_files import ExportMismatchError
 from gluon_resnest.deploy.onnx_export import OnnxExportError, export_onnx, pinned_opset, run_onnx
 from gluon_resnest.deploy.classifier import ExportedClassifier
@@ -391,22 +392,48 @@ def _openvino_bf16_or_skip():
         pytest.skip(str(err))
 
 
-def test_bf16_export_is_checked_and_predict_runs_it_in_openvino(trained_toy, tmp_path):
+def _mxnet_bf16_or_skip():
+    from gluon_resnest.deploy.runtimes import InstalledRuntimes
+
+    reason = InstalledRuntimes().reason("mxnet", "bf16")
+    if reason:
+        pytest.skip(reason)
+
+
+def test_bf16_export_is_checked_and_predict_runs_it(trained_toy, tmp_path):
+    """``--onnx --bf16``: the MXNet bf16 member and OpenVINO's bf16 inference of the ONNX member, each checked on
+    the held-out images; PREFIX runs the fastest checked bf16 form, PREFIX-bf16 MXNet's, in a process that never
+    imports gluon_resnest too (the bf16 casts are in the exported symbol)."""
+    _mxnet_bf16_or_skip()
     _openvino_bf16_or_skip()
     out, val = str(tmp_path / "toy"), str(trained_toy / "toy_data" / "toy_val.rec")
     result = _script("export.py", "--model", "resnest14", "--checkpoint", str(trained_toy), "--out", out,
-                     "--size", "48", "--bf16", "--val-data", val, "--min-agreement", "0.98")
+                     "--size", "48", "--onnx", "--bf16", "--val-data", val, "--min-agreement", "0.98")
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout[result.stdout.index("{"):])
-    check = [c for c in report["members"]["onnx"]["checks"] if c["precision"] == "bf16"][0]
-    assert check["runtime"] == "openvino" and check["method"] == "agreement"
-    figures = check["figures"]
-    assert figures["images"] == 500 and figures["top1_agreement"] >= 0.98 and figures["max_rel_logit_error"] < 3e-2
-    pred = _script("predict.py", out + ".onnx", "--rec", val, "--count", "4", "--runtime", "openvino")
-    assert pred.returncode == 0, pred.stderr[-2000:]
-    assert "top-1 on these 4 images" in pred.stdout
-    from_prefix = _script("predict.py", out, "--rec", val, "--count", "4")
-    assert from_prefix.returncode == 0 and from_prefix.stdout.startswith("runtime: openvino bf16, toy.onnx")
+    report = json.loads(result.stdout[result.stdout.index("{"):])["members"]
+    for member, runtime in (("onnx", "openvino"), ("bf16", "mxnet")):
+        check = [c for c in report[member]["checks"] if c["precision"] == "bf16"][0]
+        assert check["runtime"] == runtime and check["method"] == "agreement"
+        figures = check["figures"]
+        assert figures["images"] == 500 and figures["top1_agreement"] >= 0.98 and \
+            figures["max_rel_logit_error"] < 3e-2, (member, figures)
+    assert sorted(report["bf16"]["files"]) == [out + "-bf16-0000.params", out + "-bf16-symbol.json"]
+    for path, extra, shown in ((out + ".onnx", ("--runtime", "openvino"), "openvino bf16, toy.onnx"),
+                               (out, (), "openvino bf16, toy.onnx"),
+                               (out + "-bf16", (), "mxnet bf16, toy-bf16 symbol/params"),
+                               (out, ("--runtime", "mxnet"), "mxnet bf16, toy-bf16 symbol/params"),
+                               (out, ("--runtime", "mxnet", "--precision", "f32"), "mxnet f32, toy symbol/params")):
+        pred = _script("predict.py", path, "--rec", val, "--count", "4", *extra)
+        assert pred.returncode == 0, pred.stderr[-2000:]
+        assert pred.stdout.startswith("runtime: " + shown) and "top-1 on these 4 images" in pred.stdout
+    x = np.random.RandomState(0).uniform(-2, 2, (2, 3, 48, 48)).astype("float32")
+    bf16 = ExportedClassifier(out + "-bf16")
+    with tempfile.TemporaryDirectory() as work:
+        plain = run_without_package(out + "-bf16", x, work)["symbolblock"]
+    assert np.array_equal(plain, bf16.batch_logits(x))
+    fp32 = ExportedClassifier(out, runtime="mxnet", precision="f32").batch_logits(x)
+    rel = np.abs(plain - fp32).max() / np.abs(fp32).max()
+    assert 0 < rel < 3e-2
 
 
 def test_int8_onnx_quantization_bad_input_and_file_mode(tmp_path):
@@ -426,3 +453,14 @@ def test_int8_onnx_quantization_bad_input_and_file_mode(tmp_path):
     assert wrong_modes(str(tmp_path)) == {}
     assert run_onnx(out, batch).shape == (2, 1000)
     assert sorted(os.listdir(tmp_path)) == ["q-0000.params", "q-int8.onnx", "q-meta.json", "q-symbol.json", "q.onnx"]
+
+
+def test_bf16_export_needs_bf16_units_and_writes_nothing_without(tmp_path, monkeypatch):
+    from gluon_resnest.deploy import runtimes
+    from gluon_resnest.deploy.deployment import ExportOptions, export_deployment
+
+    monkeypatch.setattr(runtimes, "_mxnet_bf16_problem", lambda: "MXNet's bf16 member needs a CPU with bf16 units")
+    with pytest.raises(RuntimeUnavailable, match="bf16 export cannot be checked here: MXNet's bf16 member needs"):
+        export_deployment("resnest14", None, str(tmp_path / "m"), ExportOptions(size=32, bf16=True,
+                                                                                val_data=str(tmp_path)))
+    assert os.listdir(tmp_path) == []

@@ -16,22 +16,25 @@ ONNX_BF16 = Member("onnx", {}, None, (Check("onnxruntime", "f32", "parity"), Che
 INT8 = Member("int8", {}, 8, (Check("mxnet", "int8", "agreement"),))
 INT8_ONNX_OV = Member("int8_onnx", {}, None, (Check("openvino", "int8", "agreement"),))
 INT8_ONNX_ORT = Member("int8_onnx", {}, None, (Check("onnxruntime", "int8", "agreement"),))
+BF16 = Member("bf16", {}, 1, (Check("mxnet", "bf16", "agreement"),))
 
-#: Export kinds the tests make (scripts/export.py with: nothing; --fuse; --onnx; --bf16; --int8; --int8 --onnx, its
-#: INT8 ONNX file checked in OpenVINO or, without it, in onnxruntime).
+#: Export kinds the tests make (scripts/export.py with: nothing; --fuse; --onnx; --onnx --bf16; --bf16; --int8;
+#: --int8 --onnx, its INT8 ONNX file checked in OpenVINO or, without it, in onnxruntime).
 EXPORTS = {
     "plain": {"symbol": SYMBOL},
     "fused": {"symbol": FUSED},
     "onnx": {"symbol": SYMBOL, "onnx": ONNX},
-    "bf16": {"symbol": SYMBOL, "onnx": ONNX_BF16},
+    "bf16": {"symbol": SYMBOL, "onnx": ONNX_BF16, "bf16": BF16},
+    "mxnet_bf16": {"symbol": SYMBOL, "bf16": BF16},
     "int8": {"symbol": SYMBOL, "int8": INT8},
     "int8_onnx_ov": {"symbol": SYMBOL, "onnx": ONNX, "int8": INT8, "int8_onnx": INT8_ONNX_OV},
     "int8_onnx_ort": {"symbol": SYMBOL, "onnx": ONNX, "int8": INT8, "int8_onnx": INT8_ONNX_ORT},
 }
 
-ALL = frozenset({("mxnet", "f32"), ("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16")})
-NO_BF16 = ALL - {("openvino", "bf16")}
-NO_OPENVINO = frozenset({("mxnet", "f32"), ("onnxruntime", "f32")})
+ALL = frozenset({("mxnet", "f32"), ("mxnet", "bf16"), ("onnxruntime", "f32"), ("openvino", "f32"),
+                 ("openvino", "bf16")})
+NO_BF16 = ALL - {("openvino", "bf16"), ("mxnet", "bf16")}
+NO_OPENVINO = frozenset({("mxnet", "f32"), ("mxnet", "bf16"), ("onnxruntime", "f32")})
 MXNET_ONLY = frozenset({("mxnet", "f32")})
 
 #: (export, designated member, runtime, precision, available) -> (member, runtime, precision)
@@ -44,16 +47,26 @@ CHOICES = [
     ("onnx", None, None, None, MXNET_ONLY, ("symbol", "mxnet", "f32")),
     ("bf16", None, None, None, ALL, ("onnx", "openvino", "bf16")),
     ("bf16", None, None, None, NO_BF16, ("onnx", "openvino", "f32")),
-    ("bf16", None, None, None, NO_OPENVINO, ("onnx", "onnxruntime", "f32")),
+    ("bf16", None, None, None, NO_OPENVINO, ("bf16", "mxnet", "bf16")),
+    ("mxnet_bf16", None, None, None, ALL, ("bf16", "mxnet", "bf16")),
+    ("mxnet_bf16", None, None, None, NO_BF16, ("symbol", "mxnet", "f32")),
+    ("mxnet_bf16", None, "mxnet", None, ALL, ("bf16", "mxnet", "bf16")),
+    ("mxnet_bf16", None, "mxnet", "f32", ALL, ("symbol", "mxnet", "f32")),
+    ("mxnet_bf16", None, None, "f32", ALL, ("symbol", "mxnet", "f32")),
+    ("bf16", None, "mxnet", "bf16", ALL, ("bf16", "mxnet", "bf16")),
+    ("bf16", None, None, "bf16", NO_OPENVINO, ("bf16", "mxnet", "bf16")),
+    ("mxnet_bf16", "bf16", None, None, ALL, ("bf16", "mxnet", "bf16")),
+    ("mxnet_bf16", "bf16", "mxnet", None, ALL, ("bf16", "mxnet", "bf16")),
     ("int8", None, None, None, ALL, ("symbol", "mxnet", "f32")),
     ("int8_onnx_ov", None, None, None, ALL, ("onnx", "openvino", "f32")),
     # forced runtimes and precisions
     ("onnx", None, "mxnet", None, ALL, ("symbol", "mxnet", "f32")),
     ("onnx", None, "onnxruntime", None, ALL, ("onnx", "onnxruntime", "f32")),
     ("bf16", None, "openvino", None, ALL, ("onnx", "openvino", "bf16")),
+    ("bf16", None, "openvino", None, NO_BF16, ("onnx", "openvino", "f32")),
     ("bf16", None, None, "f32", ALL, ("onnx", "openvino", "f32")),
     ("onnx", None, None, "bf16", ALL, ("onnx", "openvino", "bf16")),
-    ("bf16", None, "mxnet", None, ALL, ("symbol", "mxnet", "f32")),
+    ("onnx", None, "mxnet", None, ALL, ("symbol", "mxnet", "f32")),
     # PREFIX.onnx
     ("onnx", "onnx", None, None, ALL, ("onnx", "openvino", "f32")),
     ("onnx", "onnx", None, None, NO_OPENVINO, ("onnx", "onnxruntime", "f32")),
@@ -78,12 +91,16 @@ CHOICES = [
 REFUSALS = [
     ("plain", None, "onnxruntime", None, ALL, (OptionError, "onnxruntime runs an ONNX file and P has none")),
     ("plain", None, "openvino", None, ALL, (OptionError, "openvino runs an ONNX file and P has none")),
-    ("plain", None, None, "bf16", ALL, (OptionError, "precision applies to runtime openvino, which runs an ONNX")),
+    ("plain", None, None, "bf16", ALL, (OptionError, "precision bf16: P has no member that runs in bf16; export it")),
+    ("mxnet_bf16", "bf16", "onnxruntime", None, ALL, (OptionError, "P-bf16 is MXNet's bf16 symbol/params; give P.onnx")),
+    ("mxnet_bf16", "bf16", None, "f32", ALL, (OptionError, "precision f32: P-bf16 runs at bf16 only; give P")),
+    ("mxnet_bf16", None, "mxnet", "bf16", NO_BF16, (RuntimeUnavailable, "mxnet cannot run at bf16")),
+    ("mxnet_bf16", "bf16", None, None, NO_BF16, (RuntimeUnavailable, "mxnet cannot run at bf16")),
     ("onnx", "onnx", "mxnet", None, ALL, (OptionError, "runtime mxnet runs the symbol/params files")),
     ("int8_onnx_ov", "int8_onnx", "mxnet", None, ALL, (OptionError, "runtime mxnet runs the symbol/params files")),
-    ("int8", "int8", "onnxruntime", None, ALL, (OptionError, "P-int8 is the INT8 symbol/params; give P-int8.onnx")),
-    ("int8", "int8", None, "bf16", ALL, (OptionError, "precision applies to runtime openvino")),
-    ("onnx", "onnx", "onnxruntime", "bf16", ALL, (OptionError, "precision applies to runtime openvino")),
+    ("int8", "int8", "onnxruntime", None, ALL, (OptionError, "P-int8 is MXNet's int8 symbol/params; give P-int8.onnx")),
+    ("int8", "int8", None, "bf16", ALL, (OptionError, "MXNet's INT8 member P-int8 runs its other operators at f32")),
+    ("onnx", "onnx", "onnxruntime", "bf16", ALL, (OptionError, "precision bf16: runtime onnxruntime runs f32 only")),
     ("onnx", "onnx", None, "bf16", NO_OPENVINO, (OptionError, "precision applies to OpenVINO, which is not inst")),
     ("onnx", "onnx", "openvino", None, NO_OPENVINO, (RuntimeUnavailable, "openvino cannot run at f32")),
     ("onnx", "onnx", None, "bf16", NO_BF16, (RuntimeUnavailable, "openvino cannot run at bf16")),
