@@ -55,8 +55,8 @@ def prepare(dtype, ctx):
     _AMP.append(dtype)
     units = _bf16_units()
     if units not in ("AMX", "AVX512_BF16"):
-        logger.warning("bfloat16 training on this CPU runs bf16 %s, slower than float32 (docs/performance.md#bf16-"
-                       "without-amx); --dtype float32 trains faster here",
+        logger.warning("bfloat16 training on this CPU runs bf16 %s, slower than float32 "
+                       "(docs/performance.md#bf16-without-amx); --dtype float32 trains faster here",
                        "emulated with AVX-512" if "emulated" in units else "without bf16 units")
 
 
