@@ -5,7 +5,7 @@ In ``bfloat16`` the parameters, their gradients and the optimizer states stay fl
 gradient sums and the final export are float32, as in a float32 run) while the operators of :data:`BF16_OPS` run in
 bfloat16 on oneDNN: convolutions and the classifier, batch norms, ReLUs, pools and the shortcut sums take the
 precision of their inputs. The split-attention glue (slices, products, the radix softmax), the loss and its softmax
-stay float32, since their bfloat16 CPU kernels are slower than float32 plus the casts. AMP changes MXNet's
+stay float32, since their bfloat16 CPU kernels cost more than float32 plus the casts. AMP changes MXNet's
 operators for the whole process (:func:`prepare`, before the network is built), so one process trains in one
 precision.
 """
@@ -37,7 +37,7 @@ def _bf16_units():
 def prepare(dtype, ctx):
     """Set up this process for training in ``dtype`` on ``ctx``, before the network is built: for ``bfloat16``,
     MXNet's AMP (once per process; another precision afterwards is an ``OptionError``) and a warning where oneDNN
-    emulates bf16 (slower than float32). ``float16`` needs a GPU and ``bfloat16`` the CPU (``OptionError``)."""
+    emulates bf16 (which costs more than float32). ``float16`` needs a GPU and ``bfloat16`` the CPU (``OptionError``)."""
     if dtype == "float16" and ctx.device_type != "gpu":
         raise OptionError("float16 training needs a GPU: MXNet 1.9 has no float16 GEMM on CPU (use {gpu}, or "
                           "{dtype} bfloat16 on a CPU with bf16 units, or float32)")

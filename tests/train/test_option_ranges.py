@@ -69,7 +69,7 @@ def test_range_text_and_membership():
 
 def test_choices_are_checked_from_the_declaration():
     cfg = TrainConfig.from_flat(toy=True)
-    for option_name, value in (("optimizer", "adam"), ("dtype", "bfloat16"), ("model", "resnet50")):
+    for option_name, value in (("optimizer", "adam"), ("dtype", "bfloat8"), ("model", "resnet50")):
         with pytest.raises(OptionError, match="%s must be one of .*got %r" % (option_name, value)):
             check_settings(dataclasses.replace(getattr(cfg, "optim" if option_name == "optimizer" else "net"),
                                                **{option_name: value}))
