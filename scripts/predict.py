@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Classify images with an exported ResNeSt (PREFIX, PREFIX.onnx, PREFIX-int8 or PREFIX-int8.onnx); prints the
-runtime it runs in, then the top classes per image.
+"""Classify images with an exported ResNeSt (PREFIX, PREFIX.onnx, PREFIX-int8, PREFIX-int8.onnx or PREFIX-bf16);
+prints the runtime it runs in and the CPU runtime (threads, oneDNN's ISA, AMX), then the top classes per image.
 
     python scripts/predict.py deploy/resnest50 cat.jpg dog.jpg     (the fastest runtime the export's files allow)
     python scripts/predict.py deploy/resnest50 cat.jpg --runtime mxnet           (the symbol/params files)
@@ -16,7 +16,7 @@ import dataclasses
 import sys
 from typing import Optional
 
-import gluon_resnest  # noqa: F401  (sizes MXNet's CPU threads before MXNet loads)
+import gluon_resnest  # first: it sets up MXNet's CPU runtime (threads, oneDNN's ISA) before MXNet loads
 from gluon_resnest.data.datasets import UnreadableSample, open_image_dataset
 from gluon_resnest.data.decoder import UndecodableImage, decode_image
 from gluon_resnest.deploy.classifier import ExportedClassifier, class_names_for, top_classes
@@ -55,6 +55,7 @@ def main(argv=None):
         p.error("give image files or --rec")
     clf = ExportedClassifier(args.model, runtime=request.runtime, precision=request.precision)
     print("runtime: %s" % clf.description)
+    print(gluon_resnest.cpu_runtime())
     items, unread = [], 0
     if opts.rec:
         dataset = open_image_dataset(opts.rec)
