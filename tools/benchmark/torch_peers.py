@@ -14,7 +14,7 @@ threads of our rows (``OMP_NUM_THREADS``, as ``import gluon_resnest`` sets it):
 
 A compiled configuration's first call compiles (gcc builds inductor's C++ kernels, cached under
 ``TORCHINDUCTOR_CACHE_DIR``; frozen graphs bypass the cache); it is timed apart (``compile_s``, with
-``compile_cache``: ``hit``, ``miss``, ``partial`` or ``bypass``) and the warm-up and timed runs follow it. A
+``compile_cache``: inductor's caches ``hit``, ``miss``, ``partial``, ``bypass`` or ``none``) and the warm-up and timed runs follow it. A
 configuration that cannot run (no bf16 kernels in torch's oneDNN on this CPU, a compile error, a crash) gives rows
 with ``error`` instead of a rate.
 """
@@ -151,7 +151,7 @@ def _measured(run, impl, mode, batch, size, warmup, repeat, config, fields):
         after = _cache_counts()
         hits, misses, bypasses = (after[k] - before[k] for k in _CACHE_EVENTS)
         row.update(compile_s=first, compile_cache="bypass" if bypasses else "partial" if hits and misses else
-                   "hit" if hits else "miss")
+                   "hit" if hits else "miss" if misses else "none")
     return row
 
 
