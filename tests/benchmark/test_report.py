@@ -102,6 +102,18 @@ def test_precision_of_each_row():
     assert "| timm-compile-cl-bf16 | bf16 on AMX | 50.00 |" in text
 
 
+def test_precision_of_the_default_runtime_is_the_one_it_chose():
+    from types import SimpleNamespace
+
+    from tools.benchmark.child import _precision
+
+    def chosen(member, precision):
+        return _precision(SimpleNamespace(choice=SimpleNamespace(member=member), precision=precision))
+
+    assert [chosen("symbol", "f32"), chosen("onnx", "f32"), chosen("onnx", "bf16"), chosen("int8", "f32"),
+            chosen("int8_onnx", "f32")] == ["fp32", "fp32", "bf16", "int8", "int8"]
+
+
 def test_share_of_the_limit_against_a_hand_computed_row():
     """resnest50 is 5.371 GMACs at 224 px: the fp32 limit of 300 GFLOP/s (the faster of two fp32 kernels) allows
     300 / 10.742 = 27.93 img/s inference and a third of that per training step; bf16 at 112 px a quarter of the

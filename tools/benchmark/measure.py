@@ -2,11 +2,13 @@
 
 Candidates: ours (hybridized with static memory), ours oneDNN-fused, GluonCV's implementation with the same weights
 (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch reference (timm,
-else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8 (MXNet oneDNN, one
+else the official package) in each of its configurations (:mod:`.torch_peers`, one process each), GluonCV as a
+user gets it (MXNet's default thread count), ours INT8 (MXNet oneDNN, one
 process per batch size, in which no other network ran, as in a deployment) and the :data:`RUNTIME_KINDS` on our
 ONNX export (when installed): onnxruntime, OpenVINO float32 and bf16, our INT8 ONNX export run by OpenVINO, and
 OpenVINO's own INT8 (NNCF) of our float32 export, and that export as ``scripts/predict.py`` runs it by default.
-Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
+Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones. Every row states its
+``precision`` (:mod:`.precisions`); rows measured in MXNet also the ``units`` that ran them (:func:`mxnet_units`).
 """
 import contextlib
 import json
@@ -351,15 +353,21 @@ def nncf_ir(onnx_path, out_path, batches):
 def run_child(args, env=None, timeout=None):
     """Run ``args`` (a :mod:`tools.benchmark.child` command line) in its own process group with :func:`tools_env`
     of ``env``: ``(rows, None)`` with the rows it printed as ``ROWS <json>``, or ``(None, reason)`` (one line) when
-    it printed none, died or outlived ``timeout`` seconds (its whole process group is then killed)."""
+    it printed none, died or outlived ``timeout`` seconds. Whatever of its process group outlives it (compiler
+    workers) is killed, and so is the group when this process is interrupted."""
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tools_env(env),
                              start_new_session=True)
     try:
         stdout, stderr = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
+        _kill_group(child.pid)
         child.communicate()
         return None, "timed out after %d s" % timeout
+    except BaseException:
+        _kill_group(child.pid)
+        child.communicate()
+        raise
+    _kill_group(child.pid)
     for line in stdout.splitlines():
         if line.startswith("ROWS "):
             return json.loads(line[5:]), None
@@ -367,6 +375,13 @@ def run_child(args, env=None, timeout=None):
         return None, "killed by %s" % signal.Signals(-child.returncode).name
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     return None, "exit %d: %s" % (child.returncode, lines[-1] if lines else "no output")
+
+
+def _kill_group(group):
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _child_args(kind, name, batches, size, warmup, repeat, train_batch, extra):

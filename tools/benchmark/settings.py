@@ -129,8 +129,9 @@ class Plot:
 @dataclasses.dataclass(frozen=True)
 class Smoke:
     """A quick run of the measuring code."""
-    smoke: bool = option(False, "a quick run of the same code: small models, inputs and run counts "
-                                "(tools/benchmark/settings.py: SMOKE) replace those given; no timing claims")
+    smoke: bool = option(False, "a quick run of the same code: small models, inputs, kernels, run counts and "
+                                "PyTorch configurations (tools/benchmark/settings.py: SMOKE) replace those given; no "
+                                "timing claims")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,14 +140,13 @@ class Report:
     from_json: tuple = option((), "JSON files written by run --json", type=str, metavar="FILE", required=True)
 
 
-#: The settings ``--smoke`` replaces, per group: every measurement runs, on small inputs, once; PyTorch runs its
-#: configurations without ``torch.compile`` (its first compilation takes minutes).
+#: The settings ``--smoke`` replaces, per group: every measurement runs, on small inputs, once; PyTorch in one fp32
+#: and one bf16 configuration, without ``torch.compile`` (its first compilation takes minutes).
 SMOKE = {
     Variants: dict(models=("resnest14",)),
     InputSize: dict(size=64),
     Timing: dict(warmup=1, repeat=1),
-    Comparison: dict(batches=(1, 2), train_batch=2,
-                     torch_configs=tuple(name for name, config in TORCH_CONFIGS.items() if not config.compile)),
+    Comparison: dict(batches=(1, 2), train_batch=2, torch_configs=("eager", "cl-bf16")),
     CeilingKernels: dict(gemm_size=64, convs=((1, 16, 32, 8, 3, 2),)),
     InputPipeline: dict(images=12, batch=4, workers=(1,), passes=1, jpeg_width=160, jpeg_height=120),
     Serving: dict(batch=2, requests=4),
