@@ -143,10 +143,12 @@ def test_torch_rows_name_a_failed_child_per_configuration(monkeypatch):
         for mode, batch in (("inference", 1), ("inference", 8), ("train", 8))]
 
 
-def test_the_compile_cache_folder_is_made_and_kept(monkeypatch, tmp_path):
+def test_the_compile_cache_folder_is_made_and_kept_only_for_compiled_configurations(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr(measure, "run_child", lambda args, env=None, timeout=None: (
-        seen.append(env["TORCHINDUCTOR_CACHE_DIR"]) or [], None))
+        seen.append(env and (env["TORCHINDUCTOR_CACHE_DIR"], env["TMPDIR"])) or [], None))
     folder = tmp_path / "cache"
+    assert measure.torch_rows("resnest14", ["eager", "cl-bf16"], [1], 32, 0, 1, compile_cache=str(folder)) == []
+    assert seen == [None, None] and not folder.exists()
     assert measure.torch_rows("resnest14", ["compile"], [1], 32, 0, 1, compile_cache=str(folder)) == []
-    assert seen == [str(folder)] and folder.is_dir()
+    assert seen[2:] == [(str(folder), str(folder))] and folder.is_dir()

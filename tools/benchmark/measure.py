@@ -402,14 +402,17 @@ def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_
 
 def torch_rows(name, configs, batches, size, warmup, repeat, train_batch=0, compile_cache="", timeout=None):
     """The PyTorch reference's rows (:mod:`tools.benchmark.torch_peers`) in each of ``configs`` (names of
-    :data:`~tools.benchmark.torch_peers.TORCH_CONFIGS`), each configuration in its own child interpreter, with
-    ``TORCHINDUCTOR_CACHE_DIR`` set to ``compile_cache`` (created if missing; empty: a temporary folder removed
-    afterwards). A configuration whose child fails or outlives ``timeout`` seconds gives rows saying why."""
+    :data:`~tools.benchmark.torch_peers.TORCH_CONFIGS`), each configuration in its own child interpreter. When one
+    of them compiles, the children keep inductor's files in ``compile_cache`` (created if missing; empty: a
+    temporary folder removed afterwards) as ``TORCHINDUCTOR_CACHE_DIR`` and ``TMPDIR`` (where inductor puts its
+    precompiled headers). A configuration whose child fails or outlives ``timeout`` seconds gives rows saying
+    why."""
     source = reference_source(name)
     runs = [("inference", batch) for batch in batches] + ([("train", train_batch)] if train_batch else [])
     rows = []
-    with _compile_cache_dir(compile_cache) as cache:
-        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache)
+    compiles = any(TORCH_CONFIGS[config].compile for config in configs)
+    with (_compile_cache_dir(compile_cache) if compiles else contextlib.nullcontext()) as cache:
+        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, TMPDIR=cache) if cache else None
         for config in configs:
             args = _child_args("torch", name, batches, size, warmup, repeat, train_batch,
                                ["--torch-config", config])
