@@ -58,7 +58,6 @@ OPENVINO_PRECISIONS = {"openvino-f32": "f32", "openvino-bf16": "bf16", "ours-int
 NNCF_PYTHON_ENV = "GLUON_RESNEST_NNCF_PYTHON"
 
 
-
 def median_seconds(fn, warmup=2, repeat=5):
     """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
     for _ in range(warmup):
