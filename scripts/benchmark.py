@@ -2,10 +2,11 @@
 """Benchmark ResNeSt inference (fp32, oneDNN-fused, INT8; our ONNX export in onnxruntime and OpenVINO fp32/bf16, our
 INT8 ONNX export in OpenVINO, OpenVINO's own INT8 by NNCF) and training steps against GluonCV and PyTorch.
 
-    python scripts/benchmark.py run --models resnest50 --batches 1 8 16 --json bench.json --plot bench.png
-    python scripts/benchmark.py run --smoke                    (a few seconds; no timing claims)
+    python scripts/benchmark.py run --models resnest50 --batches 1 8 --train-batch 8 --json bench.json --plot bench.png
+    python scripts/benchmark.py run --no-gluoncv --no-int8 --no-runtimes --torch-configs eager compile-cl-bf16
+    python scripts/benchmark.py run --smoke                    (a quick run; no timing claims)
     python scripts/benchmark.py report --from-json bench.json  (the tables of a run, without measuring)
-    python scripts/benchmark.py ceiling
+    python scripts/benchmark.py ceiling --models resnest50
     python scripts/benchmark.py profile --models resnest50 --batch 8 --graph training
     python scripts/benchmark.py import-order --models resnest50 --batch 8
     python scripts/benchmark.py gluoncv-named --models resnest50 --batch 8 --repeat 15
@@ -17,24 +18,27 @@ docs/contributing.md#environments-and-the-two-commands). Import order matters: g
 MXNet so it can size MXNet's OpenMP pool.
 """
 import argparse
-import json
 import os
 import sys
 
-import gluon_resnest  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
+import gluon_resnest  # (first: sets OMP_NUM_THREADS and oneDNN's ISA before MXNet loads)
 from gluon_resnest.utils.cli import ArgumentParser, run_main
+from gluon_resnest.utils.errors import ReportableError
 from gluon_resnest.utils.fileio import atomic_write
 from gluon_resnest.utils.native_notices import notices_filtered
 from gluon_resnest.utils.options import add_arguments
 
 try:
-    from tools.benchmark.settings import (Batch, Comparison, InputPipeline, InputSize, JsonOutput, Plot, Profile,
-                                          Report, Serving, Smoke, Timing, Variants, resolve)
+    from tools.benchmark.settings import (Batch, CeilingKernels, Comparison, InputPipeline, InputSize, JsonOutput,
+                                          Plot, Profile, Report, Serving, Smoke, Timing, Variants, resolve)
+    from tools.benchmark.ceiling import measure_ceiling
     from tools.benchmark.gluoncv_named import gluoncv_named_rows
     from tools.benchmark.input_pipeline import input_pipeline_rows, input_table
-    from tools.benchmark.measure import (benchmark, compute_ceiling, import_order_rows, int8_profiles,
-                                         operator_profile, training_profile)
-    from tools.benchmark.report import plot, summary, table
+    from tools.benchmark.measure import (benchmark, import_order_rows, int8_profiles, operator_profile,
+                                         training_profile)
+    from tools.benchmark.precisions import attach_limits
+    from tools.benchmark.report import (ceiling_table, limits_table, plot, read_runs, run_header, run_record,
+                                        summary, table)
     from tools.interpreters import reference_python
 except ModuleNotFoundError as err:
     if err.name != "tools":
@@ -49,42 +53,50 @@ def _load_note(before):
                                                                         os.cpu_count() or 0)
 
 
-def _write(rows, args):
+def _write(rows, args, record=None):
     if args.json:
-        atomic_write(args.json, rows)
+        atomic_write(args.json, rows if record is None else record)
     if getattr(args, "plot", ""):
         plot(rows, args.plot)
 
 
 def run(args):
     load_before = os.getloadavg()[0]
+    runtime = str(gluon_resnest.cpu_runtime())
+    ceiling_rows = measure_ceiling(args.gemm_size, args.convs, args.warmup, args.repeat) if args.ceiling else []
     torch = args.torch and reference_python() is not None
-    rows = [row for name in args.models for row in benchmark(
+    rows = attach_limits([row for name in args.models for row in benchmark(
         name, args.size, args.batches, args.train_batch, args.warmup, args.repeat, args.gluoncv, torch, args.int8,
-        args.train, args.runtimes)]
+        args.train, args.runtimes, args.torch_configs, args.torch_compile_cache, args.torch_timeout)], ceiling_rows)
     print("OMP_NUM_THREADS=%s, median of %d runs after %d warm-up; %s (figures from a machine loaded by other work "
           "are not comparable)" % (os.environ.get("OMP_NUM_THREADS"), args.repeat, args.warmup,
                                    _load_note(load_before)))
-    print(table(rows) + "\n\n" + summary(rows))
-    _write(rows, args)
+    print("\n".join(run_header(runtime, ceiling_rows, rows)))
+    if ceiling_rows:
+        print("\n" + ceiling_table(ceiling_rows) + "\n\n" + limits_table(ceiling_rows, args.models, args.size))
+    print("\n" + table(rows) + "\n\n" + summary(rows))
+    _write(rows, args, run_record(runtime, ceiling_rows, rows))
 
 
 def report(args):
     rows = []
-    for path in args.from_json:
-        with open(path) as handle:
-            try:
-                rows += json.load(handle)
-            except ValueError as err:
-                raise ValueError("%s is not a JSON file of benchmark rows: %s" % (path, err)) from None
+    for path, record in read_runs(args.from_json):
+        print("%s:\n%s\n" % (path, "\n".join(run_header(record["cpu_runtime"], record["ceiling"], record["rows"]))))
+        rows += record["rows"]
     print(table(rows) + "\n\n" + summary(rows))
     if args.plot:
         plot(rows, args.plot)
 
 
 def ceiling(args):
-    for row in compute_ceiling(warmup=args.warmup, repeat=args.repeat):
-        print("%-45s %7.1f GFLOP/s" % (row["kernel"], row["gflops"]))
+    load_before = os.getloadavg()[0]
+    rows = measure_ceiling(args.gemm_size, args.convs, args.warmup, args.repeat)
+    if not rows:
+        raise ReportableError("the ceiling measurement failed (its reason is above)")
+    print("%s; %s\n\n%s\n\n%s" % (gluon_resnest.cpu_runtime(), _load_note(load_before), ceiling_table(rows),
+                                  limits_table(rows, args.models, args.size)))
+    if args.json:
+        atomic_write(args.json, rows)
 
 
 def profile(args):
@@ -151,11 +163,13 @@ def serving(args):
 
 #: ``{subcommand: (function, help, option groups)}``.
 COMMANDS = {
-    "run": (run, "every implementation and runtime against each other: throughput, latency, peak memory",
-            (Variants, InputSize, Comparison, Timing, JsonOutput, Plot, Smoke)),
+    "run": (run, "every implementation and runtime against each other: throughput, latency, peak memory, share of "
+                 "the machine's limit at each row's precision",
+            (Variants, InputSize, Comparison, CeilingKernels, Timing, JsonOutput, Plot, Smoke)),
     "report": (report, "print the tables of JSON files written by run --json, without measuring", (Report, Plot)),
-    "ceiling": (ceiling, "GFLOP/s of MXNet's SGEMM and of single oneDNN convolutions of resnest50 on this machine",
-                (Timing,)),
+    "ceiling": (ceiling, "the machine's limits: GFLOP/s of MXNet's oneDNN GEMM and resnest50 convolutions at fp32, "
+                         "bf16 and int8 (with the kernels oneDNN ran), and the img/s they allow each model",
+                (Variants, InputSize, CeilingKernels, Timing, JsonOutput, Smoke)),
     "profile": (profile, "where the time of one graph goes: per-operator (or per-layer) totals",
                 (Variants, InputSize, Batch, Profile)),
     "import-order": (import_order, "inference with mxnet imported before and after gluon_resnest, each in a fresh "

@@ -8,20 +8,33 @@ from tests.helpers.scripts import run_script
 
 
 def test_benchmark_smoke(tmp_path):
+    import gluon_resnest
+    from tools.benchmark.settings import SMOKE, Comparison
+
     out, png = str(tmp_path / "b.json"), str(tmp_path / "b.png")
-    result = run_script("benchmark.py", "run", "--smoke", "--json", out, "--plot", png, timeout=600)
+    result = run_script("benchmark.py", "run", "--smoke", "--json", out, "--plot", png, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = json.load(open(out))
+    record = json.load(open(out))
+    rows = record["rows"]
+    assert record["cpu_runtime"] == str(gluon_resnest.cpu_runtime())
+    assert record["cpu_runtime"] in result.stdout.splitlines()
+    assert {(r["precision"], r["op"]) for r in record["ceiling"]} == {
+        (precision, op) for precision in ("fp32", "bf16", "int8") for op in ("gemm", "conv")}
     impls = {r["impl"] for r in rows}
     assert {"ours", "ours-fused", "ours-int8", "gluoncv", "gluoncv-default-threads"} <= impls
-    assert {r["mode"] for r in rows if r["impl"].startswith("pytorch")} == {"inference", "train"}
+    torch_rows = [r for r in rows if r.get("framework") == "pytorch"]
+    assert {(r["config"], r["mode"]) for r in torch_rows} == {
+        (config, mode) for config in SMOKE[Comparison]["torch_configs"] for mode in ("inference", "train")}
+    assert all(r["impl"] == "timm-" + r["config"] and r["threads"] == gluon_resnest.cpu_runtime().omp_threads
+               for r in torch_rows)
     from tools.benchmark.measure import runtime_kinds
 
     assert set(runtime_kinds()) <= impls and "onnxruntime" in impls
     assert {r["batch"] for r in rows if r["impl"] == "ours-int8"} == {1, 2}
     assert {r["mode"] for r in rows} == {"inference", "train"}
-    assert all(r["img_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
-    assert "| resnest14 | 64 | inference | 1 | ours |" in result.stdout
+    assert all(r["img_per_s"] > 0 and r["peak_rss_mb"] > 0 and r["limit_img_per_s"] > 0 for r in rows)
+    assert {r["precision"] for r in rows if r["impl"].startswith("ours-int8")} == {"int8"}
+    assert "| resnest14 | 64 | inference | 1 | ours | fp32 on " in result.stdout
     assert os.path.getsize(png) > 1000
     noise = re.findall(r"forward_scoring|Removing initializer|pre-processing before quantization|Cannot decide type",
                        result.stdout + result.stderr)
@@ -47,15 +60,12 @@ def test_fused_graph_matches_plain_graph():
     assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-5
 
 
-def test_ceiling_and_operator_profile_helpers():
+def test_operator_profile_helpers():
     import glob
     import tempfile
 
-    from tools.benchmark.measure import compute_ceiling, operator_profile, training_profile
+    from tools.benchmark.measure import operator_profile, training_profile
 
-    rows = compute_ceiling(gemm_size=64, convs=((1, 16, 32, 8, 3, 2),), warmup=1, repeat=1)
-    assert [r["kernel"] for r in rows] == ["sgemm 64^3", "conv 3x3 16->32 groups 2, 8x8, batch 1"]
-    assert all(r["gflops"] > 0 for r in rows)
     text = operator_profile("resnest14", batch=1, size=64, runs=1)
     assert "_sg_mkldnn_conv" in text and "broadcast_mul" in text
     text = training_profile("resnest14", batch=2, size=64, runs=1)

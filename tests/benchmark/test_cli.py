@@ -67,6 +67,8 @@ def test_smoke_replaces_declared_fields_with_values_that_pass_the_checks():
     (["run", "--repeat", "0"], "--repeat must be >= 1"),
     (["run", "--warmup", "-1"], "--warmup must be >= 0"),
     (["run", "--models", "resnest15"], "argument --models: invalid choice: 'resnest15'"),
+    (["run", "--torch-configs", "eager", "fast"], "argument --torch-configs: invalid choice: 'fast'"),
+    (["run", "--torch-timeout", "0"], "--torch-timeout must be >= 1"),
     (["profile", "--graph", "fast"], "argument --graph: invalid choice: 'fast'"),
     (["profile", "--runs", "0"], "--runs must be >= 1"),
     (["gluoncv-named", "--batch", "0"], "--batch must be >= 1"),
@@ -105,6 +107,19 @@ def test_report_reprints_the_tables_of_run_rows(script, capsys, tmp_path):
     out = capsys.readouterr().out
     assert out.count("| resnest14 | 64 | inference | 1 | ours |") == 2
     assert "best fp32 / GluonCV" in out and png.stat().st_size > 1000
+
+
+def test_ceiling_prints_the_runtime_the_kernels_and_the_limits(script, capsys, tmp_path):
+    import gluon_resnest
+
+    out = tmp_path / "ceiling.json"
+    assert script.main(["ceiling", "--smoke", "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(str(gluon_resnest.cpu_runtime()) + "; 1-minute load average")
+    assert "| precision | kernel | oneDNN kernels | graph GFLOP/s | kernel GFLOP/s |" in lines
+    assert any(line.startswith("| int8 | conv 3x3 16->32 groups 2, 8x8, batch 1 | ") for line in lines)
+    assert any(line.startswith("| resnest14 | 64 | fp32 | ") for line in lines)
+    assert [row["precision"] for row in json.loads(out.read_text())] == ["fp32"] * 2 + ["bf16"] * 2 + ["int8"] * 2
 
 
 def test_profile_and_import_order_subcommands_measure(script, capsys):

@@ -1,63 +1,31 @@
 """Measurements that need a fresh interpreter, run by :func:`tools.benchmark.measure.measure_in_child`:
 
-    python -m tools.benchmark.child torch|gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
+    python -m tools.benchmark.child gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
+    python -m tools.benchmark.child torch MODEL --torch-config compile-cl-bf16 --batches 1 8 [--train-batch 8] ...
     python -m tools.benchmark.child onnxruntime|openvino-f32|openvino-bf16|ours-int8-openvino MODEL \
         --model-file M.onnx --batches 1 8
     python -m tools.benchmark.child openvino-int8 MODEL --model-file M-nncf.xml --batches 1 8
     python -m tools.benchmark.child predict-default MODEL --model-file PREFIX --batches 1 8
 
-``torch``: the PyTorch reference (timm, else the official package) with all available CPUs; ``gluoncv-default``:
-GluonCV as a user gets it (the parent removes our thread setting from the environment); ``ours-int8``: our
-oneDNN INT8 model for each batch size (the parent asks for one at a time); the runtimes run ``--model-file`` (an
-ONNX file, or for ``openvino-int8`` an OpenVINO IR) with all available CPUs, OpenVINO with its batch dimension fixed
-per batch size; ``predict-default`` runs the export at ``--model-file`` (a prefix) as ``scripts/predict.py`` does by
-default. Prints one line ``ROWS <json list of rows>``.
+``torch``: the PyTorch reference (timm, else the official package) in one configuration of
+:data:`~tools.benchmark.torch_peers.TORCH_CONFIGS` (:func:`~tools.benchmark.torch_peers.config_rows`);
+``gluoncv-default``: GluonCV as a user gets it (the parent removes our thread setting from the environment);
+``ours-int8``: our oneDNN INT8 model for each batch size (the parent asks for one at a time); the runtimes run
+``--model-file`` (an ONNX file, or for ``openvino-int8`` an OpenVINO IR) with all available CPUs, OpenVINO with its
+batch dimension fixed per batch size; ``predict-default`` runs the export at ``--model-file`` (a prefix) as
+``scripts/predict.py`` does by default. Prints one line ``ROWS <json list of rows>``.
 """
 import argparse
 import json
-import os
 
 from gluon_resnest.utils.options import add_arguments
 
 from .measure import (OPENVINO_PRECISIONS, RUNTIME_KINDS, gluoncv_twin, hybrid, inference_row, int8_net,
                       median_seconds, random_net, result_row, training_row)
 from .settings import InputSize, Timing
+from .torch_peers import TORCH_CONFIGS, config_rows
 
-__all__ = ["torch_rows", "gluoncv_default_rows", "int8_rows", "runtime_rows", "main"]
-
-
-def torch_rows(name, batches, size, warmup, repeat, train_batch):
-    """Inference rows of the PyTorch reference (eval mode, ``inference_mode``) and, with ``train_batch``, its
-    training step: forward in train mode, cross-entropy, backward and ``torch.optim.SGD`` with Nesterov momentum
-    0.9, the update :func:`~tools.benchmark.measure.training_row` times for ours."""
-    import torch
-
-    from gluon_resnest.interop.torch_convert import available_references, reference_model
-
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
-    source = "timm" if "timm" in available_references(name) else "official"
-    model = reference_model(name, source)
-    impl = "pytorch-" + source
-    rows = []
-    for batch in batches:
-        x = torch.randn(batch, 3, size, size)
-        with torch.inference_mode():
-            seconds = median_seconds(lambda: model(x), warmup, repeat)
-        rows.append(result_row(impl, "inference", batch, size, seconds))
-    if train_batch:
-        model.train()
-        x = torch.randn(train_batch, 3, size, size)
-        y = torch.arange(train_batch) % 1000
-        loss_fn = torch.nn.CrossEntropyLoss()
-        optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, nesterov=True)
-
-        def step():
-            optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(x), y).backward()
-            optimizer.step()
-
-        rows.append(result_row(impl, "train", train_batch, size, median_seconds(step, warmup, repeat)))
-    return rows
+__all__ = ["gluoncv_default_rows", "int8_rows", "runtime_rows", "main"]
 
 
 def gluoncv_default_rows(name, batches, size, warmup, repeat, train_batch):
@@ -93,7 +61,7 @@ def runtime_rows(kind, name, model_file, batches, size, warmup, repeat):
 
             clf = ExportedClassifier(model_file)
             rows.append(dict(result_row(kind, "inference", batch, size,
-                                        median_seconds(lambda: clf.run(x), warmup, repeat)),
+                                        median_seconds(lambda: clf.run(x), warmup, repeat), _precision(clf)),
                              runtime=clf.description))
             continue
         if kind == "onnxruntime":
@@ -115,6 +83,16 @@ def runtime_rows(kind, name, model_file, batches, size, warmup, repeat):
     return rows
 
 
+def _precision(clf):
+    """The precision an :class:`~gluon_resnest.deploy.classifier.ExportedClassifier` runs at: its member's, else
+    the runtime's (OpenVINO's ``f32`` or ``bf16``), as a benchmark row names it."""
+    from gluon_resnest.deploy.export_files import MEMBER_KINDS
+
+    member = MEMBER_KINDS[clf.choice.member].precision
+    precision = member if member != "f32" else clf.precision
+    return "fp32" if precision == "f32" else precision
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("kind", choices=["torch", "gluoncv-default", "ours-int8"] + list(RUNTIME_KINDS))
@@ -122,6 +100,7 @@ def main(argv=None):
     p.add_argument("--batches", nargs="+", type=int, required=True, help="inference batch sizes")
     p.add_argument("--train-batch", type=int, default=0, help="batch size of a training step (0: none)")
     p.add_argument("--model-file", help="the ONNX file (or OpenVINO IR .xml) the runtimes run")
+    p.add_argument("--torch-config", choices=list(TORCH_CONFIGS), default="eager", help="the PyTorch configuration")
     add_arguments(p, [InputSize, Timing])
     args = p.parse_args(argv)
     if args.kind in RUNTIME_KINDS:
@@ -130,7 +109,8 @@ def main(argv=None):
     elif args.kind == "ours-int8":
         rows = int8_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
     elif args.kind == "torch":
-        rows = torch_rows(args.model, args.batches, args.size, args.warmup, args.repeat, args.train_batch)
+        rows = config_rows(args.model, TORCH_CONFIGS[args.torch_config], args.batches, args.size, args.warmup,
+                           args.repeat, args.train_batch)
     else:
         rows = gluoncv_default_rows(args.model, args.batches, args.size, args.warmup, args.repeat, args.train_batch)
     print("ROWS " + json.dumps(rows))

@@ -2,17 +2,20 @@
 
 Candidates: ours (hybridized with static memory), ours oneDNN-fused, GluonCV's implementation with the same weights
 (in this process, so with the same MXNet runtime settings), and in child processes the PyTorch reference (timm,
-else the official package), GluonCV as a user gets it (MXNet's default thread count), ours INT8 (MXNet oneDNN, one
+else the official package) in each of its configurations (:mod:`.torch_peers`, one process each), GluonCV as a
+user gets it (MXNet's default thread count), ours INT8 (MXNet oneDNN, one
 process per batch size, in which no other network ran, as in a deployment) and the :data:`RUNTIME_KINDS` on our
 ONNX export (when installed): onnxruntime, OpenVINO float32 and bf16, our INT8 ONNX export run by OpenVINO, and
 OpenVINO's own INT8 (NNCF) of our float32 export, and that export as ``scripts/predict.py`` runs it by default.
-Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones.
+Each figure is the median of ``repeat`` timed runs after ``warmup`` untimed ones. Every row states its
+``precision`` (:mod:`.precisions`); rows measured in MXNet also the ``units`` that ran them (:func:`mxnet_units`).
 """
 import contextlib
 import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,15 +28,17 @@ from gluon_resnest.deploy.inference_graph import fuse_for_cpu
 from gluon_resnest.interop.gluoncv import GLUONCV_NAMES, gluoncv_original
 from gluon_resnest.models.factory import get_model
 from gluon_resnest.nn import copy_parameters
+from gluon_resnest.utils.cpu_runtime import cpu_runtime
 
 from ..interpreters import reference_python, side_python, tools_env
+from .precisions import impl_precision
+from .torch_peers import TORCH_CONFIGS, failed_row, reference_source
 
 __all__ = ["RUNTIME_KINDS", "OPENVINO_PRECISIONS", "NNCF_PYTHON_ENV", "runtime_kinds", "runtime_rows", "runtime_files",
            "openvino_layer_profile", "int8_profiles",
            "calibration_batches", "nncf_python", "nncf_ir", "median_seconds", "inference_row", "training_row",
-           "measure_in_child", "benchmark", "compute_ceiling", "int8_net", "operator_profile", "training_profile",
-           "import_order_rows",
-           "result_row", "random_net", "gluoncv_twin", "hybrid", "CEILING_CONVS"]
+           "mxnet_units", "run_child", "measure_in_child", "torch_rows", "benchmark", "int8_net", "operator_profile",
+           "training_profile", "import_order_rows", "result_row", "random_net", "gluoncv_twin", "hybrid"]
 
 #: Runtimes measured on our float32 ONNX export, each in a child process (see :func:`runtime_kinds`):
 #: onnxruntime, OpenVINO at float32 and bf16; ``ours-int8-openvino`` is our INT8 ONNX export
@@ -51,10 +56,6 @@ OPENVINO_PRECISIONS = {"openvino-f32": "f32", "openvino-bf16": "bf16", "ours-int
 
 #: An interpreter with OpenVINO and NNCF, which needs numpy >= 1.24 and so cannot share MXNet's environment.
 NNCF_PYTHON_ENV = "GLUON_RESNEST_NNCF_PYTHON"
-
-
-#: ``(batch, in_channels, out_channels, size, kernel, groups)`` of resnest50 convolutions at batch 8, 224 px.
-CEILING_CONVS = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1), (8, 1024, 256, 14, 1, 1))
 
 
 def median_seconds(fn, warmup=2, repeat=5):
@@ -81,20 +82,38 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def result_row(impl, mode, batch, size, seconds):
+def result_row(impl, mode, batch, size, seconds, precision=None):
+    """A measured row; ``precision`` defaults to the one the ``impl`` name says
+    (:func:`~tools.benchmark.precisions.impl_precision`)."""
     return {"impl": impl, "mode": mode, "batch": batch, "size": size, "img_per_s": batch / seconds,
-            "latency_ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()}
+            "latency_ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb(),
+            "precision": precision or impl_precision(impl)}
+
+
+def mxnet_units(precision):
+    """What runs MXNet's oneDNN kernels of ``precision`` in this process (:func:`gluon_resnest.cpu_runtime`): for
+    fp32 the vector extension of the ISA oneDNN dispatches to (``AVX512``, ``AVX2``: AMX has no fp32), for bf16
+    and int8 the units it names (``AMX``, ``AVX512_BF16``, ``AVX512_VNNI``, ...)."""
+    runtime = cpu_runtime()
+    fp32 = "AVX512" if runtime.isa.startswith("avx512") else runtime.isa.upper()
+    return {"fp32": fp32, "bf16": runtime.bf16, "int8": runtime.int8}[precision]
+
+
+def _mxnet_row(row):
+    row.update(framework="mxnet", units=mxnet_units(row["precision"]))
+    return row
 
 
 def inference_row(impl, block, batch, size, warmup, repeat):
     x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
     seconds = median_seconds(lambda: block(x).wait_to_read(), warmup, repeat)
-    return result_row(impl, "inference", batch, size, seconds)
+    return _mxnet_row(result_row(impl, "inference", batch, size, seconds))
 
 
 def training_row(impl, net, batch, size, warmup, repeat):
     """Forward + backward + NAG update of a hybridized network on a random batch."""
-    return result_row(impl, "train", batch, size, median_seconds(_training_step(net, batch, size), warmup, repeat))
+    return _mxnet_row(result_row(impl, "train", batch, size, median_seconds(_training_step(net, batch, size), warmup,
+                                                                             repeat)))
 
 
 def _training_step(net, batch, size):
@@ -114,28 +133,6 @@ def _training_step(net, batch, size):
         mx.nd.waitall()
 
     return step
-
-
-def compute_ceiling(gemm_size=2048, convs=CEILING_CONVS, warmup=2, repeat=10):
-    """GFLOP/s this machine reaches with MXNet's own kernels: a float32 SGEMM and single oneDNN-fused
-    convolution + ReLU graphs (layout reorders included). The practical ceiling for a whole network."""
-    rows = []
-    a = mx.nd.random.uniform(shape=(gemm_size, gemm_size))
-    seconds = median_seconds(lambda: mx.nd.dot(a, a).wait_to_read(), warmup, repeat)
-    rows.append({"kernel": "sgemm %d^3" % gemm_size, "gflops": 2 * gemm_size ** 3 / seconds / 1e9})
-    for batch, cin, cout, size, kernel, groups in convs:
-        data = mx.sym.var("data", dtype="float32")
-        conv = mx.sym.Convolution(data, num_filter=cout, kernel=(kernel, kernel), pad=(kernel // 2, kernel // 2),
-                                  num_group=groups, no_bias=True)
-        block = mx.gluon.SymbolBlock(mx.sym.Activation(conv, act_type="relu"), [data])
-        block.initialize()
-        x = mx.nd.random.uniform(shape=(batch, cin, size, size))
-        block.optimize_for(x, backend="MKLDNN", static_alloc=True, static_shape=True)
-        seconds = median_seconds(lambda: block(x).wait_to_read(), warmup, repeat)
-        flops = 2 * batch * cout * size * size * (cin // groups) * kernel * kernel
-        rows.append({"kernel": "conv %dx%d %d->%d groups %d, %dx%d, batch %d" % (
-            kernel, kernel, cin, cout, groups, size, size, batch), "gflops": flops / seconds / 1e9})
-    return rows
 
 
 def operator_profile(name, batch=8, size=224, runs=3, int8=False):
@@ -352,16 +349,89 @@ def nncf_ir(onnx_path, out_path, batches):
     return None
 
 
+def run_child(args, env=None, timeout=None):
+    """Run ``args`` (a :mod:`tools.benchmark.child` command line) in its own process group with :func:`tools_env`
+    of ``env``: ``(rows, None)`` with the rows it printed as ``ROWS <json>``, or ``(None, reason)`` (one line) when
+    it printed none, died or outlived ``timeout`` seconds. Whatever of its process group outlives it (compiler
+    workers) is killed, and so is the group when this process is interrupted."""
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tools_env(env),
+                             start_new_session=True)
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(child.pid)
+        child.communicate()
+        return None, "timed out after %d s" % timeout
+    except BaseException:
+        _kill_group(child.pid)
+        child.communicate()
+        raise
+    _kill_group(child.pid)
+    for line in stdout.splitlines():
+        if line.startswith("ROWS "):
+            return json.loads(line[5:]), None
+    if child.returncode < 0:
+        return None, "killed by %s" % signal.Signals(-child.returncode).name
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return None, "exit %d: %s" % (child.returncode, lines[-1] if lines else "no output")
+
+
+def _kill_group(group):
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _child_args(kind, name, batches, size, warmup, repeat, train_batch, extra):
+    python = reference_python() if kind == "torch" else sys.executable
+    return [python, "-m", "tools.benchmark.child", kind, name, "--batches"] + \
+        [str(b) for b in batches] + ["--size", str(size), "--warmup", str(warmup), "--repeat", str(repeat),
+                                     "--train-batch", str(train_batch)] + list(extra)
+
+
 def measure_in_child(kind, name, batches, size, warmup, repeat, env=None, train_batch=0, extra=()):
     """Run :mod:`tools.benchmark.child` in a fresh interpreter (for ``torch``, the one with the PyTorch
     references, :func:`~tools.interpreters.reference_python`); returns its rows (empty with a
     note on failure)."""
-    python = reference_python() if kind == "torch" else sys.executable
-    args = [python, "-m", "tools.benchmark.child", kind, name, "--batches"] + \
-        [str(b) for b in batches] + ["--size", str(size), "--warmup", str(warmup), "--repeat", str(repeat),
-                                     "--train-batch", str(train_batch)] + list(extra)
+    args = _child_args(kind, name, batches, size, warmup, repeat, train_batch, extra)
     result = subprocess.run(args, capture_output=True, text=True, env=tools_env(env))
     return _rows_from_output(result, kind)
+
+
+def torch_rows(name, configs, batches, size, warmup, repeat, train_batch=0, compile_cache="", timeout=None):
+    """The PyTorch reference's rows (:mod:`tools.benchmark.torch_peers`) in each of ``configs`` (names of
+    :data:`~tools.benchmark.torch_peers.TORCH_CONFIGS`), each configuration in its own child interpreter. When one
+    of them compiles, the children keep inductor's files in ``compile_cache`` (created if missing; empty: a
+    temporary folder removed afterwards) as ``TORCHINDUCTOR_CACHE_DIR`` and ``TMPDIR`` (where inductor puts its
+    precompiled headers). A configuration whose child fails or outlives ``timeout`` seconds gives rows saying
+    why."""
+    source = reference_source(name)
+    runs = [("inference", batch) for batch in batches] + ([("train", train_batch)] if train_batch else [])
+    rows = []
+    compiles = any(TORCH_CONFIGS[config].compile for config in configs)
+    with (_compile_cache_dir(compile_cache) if compiles else contextlib.nullcontext()) as cache:
+        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, TMPDIR=cache) if cache else None
+        for config in configs:
+            args = _child_args("torch", name, batches, size, warmup, repeat, train_batch,
+                               ["--torch-config", config])
+            got, reason = run_child(args, env, timeout)
+            rows += got if got is not None else [
+                failed_row(TORCH_CONFIGS[config].impl(source), mode, batch, size, reason, framework="pytorch",
+                           source=source, config=config, precision=TORCH_CONFIGS[config].precision)
+                for mode, batch in runs]
+    return rows
+
+
+@contextlib.contextmanager
+def _compile_cache_dir(path):
+    """``path`` (made if missing) as an absolute path, or with ``path`` empty a temporary folder removed on exit."""
+    if path:
+        os.makedirs(path, exist_ok=True)
+        yield os.path.abspath(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="resnest-torch-compile-") as work:
+        yield work
 
 
 def _rows_from_output(result, what):
@@ -388,8 +458,10 @@ def import_order_rows(name, batch=8, size=224, repeat=5, warmup=2):
 
 
 def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5, gluoncv=True, torch=True,
-              int8=True, train=True, runtimes=True):
-    """All measurements for one variant; returns a list of row dicts (see the module docstring)."""
+              int8=True, train=True, runtimes=True, torch_configs=tuple(TORCH_CONFIGS), torch_compile_cache="",
+              torch_timeout=None):
+    """All measurements for one variant; returns a list of row dicts (see the module docstring). The PyTorch
+    rows: :func:`torch_rows` of ``torch_configs``, ``torch_compile_cache`` and ``torch_timeout``."""
     rows = []
     net = random_net(name)
     twin = gluoncv_twin(name, net) if gluoncv and name in GLUONCV_NAMES else None
@@ -415,8 +487,8 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
     if runtimes:
         rows += runtime_rows(name, batches, size, warmup, repeat)
     if torch:
-        rows += measure_in_child("torch", name, batches, size, warmup, repeat,
-                                 train_batch=train_batch if train else 0)
+        rows += torch_rows(name, torch_configs, batches, size, warmup, repeat, train_batch if train else 0,
+                           torch_compile_cache, torch_timeout)
     if gluoncv and twin is not None:
         env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
         env["GLUON_RESNEST_KEEP_THREADS"] = "1"

@@ -13,8 +13,10 @@ from gluon_resnest.models.catalogue import CATALOGUE
 from gluon_resnest.models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from gluon_resnest.utils.options import Range, check_settings, option, settings_from_args
 
-__all__ = ["Variants", "InputSize", "Batch", "Timing", "Comparison", "Profile", "InputPipeline", "Serving",
-           "JsonOutput", "Plot", "Smoke", "Report", "SMOKE", "resolve"]
+from .torch_peers import TORCH_CONFIGS
+
+__all__ = ["Variants", "InputSize", "Batch", "Timing", "Comparison", "CeilingKernels", "Profile", "InputPipeline",
+           "Serving", "JsonOutput", "Plot", "Smoke", "Report", "SMOKE", "resolve"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,11 +54,31 @@ class Comparison:
                                  "gets it (MXNet's default threads)", negate="--no-gluoncv")
     torch: bool = option(True, "the PyTorch reference (timm, else the official package) in the reference "
                                "interpreter (scripts/setup_env.sh --with-references)", negate="--no-torch")
+    torch_configs: tuple = option(tuple(TORCH_CONFIGS), "PyTorch configurations, each in its own process: eager, "
+                                  "cl (channels_last), compile (torch.compile; inference graphs frozen), bf16 (bf16 "
+                                  "autocast) and their combinations", choices=tuple(TORCH_CONFIGS), metavar="CONFIG")
+    torch_compile_cache: str = option("runs/torch-compile-cache", "folder where torch.compile keeps its compiled "
+                                      "kernels between runs (TORCHINDUCTOR_CACHE_DIR); empty: a temporary folder "
+                                      "removed after the run")
+    torch_timeout: int = option(3600, "seconds one PyTorch configuration may take, compilation included, before "
+                                      "its rows report a timeout", bounds=Range(1))
+    ceiling: bool = option(True, "the machine's limit at each precision (the ceiling subcommand's kernels, in a child "
+                                 "process), for each row's share of the limit", negate="--no-ceiling")
     int8: bool = option(True, "our INT8 model in MXNet (oneDNN), one process per batch size", negate="--no-int8")
     train: bool = option(True, "training steps (forward, backward, NAG update)", negate="--no-train")
     runtimes: bool = option(True, "our ONNX export in onnxruntime and OpenVINO (float32, bf16, INT8) and as "
                                   "scripts/predict.py runs it by default; OpenVINO's NNCF INT8 needs .venv-nncf "
                                   "(scripts/setup_env.sh --with-nncf)", negate="--no-runtimes")
+
+
+@dataclasses.dataclass(frozen=True)
+class CeilingKernels:
+    """The kernels that measure the machine's limits (:mod:`tools.benchmark.ceiling`), at fp32, bf16 and int8: a
+    square GEMM of side ``gemm_size`` and ``convs``, ``(batch, in_channels, out_channels, size, kernel, groups)``:
+    resnest50's convolutions at batch 8, 224 px."""
+    gemm_size: int = 2048
+    convs: tuple = ((8, 128, 256, 56, 3, 2), (8, 256, 512, 28, 3, 2), (8, 256, 1024, 14, 1, 1),
+                    (8, 1024, 256, 14, 1, 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,8 +129,9 @@ class Plot:
 @dataclasses.dataclass(frozen=True)
 class Smoke:
     """A quick run of the measuring code."""
-    smoke: bool = option(False, "a quick run of the same code: small models, inputs and run counts "
-                                "(tools/benchmark/settings.py: SMOKE) replace those given; no timing claims")
+    smoke: bool = option(False, "a quick run of the same code: small models, inputs, kernels, run counts and "
+                                "PyTorch configurations (tools/benchmark/settings.py: SMOKE) replace those given; no "
+                                "timing claims")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,12 +140,14 @@ class Report:
     from_json: tuple = option((), "JSON files written by run --json", type=str, metavar="FILE", required=True)
 
 
-#: The settings ``--smoke`` replaces, per group: every measurement runs, on small inputs, once.
+#: The settings ``--smoke`` replaces, per group: every measurement runs, on small inputs, once; PyTorch in one fp32
+#: and one bf16 configuration, without ``torch.compile`` (its first compilation takes minutes).
 SMOKE = {
     Variants: dict(models=("resnest14",)),
     InputSize: dict(size=64),
     Timing: dict(warmup=1, repeat=1),
-    Comparison: dict(batches=(1, 2), train_batch=2),
+    Comparison: dict(batches=(1, 2), train_batch=2, torch_configs=("eager", "cl-bf16")),
+    CeilingKernels: dict(gemm_size=64, convs=((1, 16, 32, 8, 3, 2),)),
     InputPipeline: dict(images=12, batch=4, workers=(1,), passes=1, jpeg_width=160, jpeg_height=120),
     Serving: dict(batch=2, requests=4),
 }
