@@ -67,7 +67,8 @@ def run(args):
     torch = args.torch and reference_python() is not None
     rows = attach_limits([row for name in args.models for row in benchmark(
         name, args.size, args.batches, args.train_batch, args.warmup, args.repeat, args.gluoncv, torch, args.int8,
-        args.train, args.runtimes, args.torch_configs, args.torch_compile_cache, args.torch_timeout)], ceiling_rows)
+        args.train, args.runtimes, args.torch_configs, args.torch_compile_cache, args.torch_timeout, args.bf16)],
+        ceiling_rows)
     print("OMP_NUM_THREADS=%s, median of %d runs after %d warm-up; %s (figures from a machine loaded by other work "
           "are not comparable)" % (os.environ.get("OMP_NUM_THREADS"), args.repeat, args.warmup,
                                    _load_note(load_before)))

@@ -1,6 +1,7 @@
 """Measurements that need a fresh interpreter, run by :func:`tools.benchmark.measure.measure_in_child`:
 
     python -m tools.benchmark.child gluoncv-default|ours-int8 MODEL --batches 1 8 [--train-batch 8] ...
+    python -m tools.benchmark.child ours-bf16 MODEL --batches 1 --train-batch 8 ...
     python -m tools.benchmark.child torch MODEL --torch-config compile-cl-bf16 --batches 1 8 [--train-batch 8] ...
     python -m tools.benchmark.child onnxruntime|openvino-f32|openvino-bf16|ours-int8-openvino MODEL \
         --model-file M.onnx --batches 1 8
@@ -10,7 +11,8 @@
 ``torch``: the PyTorch reference (timm, else the official package) in one configuration of
 :data:`~tools.benchmark.torch_peers.TORCH_CONFIGS` (:func:`~tools.benchmark.torch_peers.config_rows`);
 ``gluoncv-default``: GluonCV as a user gets it (the parent removes our thread setting from the environment);
-``ours-int8``: our oneDNN INT8 model for each batch size (the parent asks for one at a time); the runtimes run
+``ours-int8``: our oneDNN INT8 model for each batch size (the parent asks for one at a time); ``ours-bf16``: our
+bfloat16 training step (``--dtype bfloat16``: MXNet's AMP, set up for the whole process); the runtimes run
 ``--model-file`` (an ONNX file, or for ``openvino-int8`` an OpenVINO IR) with all available CPUs, OpenVINO with its
 batch dimension fixed per batch size; ``predict-default`` runs the export at ``--model-file`` (a prefix) as
 ``scripts/predict.py`` does by default. Prints one line ``ROWS <json list of rows>``.
@@ -25,7 +27,7 @@ from .measure import (OPENVINO_PRECISIONS, RUNTIME_KINDS, gluoncv_twin, hybrid, 
 from .settings import InputSize, Timing
 from .torch_peers import TORCH_CONFIGS, config_rows
 
-__all__ = ["gluoncv_default_rows", "int8_rows", "runtime_rows", "main"]
+__all__ = ["gluoncv_default_rows", "int8_rows", "bf16_training_rows", "runtime_rows", "main"]
 
 
 def gluoncv_default_rows(name, batches, size, warmup, repeat, train_batch):
@@ -43,6 +45,16 @@ def int8_rows(name, batches, size, warmup, repeat):
         rows.append(inference_row("ours-int8", int8_net(name, random_net(name), batch, size), batch, size, warmup,
                                   repeat))
     return rows
+
+
+def bf16_training_rows(name, size, warmup, repeat, train_batch):
+    """The training step of ``scripts/train.py --dtype bfloat16``, after MXNet's AMP is set up for this process."""
+    import mxnet as mx
+
+    from gluon_resnest.train.precision import prepare
+
+    prepare("bfloat16", mx.cpu())
+    return [training_row("ours-bf16", hybrid(random_net(name)), train_batch, size, warmup, repeat)]
 
 
 def runtime_rows(kind, name, model_file, batches, size, warmup, repeat):
@@ -95,7 +107,7 @@ def _precision(clf):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["torch", "gluoncv-default", "ours-int8"] + list(RUNTIME_KINDS))
+    p.add_argument("kind", choices=["torch", "gluoncv-default", "ours-int8", "ours-bf16"] + list(RUNTIME_KINDS))
     p.add_argument("model")
     p.add_argument("--batches", nargs="+", type=int, required=True, help="inference batch sizes")
     p.add_argument("--train-batch", type=int, default=0, help="batch size of a training step (0: none)")
@@ -108,6 +120,8 @@ def main(argv=None):
                             args.repeat)
     elif args.kind == "ours-int8":
         rows = int8_rows(args.model, args.batches, args.size, args.warmup, args.repeat)
+    elif args.kind == "ours-bf16":
+        rows = bf16_training_rows(args.model, args.size, args.warmup, args.repeat, args.train_batch)
     elif args.kind == "torch":
         rows = config_rows(args.model, TORCH_CONFIGS[args.torch_config], args.batches, args.size, args.warmup,
                            args.repeat, args.train_batch)

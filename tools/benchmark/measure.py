@@ -24,7 +24,7 @@ import time
 import mxnet as mx
 import numpy as np
 
-from gluon_resnest.deploy.inference_graph import fuse_for_cpu
+from gluon_resnest.deploy.inference_graph import fuse_for_cpu, prepare_for_inference
 from gluon_resnest.interop.gluoncv import GLUONCV_NAMES, gluoncv_original
 from gluon_resnest.models.factory import get_model
 from gluon_resnest.nn import copy_parameters
@@ -459,9 +459,11 @@ def import_order_rows(name, batch=8, size=224, repeat=5, warmup=2):
 
 def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5, gluoncv=True, torch=True,
               int8=True, train=True, runtimes=True, torch_configs=tuple(TORCH_CONFIGS), torch_compile_cache="",
-              torch_timeout=None):
+              torch_timeout=None, bf16=True):
     """All measurements for one variant; returns a list of row dicts (see the module docstring). The PyTorch
-    rows: :func:`torch_rows` of ``torch_configs``, ``torch_compile_cache`` and ``torch_timeout``."""
+    rows: :func:`torch_rows` of ``torch_configs``, ``torch_compile_cache`` and ``torch_timeout``. ``bf16``: our
+    bfloat16 rows (:func:`bf16_net` inference, the ``--dtype bfloat16`` training step), where oneDNN has bf16
+    units."""
     rows = []
     net = random_net(name)
     twin = gluoncv_twin(name, net) if gluoncv and name in GLUONCV_NAMES else None
@@ -476,11 +478,17 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
         fused = random_net(name)
         rows.append(inference_row("ours-fused", fuse_for_cpu(fused, (batch, 3, size, size)), batch, size, warmup,
                                   repeat))
+    if bf16:
+        for batch in batches:
+            rows.append(inference_row("ours-bf16", bf16_net(random_net(name), batch, size), batch, size, warmup,
+                                      repeat))
     if int8:
         for batch in batches:
             rows += measure_in_child("ours-int8", name, [batch], size, warmup, repeat)
     if train:
         rows.append(training_row("ours", hybrid(random_net(name)), train_batch, size, warmup, repeat))
+        if bf16:
+            rows += measure_in_child("ours-bf16", name, [1], size, warmup, repeat, train_batch=train_batch)
         if twin is not None:
             rows.append(training_row("gluoncv", hybrid(gluoncv_twin(name, random_net(name))), train_batch, size,
                                      warmup, repeat))
@@ -497,6 +505,16 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
     for row in rows:
         row["model"] = name
     return rows
+
+
+def bf16_net(net, batch, size):
+    """``net``'s inference graph converted to bfloat16 by MXNet's AMP, as the export's bf16 member holds it."""
+    from mxnet.contrib import amp
+
+    prepare_for_inference(net)
+    hybrid(net)(mx.nd.zeros((batch, 3, size, size)))
+    converted = amp.convert_hybrid_block(net, target_dtype="bfloat16", ctx=mx.cpu(), cast_optional_params=True)
+    return hybrid(converted)
 
 
 def hybrid(net):

@@ -131,9 +131,10 @@ def table(rows):
 
 
 #: Summary columns: ``(key, header)`` (a key of :func:`row_groups`); runtimes absent from a run show "-".
-SUMMARY_IMPLS = (("ours", "ours"), ("ours-fused", "ours fused"), ("ours-int8", "ours INT8 (MXNet)"),
+SUMMARY_IMPLS = (("ours", "ours"), ("ours-fused", "ours fused"), ("ours-bf16", "ours bf16 (MXNet)"),
+                 ("ours-int8", "ours INT8 (MXNet)"),
                  ("ours-int8-openvino", "ours INT8 ONNX (OpenVINO)"), ("onnxruntime", "onnxruntime"),
-                 ("openvino-f32", "OpenVINO fp32"), ("openvino-bf16", "OpenVINO bf16 (= our bf16 path)"),
+                 ("openvino-f32", "OpenVINO fp32"), ("openvino-bf16", "OpenVINO bf16"),
                  ("openvino-int8", "OpenVINO INT8 (NNCF)"), ("predict-default", "predict.py default"),
                  ("gluoncv", "GluonCV (same threads)"), ("gluoncv-default-threads", "GluonCV (default)"),
                  ("pytorch fp32", "PyTorch fp32 (best)"), ("pytorch bf16", "PyTorch bf16 (best)"))

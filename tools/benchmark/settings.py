@@ -65,6 +65,9 @@ class Comparison:
     ceiling: bool = option(True, "the machine's limit at each precision (the ceiling subcommand's kernels, in a child "
                                  "process), for each row's share of the limit", negate="--no-ceiling")
     int8: bool = option(True, "our INT8 model in MXNet (oneDNN), one process per batch size", negate="--no-int8")
+    bf16: bool = option(True, "our bfloat16 paths in MXNet: the export's bf16 member and the --dtype bfloat16 "
+                              "training step (in its own process: AMP is set up for a whole process)",
+                        negate="--no-bf16")
     train: bool = option(True, "training steps (forward, backward, NAG update)", negate="--no-train")
     runtimes: bool = option(True, "our ONNX export in onnxruntime and OpenVINO (float32, bf16, INT8) and as "
                                   "scripts/predict.py runs it by default; OpenVINO's NNCF INT8 needs .venv-nncf "
