@@ -10,7 +10,6 @@ import dataclasses
 import itertools
 import os
 import tempfile
-import warnings
 from typing import Mapping, Optional, Tuple
 
 import mxnet as mx
@@ -24,7 +23,8 @@ from ..models.resnest import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from ..utils.errors import OptionError, RuntimeUnavailable
 from ..utils.options import Range, check_settings, option
 from .agreement import ExportCheckError, check_agreement
-from .export import WithPreprocess, export_description, load_exported, run_without_package, write_symbol
+from .export import (WithPreprocess, export_description, load_exported, run_without_package, to_bfloat16,
+                     write_symbol)
 from .export_files import ExportWriter
 from .export_meta import Check, Member
 from .int8 import CALIB_MODES
@@ -217,13 +217,9 @@ def _bf16_members(net, writer, data_config, opts):
     """The bf16 symbol/params member (``net``'s inference graph converted by MXNet's AMP, its casts kept in the
     exported symbol) and, with the ONNX member, OpenVINO's bf16 inference of it; each, as reloaded from the staged
     files, compared with ``net`` (float32) on ``opts.val_data`` (else ``opts.calib_data``) in one pass."""
-    from mxnet.contrib import amp
-
     from . import agreement
 
-    with warnings.catch_warnings():  # MXNet's converter builds a SymbolBlock without the input's type
-        warnings.filterwarnings("ignore", message="Cannot decide type", category=UserWarning)
-        block = amp.convert_hybrid_block(net, target_dtype="bfloat16", ctx=mx.cpu(), cast_optional_params=True)
+    block = to_bfloat16(net)
     block.hybridize(static_alloc=True, static_shape=True)
     block(mx.nd.zeros((opts.batch_size, 3, data_config.input_size, data_config.input_size)))
     block.export(writer.staged_prefix("bf16"), remove_amp_cast=False)

@@ -1,6 +1,7 @@
 """Export a ResNeSt network to MXNet symbol/params, optionally with the preprocessing baked into the graph; load
 an exported symbol/params pair."""
 import os
+import warnings
 
 import mxnet as mx
 from mxnet.gluon import HybridBlock
@@ -13,7 +14,7 @@ from .export_files import ExportWriter
 from .inference_graph import prepare_for_inference
 
 __all__ = ["Preprocess", "WithPreprocess", "export_model", "net_data_config", "write_symbol", "export_description",
-           "load_exported", "symbol_paths", "run_without_package"]
+           "load_exported", "symbol_paths", "run_without_package", "to_bfloat16"]
 
 
 class Preprocess(HybridBlock):
@@ -133,6 +134,18 @@ def load_exported(prefix, ctx=mx.cpu(), dtype="float32", input_name="data"):
     except (AssertionError, mx.base.MXNetError, ValueError) as err:
         raise ValueError("%s and %s are not a matching symbol/params pair: %s"
                          % (sym_path, params_path, mxnet_reason(err))) from None
+
+
+def to_bfloat16(block, cast_optional_params=True):
+    """``block`` (a hybridized block that has run forward once) converted by MXNet's AMP to bfloat16: a
+    ``SymbolBlock`` whose bf16-listed operators (convolutions, dense layers, ...) run in bf16 between casts, with
+    float32 input and output. ``cast_optional_params`` stores the parameters of those operators in bf16."""
+    from mxnet.contrib import amp
+
+    with warnings.catch_warnings():  # the converter builds its SymbolBlock without the input's type
+        warnings.filterwarnings("ignore", message="Cannot decide type", category=UserWarning)
+        return amp.convert_hybrid_block(block, target_dtype="bfloat16", ctx=mx.cpu(),
+                                        cast_optional_params=cast_optional_params)
 
 
 def run_without_package(prefix, data, workdir):

@@ -26,9 +26,10 @@ def _net(classes=1000):
 def test_member_file_names_come_from_tag_and_format():
     assert {name: kind.suffixes for name, kind in MEMBER_KINDS.items()} == {
         "symbol": ("-symbol.json", "-0000.params"), "onnx": (".onnx",),
-        "int8": ("-int8-symbol.json", "-int8-0000.params"), "int8_onnx": ("-int8.onnx",)}
+        "int8": ("-int8-symbol.json", "-int8-0000.params"), "int8_onnx": ("-int8.onnx",),
+        "bf16": ("-bf16-symbol.json", "-bf16-0000.params")}
     assert {name: kind.path_suffix for name, kind in MEMBER_KINDS.items()} == {
-        "symbol": "", "onnx": ".onnx", "int8": "-int8", "int8_onnx": "-int8.onnx"}
+        "symbol": "", "onnx": ".onnx", "int8": "-int8", "int8_onnx": "-int8.onnx", "bf16": "-bf16"}
 
 
 def test_paths_name_the_export_or_one_member(tmp_path):

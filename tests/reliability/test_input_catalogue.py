@@ -151,7 +151,7 @@ def test_predict_answers_the_readable_files_and_names_each_unreadable_one(export
     result = run_script("predict.py", export, tmp_path / "good.jpg", tmp_path / "bad.png", tmp_path / "none.jpg",
                         timeout=300)
     assert result.returncode == 2, result.stderr
-    assert [line.split(":")[0] for line in result.stdout.splitlines()[1:]] == [str(tmp_path / "good.jpg")]
+    assert [line.split(":")[0] for line in result.stdout.splitlines()[2:]] == [str(tmp_path / "good.jpg")]
     assert [line for line in result.stderr.splitlines() if "error" in line] == [
         "error: cannot read image %s: PNG data is truncated or corrupt (it ends without its IEND chunk)"
         % (tmp_path / "bad.png"), "error: cannot read image %s: No such file or directory" % (tmp_path / "none.jpg")]

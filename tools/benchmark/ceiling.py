@@ -71,9 +71,9 @@ def _at_precision(block, x, precision):
     block.hybridize(static_alloc=True, static_shape=True)
     block(x).wait_to_read()
     if precision == "bf16":
-        from mxnet.contrib import amp
+        from gluon_resnest.deploy.export import to_bfloat16
 
-        converted = amp.convert_hybrid_block(block, target_dtype="bfloat16", ctx=mx.cpu())
+        converted = to_bfloat16(block, cast_optional_params=False)
     else:
         from mxnet.contrib.quantization import quantize_net
 

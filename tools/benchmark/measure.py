@@ -509,12 +509,11 @@ def benchmark(name, size=224, batches=(1, 8), train_batch=8, warmup=2, repeat=5,
 
 def bf16_net(net, batch, size):
     """``net``'s inference graph converted to bfloat16 by MXNet's AMP, as the export's bf16 member holds it."""
-    from mxnet.contrib import amp
+    from gluon_resnest.deploy.export import to_bfloat16
 
     prepare_for_inference(net)
     hybrid(net)(mx.nd.zeros((batch, 3, size, size)))
-    converted = amp.convert_hybrid_block(net, target_dtype="bfloat16", ctx=mx.cpu(), cast_optional_params=True)
-    return hybrid(converted)
+    return hybrid(to_bfloat16(net))
 
 
 def hybrid(net):
