@@ -1,4 +1,8 @@
 """INT8 post-training quantization with MXNet's oneDNN backend (CPU), calibrated on real images."""
+import contextlib
+import os
+import warnings
+
 import mxnet as mx
 
 from .agreement import compare_outputs
@@ -56,9 +60,27 @@ def quantize_model(net, calib_loader, data_shape, calib_mode="naive", num_calib_
         internals = net(mx.sym.var("data")).get_internals().list_outputs()
         convs = [name[:-len("_output")] for name in internals if name.endswith("_fwd_output") and "conv" in name]
         exclude = convs[:1]
-    qnet = quantization.quantize_net(net, quantized_dtype="auto", exclude_layers=exclude, calib_data=calib,
-                                     calib_mode=calib_mode, num_calib_examples=len(calib._batches) * data_shape[0],
-                                     ctx=mx.cpu())
+    with _quiet_quantizer():
+        qnet = quantization.quantize_net(net, quantized_dtype="auto", exclude_layers=exclude, calib_data=calib,
+                                         calib_mode=calib_mode, ctx=mx.cpu(),
+                                         num_calib_examples=len(calib._batches) * data_shape[0])
     qnet.hybridize(static_alloc=True, static_shape=True)
     qnet(mx.nd.zeros(data_shape))
     return qnet
+
+
+@contextlib.contextmanager
+def _quiet_quantizer():
+    """Keep MXNet 1.9's notices about its own quantizer off stderr while it runs: the deprecation of
+    ``quantize_net`` for MXNet 2.0, the input type its ``SymbolBlock`` is built without, and the graph executor's
+    "Subgraph backend MKLDNN is activated" line (``MXNET_SUBGRAPH_VERBOSE``, unless the user set it)."""
+    verbose = os.environ.get("MXNET_SUBGRAPH_VERBOSE")
+    os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*deprecated after MXNet 2.0", category=UserWarning)
+            warnings.filterwarnings("ignore", message="Cannot decide type", category=UserWarning)
+            yield
+    finally:
+        if verbose is None:
+            os.environ.pop("MXNET_SUBGRAPH_VERBOSE", None)

@@ -203,21 +203,32 @@ def _children(pid):
     return found
 
 
-def test_sigkill_of_a_loader_worker_ends_train_py_within_60_s_naming_it(tmp_path):
+def _training_with_two_workers(tmp_path, **streams):
+    """A train.py process on 64 small images with 2 loader workers, once its second batch is logged, and the
+    pids of its workers."""
     _class_folders(str(tmp_path / "data"), count=64, size=48)
     args = [sys.executable, script_path("train.py"), "--data-dir", str(tmp_path / "data"), "--model", "resnest14",
             "--epochs", "50", "--batch-size", "8", "--input-size", "32", "--workers", "2", "--no-export",
             "--log-interval", "1", "--save-dir", str(tmp_path / "run")]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, **streams)
+    deadline = time.monotonic() + 300
+    log = tmp_path / "run" / "train.log"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.exists() and "epoch 1 [2/" in log.read_text():
+            break
+        time.sleep(0.2)
+    workers = [pid for pid in _children(proc.pid) if _cmdline(pid) == _cmdline(proc.pid)]  # forked: same line
+    if proc.poll() is not None or len(workers) != 2:
+        proc.kill()
+        proc.communicate(timeout=60)
+        pytest.fail("train.py did not reach its second batch with 2 workers: %s, %s"
+                    % (workers, log.read_text() if log.exists() else ""))
+    return proc, workers
+
+
+def test_sigkill_of_a_loader_worker_ends_train_py_within_60_s_naming_it(tmp_path):
+    proc, workers = _training_with_two_workers(tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 300
-        log = tmp_path / "run" / "train.log"
-        while time.monotonic() < deadline and proc.poll() is None:
-            if log.exists() and "epoch 1 [2/" in log.read_text():
-                break
-            time.sleep(0.2)
-        workers = [pid for pid in _children(proc.pid) if _cmdline(pid) == _cmdline(proc.pid)]  # forked: same line
-        assert proc.poll() is None and len(workers) == 2, (workers, log.read_text() if log.exists() else "")
         os.kill(workers[0], signal.SIGKILL)
         killed = time.monotonic()
         out, err = proc.communicate(timeout=120)
@@ -237,20 +248,8 @@ def test_sigkill_of_a_loader_worker_ends_train_py_within_60_s_naming_it(tmp_path
 def test_sigkill_of_train_py_leaves_no_loader_worker_behind(tmp_path):
     """The loader's workers die with the training process (what a SIGKILL of the job or the OOM killer choosing
     the parent does): none is left holding the data, the shared memory or the console's pipes."""
-    _class_folders(str(tmp_path / "data"), count=64, size=48)
-    args = [sys.executable, script_path("train.py"), "--data-dir", str(tmp_path / "data"), "--model", "resnest14",
-            "--epochs", "50", "--batch-size", "8", "--input-size", "32", "--workers", "2", "--no-export",
-            "--log-interval", "1", "--save-dir", str(tmp_path / "run")]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, workers = _training_with_two_workers(tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300
-        log = tmp_path / "run" / "train.log"
-        while time.monotonic() < deadline and proc.poll() is None:
-            if log.exists() and "epoch 1 [2/" in log.read_text():
-                break
-            time.sleep(0.2)
-        workers = [pid for pid in _children(proc.pid) if _cmdline(pid) == _cmdline(proc.pid)]
-        assert proc.poll() is None and len(workers) == 2, workers
         proc.kill()
         proc.wait(timeout=60)
         deadline = time.monotonic() + 10

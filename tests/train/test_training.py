@@ -102,16 +102,29 @@ def test_bad_training_options_are_clear(small_toy):
         train(tiny_cfg(str(small_toy / "big"), 1, batch_size=4096))
 
 
+def _bf16_units():
+    from gluon_resnest.utils.cpu_runtime import cpu_runtime
+
+    return cpu_runtime().bf16 in ("AMX", "AVX512_BF16")
+
+
 @pytest.mark.skipif(shutil.which("horovodrun", path=VENV_BIN) is None, reason="horovod not installed")
-def test_horovodrun_two_processes_learn_the_toy_set(tmp_path):
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_horovodrun_two_processes_learn_the_toy_set(tmp_path, dtype):
+    """Both ranks train together (float32 gradients reduced across them; in bfloat16 the weights and so the
+    gradients stay float32 under MXNet's AMP) and the toy set is learned in either precision."""
+    if dtype == "bfloat16" and not _bf16_units():
+        pytest.skip("this CPU has no bf16 units: oneDNN emulates bf16 and the run would take minutes")
     save = str(tmp_path / "hvd")
     cmd = [os.path.join(VENV_BIN, "horovodrun"), "--gloo", "-np", "2", "-H", "localhost:2", sys.executable,
            script_path("train.py"), "--toy", "--model", "resnest14", "--epochs", "3",
            "--batch-size", "32", "--lr", "0.02", "--warmup-epochs", "1", "--min-random-area", "0.3",
            "--input-size", "48", "--last-gamma", "--no-wd", "--log-interval", "0", "--workers", "1",
-           "--save-dir", save]
+           "--save-dir", save, "--dtype", dtype]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(os.path.join(save, "train.log")) as handle:
+        assert "training in %s" % dtype in handle.readline()
     history = [json.loads(line) for line in open(os.path.join(save, "metrics.jsonl"))]
     assert len(history) == 3 and history[-1]["images"] == 2 * (1000 // 32) * 32
     best = max(r["val_top1"] for r in history)
