@@ -96,8 +96,7 @@ def ceiling(args):
         raise ReportableError("the ceiling measurement failed (its reason is above)")
     print("%s; %s\n\n%s\n\n%s" % (gluon_resnest.cpu_runtime(), _load_note(load_before), ceiling_table(rows),
                                   limits_table(rows, args.models, args.size)))
-    if args.json:
-        atomic_write(args.json, rows)
+    _write(rows, args)
 
 
 def profile(args):

@@ -31,8 +31,8 @@ PRETRAINED = "pretrained"
 def _training_run(save_dir):
     """``(weights file, variant, data config fields, class names)`` of a training --save-dir, as its newest
     checkpoint records them (variant and the rest ``None`` when it has none)."""
-    weights = run_weights(save_dir)
     found = latest_checkpoint(save_dir)
+    weights = run_weights(save_dir, found)
     if found is None:
         return weights, None, {"input_size": None, "crop_pct": None}, None
     state = found[1]

@@ -107,8 +107,9 @@ def main(argv=None):
         path = os.path.join(ROOT, page)
         with open(path, encoding="utf-8") as handle:
             before, table, after = split_page(handle.read(), name)
-        if table != generated_table(name):
-            atomic_write(path, before + generated_table(name) + after)
+        generated = generated_table(name)
+        if table != generated:
+            atomic_write(path, before + generated + after)
             print("rewrote the %s table of %s" % (name, page))
     return 0
 

@@ -73,8 +73,8 @@ class ImageLimits:
     def __post_init__(self):
         check_settings(self)
 
-    def as_dict(self):
-        return dataclasses.asdict(self)
+
+_DEFAULT_LIMITS = ImageLimits()
 
 
 def _format(data):
@@ -205,7 +205,7 @@ def decode_image(data, limits=None, bgr=False):
     :class:`UndecodableImage` for anything else: not a JPEG, PNG or BMP, a cut or malformed header, truncated or
     corrupt data, a size outside the limits.
     """
-    limits = limits or ImageLimits()
+    limits = limits or _DEFAULT_LIMITS
     data = bytes(data)
     fmt, width, height = image_size(data)
     _check_size(width, height, limits)

@@ -73,7 +73,7 @@ class ExportedClassifier:
         self.data_config = self.meta.data_config
         self.transform = self.data_config.eval_transform()
         self.input = ExportInput(self.transform, self.meta.preprocessed)
-        self._run, self._static_batch = member_runner(self.export, self.choice, ctx)
+        self._run, self._static_batch = member_runner(self.export, self.choice, ctx), member.batch_size
 
     def run(self, batch):
         """Raw outputs for an already preprocessed batch in the export's layout; checks the shape first (a

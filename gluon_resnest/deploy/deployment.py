@@ -119,10 +119,6 @@ class ExportReport:
     members: Mapping[str, Member]
     random_weights: bool
 
-    def check(self, member, method=None):
-        """The first check of ``member`` (by ``method`` when given)."""
-        return next(c for c in self.members[member].checks if method is None or c.method == method)
-
     def summaries(self):
         """One line per check, in member order."""
         return ["%s: %s" % (name, check.summary) for name, member in self.members.items() for check in member.checks]

@@ -93,11 +93,12 @@ def _produced(prefix, kinds):
     return [prefix + s for name in kinds for s in MEMBER_KINDS[name].suffixes] + [meta_path(prefix)]
 
 
-def stale_files(prefix, kinds):
-    """The existing files at ``prefix`` that an export with the members ``kinds`` removes (those already there
-    export there that it does not produce)."""
+def stale_files(prefix, kinds, force=True):
+    """The existing files at ``prefix`` that an export with the members ``kinds`` would leave behind (files of an
+    export already there that this one does not produce), which publishing it removes; without ``force`` their
+    existence is a :class:`~gluon_resnest.utils.publish.StaleFilesError`."""
     prefix = os.path.abspath(prefix)
-    return check_stale(export_file_paths(prefix), _produced(prefix, kinds), force=True)
+    return check_stale(export_file_paths(prefix), _produced(prefix, kinds), force)
 
 
 def _resolve(path):
@@ -107,10 +108,11 @@ def _resolve(path):
     :class:`ExportMismatchError` when the path names a member the export at its prefix lacks; :class:`ExportMissing`
     when no manifest is found."""
     kinds = sorted((k for k in MEMBER_KINDS.values() if k.path_suffix), key=lambda k: -len(k.path_suffix))
-    lacking = None
+    lacking, guess = None, None
     for kind in kinds:
         if path.endswith(kind.path_suffix) and len(path) > len(kind.path_suffix):
             prefix = path[:-len(kind.path_suffix)]
+            guess = guess or prefix
             if os.path.isfile(meta_path(prefix)):
                 meta = read_meta(meta_path(prefix))
                 if kind.name in meta.members:
@@ -123,14 +125,7 @@ def _resolve(path):
         raise ExportMismatchError("%s is not part of the export described by %s (it has no %s member); export again "
                                   "with the option that writes it" % (path, meta_path(prefix), kind.name))
     raise ExportMissing("%s is missing: export with scripts/export.py, which writes it (an export interrupted while "
-                        "publishing has none)" % meta_path(_prefix_guess(path, kinds)))
-
-
-def _prefix_guess(path, kinds):
-    for kind in kinds:
-        if path.endswith(kind.path_suffix) and len(path) > len(kind.path_suffix):
-            return path[:-len(kind.path_suffix)]
-    return path
+                        "publishing has none)" % meta_path(guess or path))
 
 
 class Export:
@@ -154,9 +149,6 @@ class Export:
     @property
     def meta_path(self):
         return meta_path(self.prefix)
-
-    def kind(self, name):
-        return MEMBER_KINDS[name]
 
     def member(self, name):
         """The :class:`~gluon_resnest.deploy.export_meta.Member` ``name`` (``KeyError`` when absent)."""
@@ -210,7 +202,7 @@ class ExportWriter:
             raise ValueError("an export has the symbol member and any of %s, got %s" % (", ".join(MEMBER_KINDS),
                                                                                       list(kinds)))
         self.prefix, self.kinds, self.force = os.path.abspath(prefix), tuple(kinds), force
-        self.stale = check_stale(export_file_paths(self.prefix), _produced(self.prefix, self.kinds), force)
+        stale_files(self.prefix, self.kinds, force)
         self.members = {}
         self._stage = None
 

@@ -54,11 +54,12 @@ def _mxnet_bf16_problem():
     """``None`` when oneDNN runs bf16 convolutions on bf16 units here (AMX or AVX512_BF16), else why not."""
     from ..utils.cpu_runtime import cpu_runtime
 
-    units = cpu_runtime().bf16
-    if units in ("AMX", "AVX512_BF16"):
+    runtime = cpu_runtime()
+    if runtime.native_bf16:
         return None
     return ("MXNet's bf16 member needs a CPU with bf16 units (AMX or AVX512_BF16); here oneDNN runs bf16 %s, slower "
-            "than float32: run the float32 member" % ("emulated with AVX-512" if "emulated" in units else "not at all"))
+            "than float32: run the float32 member"
+            % ("emulated with AVX-512" if "emulated" in runtime.bf16 else "not at all"))
 
 
 def onnx_check_runtime(available):
@@ -78,11 +79,10 @@ def onnx_runner(path, runtime, precision="f32"):
 
 
 def member_runner(export, choice, ctx=mx.cpu()):
-    """``(run, static batch or None)`` of the :class:`~gluon_resnest.deploy.runtime_rule.RuntimeChoice` ``choice``
-    on ``export`` (:class:`~gluon_resnest.deploy.export_files.Export`): ``run(batch)`` maps a numpy batch in the
-    export's layout to numpy outputs; a symbol/params member takes exactly its static batch."""
+    """``run(batch)`` of the :class:`~gluon_resnest.deploy.runtime_rule.RuntimeChoice` ``choice`` on ``export``
+    (:class:`~gluon_resnest.deploy.export_files.Export`): it maps a numpy batch in the export's layout to numpy
+    outputs; a member with a static batch (its manifest's ``batch_size``) takes exactly that batch."""
     if MEMBER_KINDS[choice.member].format == "mxnet":
         block = load_exported(export.member_prefix(choice.member), ctx, export.meta.dtype)
-        return (lambda batch: block(mx.nd.array(batch, ctx=ctx, dtype=batch.dtype)).asnumpy(),
-                export.member(choice.member).batch_size)
-    return onnx_runner(export.files(choice.member)[0], choice.runtime, choice.precision), None
+        return lambda batch: block(mx.nd.array(batch, ctx=ctx, dtype=batch.dtype)).asnumpy()
+    return onnx_runner(export.files(choice.member)[0], choice.runtime, choice.precision)

@@ -44,8 +44,8 @@ TARGETS = ("timm", "official")
 #: The files of a converted folder.
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
-#: Our interpolation names in timm's data config (timm has no "area").
-_TIMM_INTERPOLATION = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic"}
+#: The interpolations of ours that timm's data config has, by the same names (timm has no "area").
+_TIMM_INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,12 +131,12 @@ def torch_state_dict(arrays):
 def _data_fields(data_config, num_classes):
     """A data config as timm's ``pretrained_cfg`` fields. Both of our crop modes are timm's ``center`` geometry:
     the central ``crop_pct`` of the short side, at ``input_size`` (pixel rounding aside)."""
-    if data_config.interpolation not in _TIMM_INTERPOLATION:
+    if data_config.interpolation not in _TIMM_INTERPOLATIONS:
         raise ValueError("interpolation %r has no timm equivalent; use one of %s"
-                         % (data_config.interpolation, ", ".join(_TIMM_INTERPOLATION)))
+                         % (data_config.interpolation, ", ".join(_TIMM_INTERPOLATIONS)))
     size = data_config.input_size
     return {"input_size": [3, size, size], "crop_pct": data_config.crop_pct, "crop_mode": "center",
-            "interpolation": _TIMM_INTERPOLATION[data_config.interpolation], "mean": list(data_config.mean),
+            "interpolation": data_config.interpolation, "mean": list(data_config.mean),
             "std": list(data_config.std), "num_classes": num_classes}
 
 

@@ -84,7 +84,7 @@ class DownloadPolicy:
         for field, variable in ENVIRONMENT.items():
             text = os.environ.get(variable, "").strip()
             if text:
-                kind = int if field == "max_bytes" else float
+                kind = _BOUNDS[field][0]
                 try:
                     values[field] = kind(text)
                 except ValueError:

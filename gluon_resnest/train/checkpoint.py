@@ -162,12 +162,14 @@ def load_weights_file(net, path, ctx):
         raise ValueError("cannot load the weights %s: %s" % (path, mxnet_reason(err))) from None
 
 
-def run_weights(save_dir):
-    """The weights a training directory stands for: ``best.params``, else the newest checkpoint's parameters."""
+def run_weights(save_dir, checkpoint=None):
+    """The weights a training directory stands for: ``best.params``, else the newest checkpoint's parameters.
+    ``checkpoint``: the :func:`latest_checkpoint` of ``save_dir`` when the caller has it (else it is read here,
+    when needed)."""
     best = os.path.join(save_dir, BEST_PARAMS)
     if os.path.isfile(best):
         return best
-    found = latest_checkpoint(save_dir)
+    found = checkpoint or latest_checkpoint(save_dir)
     if found is None:
         raise FileNotFoundError("no %s or checkpoint in %s" % (BEST_PARAMS, save_dir))
     return found[0] + ".params"

@@ -14,6 +14,7 @@ import logging
 import mxnet as mx
 import numpy as np
 
+from ..utils.cpu_runtime import cpu_runtime
 from ..utils.errors import OptionError
 
 __all__ = ["DTYPES", "BF16_OPS", "prepare", "input_dtype", "parameter_dtype", "as_float32"]
@@ -26,12 +27,6 @@ DTYPES = ("float32", "float16", "bfloat16")
 #: ``Activation`` (the ReLUs ``nn.Activation`` emits, in none of MXNet's lists).
 BF16_OPS = ("Convolution", "FullyConnected", "Activation")
 _AMP = []
-
-
-def _bf16_units():
-    from ..utils.cpu_runtime import cpu_runtime
-
-    return cpu_runtime().bf16
 
 
 def prepare(dtype, ctx):
@@ -53,11 +48,11 @@ def prepare(dtype, ctx):
 
     amp.init(target_dtype="bfloat16", target_precision_ops=list(BF16_OPS))
     _AMP.append(dtype)
-    units = _bf16_units()
-    if units not in ("AMX", "AVX512_BF16"):
+    runtime = cpu_runtime()
+    if not runtime.native_bf16:
         logger.warning("bfloat16 training on this CPU runs bf16 %s, slower than float32 "
                        "(docs/performance.md#bf16-without-amx); --dtype float32 trains faster here",
-                       "emulated with AVX-512" if "emulated" in units else "without bf16 units")
+                       "emulated with AVX-512" if "emulated" in runtime.bf16 else "without bf16 units")
 
 
 def parameter_dtype(dtype):

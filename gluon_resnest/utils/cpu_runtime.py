@@ -52,7 +52,7 @@ def configure_cpu_runtime():
         _fix_isa_cap(decision.set_cap)
     _DECISION.append(decision)
     if decision.warning:
-        warnings.warn(decision.warning, RuntimeWarning, stacklevel=2)
+        warnings.warn(decision.warning, RuntimeWarning, stacklevel=3)  # the user's import of gluon_resnest
     return decision
 
 
@@ -74,6 +74,11 @@ class CpuRuntime:
     amx_reason: str
     bf16: str
     int8: str
+
+    @property
+    def native_bf16(self):
+        """oneDNN runs bf16 convolutions on bf16 units here (AMX or AVX512_BF16), not emulated or not at all."""
+        return self.bf16 in ("AMX", "AVX512_BF16")
 
     def __str__(self):
         return ("CPU runtime: OpenMP threads %s; oneDNN ISA %s (cap %s); AMX %s: %s; bf16: %s; INT8: %s"

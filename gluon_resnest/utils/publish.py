@@ -61,11 +61,6 @@ class StagedFiles(Staging):
     """
 
     @property
-    def final_prefix(self):
-        """The prefix the set is published under (absolute)."""
-        return self.target
-
-    @property
     def prefix(self):
         """The staged twin of the prefix (in the staging folder, while it is open)."""
         return self.path
@@ -79,7 +74,7 @@ class StagedFiles(Staging):
         """
         names = self.staged_names()
         if last not in names:
-            raise ValueError("staged set for %s lacks its manifest %s" % (self.final_prefix, last))
+            raise ValueError("staged set for %s lacks its manifest %s" % (self.target, last))
         published = {os.path.join(self.directory, name) for name in names}
         stale = check_stale(owned, published, force)
         manifest = os.path.join(self.directory, last)

@@ -61,7 +61,7 @@ def warn_if_mxnet_threads_fixed():
                "available; convolutions then run up to %d times slower (docs/gluoncv.md#import-order). "
                "Set OMP_NUM_THREADS=%d before starting Python, or import gluon_resnest before mxnet."
                % (threads, cpus, cpus // threads, cpus))
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    warnings.warn(message, RuntimeWarning, stacklevel=4)  # the user's import of gluon_resnest
     return message
 
 

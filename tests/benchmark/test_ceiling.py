@@ -45,7 +45,7 @@ def test_every_precision_runs_its_own_kernels():
         assert row["gflops"] > 0 and row["kernel_gflops"] > 0 and row["limit_gflops"] == row["kernel_gflops"]
         assert row["implementations"], row
     assert not any("bf16" in impl or "amx" in impl for impl in by_kind[("fp32", "conv")]["implementations"])
-    if RUNTIME.bf16 in ("AMX", "AVX512_BF16"):
+    if RUNTIME.native_bf16:
         assert all("bf16" in impl or "amx" in impl for impl in by_kind[("bf16", "conv")]["implementations"])
     if RUNTIME.int8 in ("AMX", "AVX512_VNNI"):
         assert all("vnni" in impl or "amx" in impl for impl in by_kind[("int8", "conv")]["implementations"])

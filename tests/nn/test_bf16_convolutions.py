@@ -40,7 +40,7 @@ def bf16_run():
     return json.loads(lines[-1]), kernels
 
 
-@pytest.mark.skipif(RUNTIME.bf16 not in ("AMX", "AVX512_BF16"),
+@pytest.mark.skipif(not RUNTIME.native_bf16,
                     reason="needs bf16 units (AMX or AVX512_BF16); this process runs oneDNN ISA %s" % RUNTIME.isa)
 def test_bf16_convolutions_match_fp32(bf16_run):
     results, kernels = bf16_run

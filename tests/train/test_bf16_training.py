@@ -67,10 +67,10 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def _bf16_units():
+def _cpu_runtime():
     from gluon_resnest.utils.cpu_runtime import cpu_runtime
 
-    return cpu_runtime().bf16
+    return cpu_runtime()
 
 
 def test_bf16_gradients_follow_float32():
@@ -100,9 +100,9 @@ def test_bf16_training_reaches_float32_accuracy_and_writes_float32_records(tmp_p
     """The toy set trained in bfloat16 reaches the float32 run's validation top-1 within a point; its checkpoint,
     best weights and export are float32 (the export is the float32 graph, no casts), train.log names the CPU runtime
     and the precision, and a resume in another precision is refused naming --dtype."""
-    if _bf16_units() not in ("AMX", "AVX512_BF16"):
+    if not _cpu_runtime().native_bf16:
         pytest.skip("this CPU has no bf16 units (oneDNN runs bf16 %s): bf16 training is slower than float32 here "
-                    "and the comparison would take minutes" % _bf16_units())
+                    "and the comparison would take minutes" % _cpu_runtime().bf16)
     runs = {}
     for dtype in ("float32", "bfloat16"):
         result = _train(str(tmp_path / dtype), dtype)

@@ -102,10 +102,10 @@ def test_bad_training_options_are_clear(small_toy):
         train(tiny_cfg(str(small_toy / "big"), 1, batch_size=4096))
 
 
-def _bf16_units():
+def _native_bf16():
     from gluon_resnest.utils.cpu_runtime import cpu_runtime
 
-    return cpu_runtime().bf16 in ("AMX", "AVX512_BF16")
+    return cpu_runtime().native_bf16
 
 
 @pytest.mark.skipif(shutil.which("horovodrun", path=VENV_BIN) is None, reason="horovod not installed")
@@ -113,7 +113,7 @@ def _bf16_units():
 def test_horovodrun_two_processes_learn_the_toy_set(tmp_path, dtype):
     """Both ranks train together (float32 gradients reduced across them; in bfloat16 the weights and so the
     gradients stay float32 under MXNet's AMP) and the toy set is learned in either precision."""
-    if dtype == "bfloat16" and not _bf16_units():
+    if dtype == "bfloat16" and not _native_bf16():
         pytest.skip("this CPU has no bf16 units: oneDNN emulates bf16 and the run would take minutes")
     save = str(tmp_path / "hvd")
     cmd = [os.path.join(VENV_BIN, "horovodrun"), "--gloo", "-np", "2", "-H", "localhost:2", sys.executable,

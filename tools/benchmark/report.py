@@ -39,8 +39,8 @@ def read_runs(paths):
 
 
 def _pytorch(row):
-    """True for a row of the PyTorch reference (``framework`` ``"pytorch"``; ``pytorch-*`` rows of files that
-    predate the field)."""
+    """True for a row of the PyTorch reference: ``framework`` ``"pytorch"``, or, in a rows file without the
+    ``framework`` field, an impl named ``pytorch-*``."""
     return row.get("framework") == "pytorch" or row["impl"].startswith("pytorch-")
 
 

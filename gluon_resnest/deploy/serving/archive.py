@@ -24,7 +24,7 @@ from ...utils.errors import ReplaceRefused, ReportableError
 from ...utils.fileio import Staging, atomic_write
 from ...utils.options import option
 from ...utils.publish import sha1_file
-from ..export_files import Export, ExportMismatchError
+from ..export_files import Export, ExportMismatchError, meta_path
 from .config import CONFIG_NAME, ServingConfig
 from .service import ClassifierService
 
@@ -85,7 +85,7 @@ def _stage_export(prefix, names, folder):
     for name in names:
         src, dst = os.path.join(source, name), os.path.join(folder, name)
         if not os.path.isfile(src):
-            raise FileNotFoundError("%s is missing but listed in %s-meta.json; export again" % (src, prefix))
+            raise FileNotFoundError("%s is missing but listed in %s; export again" % (src, meta_path(prefix)))
         try:
             os.link(src, dst)
         except OSError:
@@ -149,7 +149,7 @@ def package_export(model, out=None, name=None, config=None, force=False):
     names = sorted(files)
     base = os.path.basename(model)
     config = dataclasses.replace(config or ServingConfig(base), model=base,
-                                 meta_sha1=files[os.path.basename(prefix) + "-meta.json"])
+                                 meta_sha1=files[os.path.basename(meta_path(prefix))])
     ClassifierService(os.path.dirname(os.path.abspath(model)), config)
     stage = Staging(out).open()
     model_dir, export_dir = os.path.join(stage.folder, "model"), os.path.join(stage.folder, "archive")
