@@ -4,8 +4,9 @@
 
 Each round runs, in fresh processes (``amp.init`` changes MXNet for the whole process): an fp32 training step; an
 AMP bf16 training step (``amp.init(target_dtype="bfloat16")`` before the network is built, ``amp.init_trainer``,
-``amp.scale_loss``); fp32 and bf16 inference (``amp.convert_hybrid_block(..., target_dtype="bfloat16")``) at each
-inference batch, alternating. Training: NAG (momentum 0.9), softmax cross-entropy, random weights and labels.
+``amp.scale_loss``); fp32 inference, AMP bf16 inference (``amp.convert_hybrid_block(..., target_dtype="bfloat16")``
+on the graph as it is) and the export's bf16 member (:func:`gluon_resnest.deploy.export.to_bfloat16`: batch norms
+folded in float32, then AMP, then oneDNN fusion) at each inference batch, alternating. Training: NAG (momentum 0.9), softmax cross-entropy, random weights and labels.
 Printed: each measurement (img/s over the timed window, and of its fastest batch, the one least disturbed by
 other jobs), the median and the fastest per path, the CPU runtime line of each process and the load averages.
 """
@@ -80,17 +81,18 @@ def _infer(model, size, batches, warmup, seconds):
     import mxnet as mx
     from mxnet.contrib import amp
 
-    net = _network(model)
-    nets = {}
-    for batch in batches:
-        x = mx.nd.random.uniform(-1, 1, (batch, 3, size, size))
+    from gluon_resnest.deploy.export import to_bfloat16
+    from gluon_resnest.deploy.inference_graph import prepare_for_inference
+
+    net = prepare_for_inference(_network(model))
+    inputs = {batch: mx.nd.random.uniform(-1, 1, (batch, 3, size, size)) for batch in batches}
+    for x in inputs.values():
         net(x).wait_to_read()
-    nets["fp32"] = net
-    nets["bf16"] = amp.convert_hybrid_block(net, target_dtype="bfloat16", ctx=mx.cpu())
+    amp_net = amp.convert_hybrid_block(net, target_dtype="bfloat16", ctx=mx.cpu())
     rows = []
-    for batch in batches:
-        x = mx.nd.random.uniform(-1, 1, (batch, 3, size, size))
-        for precision in ("fp32", "bf16"):
+    for batch, x in inputs.items():
+        nets = {"fp32": net, "bf16": amp_net, "bf16-member": to_bfloat16(net, x)}
+        for precision in nets:
             mean, best = _rate(lambda: nets[precision](x).wait_to_read(), batch, warmup, seconds)
             rows.append({"path": "infer %s b%d" % (precision, batch), "img_per_s": mean, "best": best,
                          "runtime": str(gluon_resnest.cpu_runtime())})
@@ -135,13 +137,13 @@ def main(argv=None):
                 return 1
             for row in json.loads(out.stdout.strip().splitlines()[-1]):
                 results.setdefault(row["path"], []).append((row["img_per_s"], row["best"]))
-                print("round %d  %-16s %7.2f img/s, fastest batch %7.2f   (%s; load %.2f)" % (
+                print("round %d  %-22s %7.2f img/s, fastest batch %7.2f   (%s; load %.2f)" % (
                     round_index + 1, row["path"], row["img_per_s"], row["best"], row["runtime"], os.getloadavg()[0]),
                     flush=True)
     print("load averages after: %.2f %.2f %.2f" % os.getloadavg())
     print("over %d rounds: median img/s, fastest batch's img/s (the least disturbed)" % args.rounds)
     for path, rates in results.items():
-        print("  %-16s %7.2f  %7.2f" % (path, statistics.median(r for r, _ in rates), max(b for _, b in rates)))
+        print("  %-22s %7.2f  %7.2f" % (path, statistics.median(r for r, _ in rates), max(b for _, b in rates)))
     return 0
 
 

@@ -1,6 +1,6 @@
-"""Deployment: inference-graph preparation and oneDNN fusion, symbol/params export, ONNX, INT8, an export's file
-set (:class:`Export`) and the rule of which member runs in which runtime (:func:`choose_runtime`), the exported
-classifier, and the one-call export used by ``scripts/export.py``."""
+"""Deployment: inference-graph preparation, oneDNN fusion and batch-norm folding, symbol/params export, ONNX, INT8,
+an export's file set (:class:`Export`) and the rule of which member runs in which runtime (:func:`choose_runtime`),
+the exported classifier, and the one-call export used by ``scripts/export.py``."""
 from .classifier import ExportedClassifier, class_names_for
 from .deployment import ExportOptions, export_deployment
 from .export import Preprocess, WithPreprocess, export_model, load_exported

@@ -215,9 +215,7 @@ def _bf16_members(net, writer, data_config, opts):
     files, compared with ``net`` (float32) on ``opts.val_data`` (else ``opts.calib_data``) in one pass."""
     from . import agreement
 
-    block = to_bfloat16(net)
-    block.hybridize(static_alloc=True, static_shape=True)
-    block(mx.nd.zeros((opts.batch_size, 3, data_config.input_size, data_config.input_size)))
+    block = to_bfloat16(net, mx.nd.zeros((opts.batch_size, 3, data_config.input_size, data_config.input_size)))
     block.export(writer.staged_prefix("bf16"), remove_amp_cast=False)
     reloaded = load_exported(writer.staged_prefix("bf16"))
     reloaded.hybridize(static_alloc=True)
@@ -230,7 +228,7 @@ def _bf16_members(net, writer, data_config, opts):
                                                                         data_config, max(opts.batch_size,
                                                                                          CHECK_BATCH)))
     writer.add("bf16", opts.batch_size, [_agreement_check("bf16 (MXNet)", comparisons["bf16"], "mxnet", "bf16",
-                                                          opts.min_agreement)])
+                                                          opts.min_agreement)], fused=True)
     if "onnx" in candidates:
         writer.add_check("onnx", _agreement_check("bf16 (OpenVINO)", comparisons["onnx"], "openvino", "bf16",
                                                   opts.min_agreement))

@@ -10,6 +10,7 @@ from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..models.factory import model_data_config
 from ..utils.errors import mxnet_reason
 from ..utils.fileio import write_error
+from .bn_fold import folded_block
 from .export_files import ExportWriter
 from .inference_graph import prepare_for_inference
 
@@ -136,16 +137,31 @@ def load_exported(prefix, ctx=mx.cpu(), dtype="float32", input_name="data"):
                          % (sym_path, params_path, mxnet_reason(err))) from None
 
 
-def to_bfloat16(block, cast_optional_params=True):
-    """``block`` (a hybridized block that has run forward once) converted by MXNet's AMP to bfloat16: a
-    ``SymbolBlock`` whose bf16-listed operators (convolutions, dense layers, ...) run in bf16 between casts, with
-    float32 input and output. ``cast_optional_params`` stores the parameters of those operators in bf16."""
+def to_bfloat16(block, data, cast_optional_params=True, fuse=True):
+    """``block`` (a single-input ``HybridBlock`` in its inference graph that has run forward once; ``data`` a
+    float32 input of the shape to serve) in bfloat16: a hybridized ``SymbolBlock`` with float32 input and output
+    whose convolutions and dense layers run in bf16 between casts, run once on ``data``.
+
+    The batch norms are folded into their convolutions in float32 first
+    (:func:`~gluon_resnest.deploy.bn_fold.folded_block`), then MXNet's AMP converts the graph;
+    ``cast_optional_params`` stores the parameters that only bf16 operators read in bf16, and ``fuse`` partitions the
+    converted graph with oneDNN (convolution + ReLU + sum in bf16), which ``export()`` then writes.
+    """
     from mxnet.contrib import amp
 
+    folded = folded_block(block)
+    folded.hybridize(static_alloc=True, static_shape=True)
+    folded(data).wait_to_read()
     with warnings.catch_warnings():  # the converter builds its SymbolBlock without the input's type
         warnings.filterwarnings("ignore", message="Cannot decide type", category=UserWarning)
-        return amp.convert_hybrid_block(block, target_dtype="bfloat16", ctx=mx.cpu(),
-                                        cast_optional_params=cast_optional_params)
+        converted = amp.convert_hybrid_block(folded, target_dtype="bfloat16", ctx=mx.cpu(),
+                                             cast_optional_params=cast_optional_params)
+    if fuse:
+        converted.optimize_for(data, backend="MKLDNN", static_alloc=True, static_shape=True)
+    else:
+        converted.hybridize(static_alloc=True, static_shape=True)
+    converted(data).wait_to_read()
+    return converted
 
 
 def run_without_package(prefix, data, workdir):

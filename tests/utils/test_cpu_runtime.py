@@ -275,7 +275,7 @@ def test_amx_granted_runs_bf16_on_amx_kernels_and_children_stay_safe():
 
 
 def test_bf16_speed_tool_measures_every_path_with_its_runtime():
-    """``tools/bf16_speed.py`` (fp32 against AMP bf16, docs/performance.md) runs each path in fresh processes and
+    """``tools/bf16_speed.py`` (fp32 against AMP bf16 and the bf16 member, docs/performance.md) runs each path in fresh processes and
     prints each measurement with that process's CPU runtime line."""
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "bf16_speed.py"), "--model", "resnest14", "--size", "32",
@@ -284,5 +284,6 @@ def test_bf16_speed_tool_measures_every_path_with_its_runtime():
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("round 1")]
     paths = [" ".join(line.split()[2:5]) for line in rows]
-    assert paths == ["train fp32 b2", "train bf16 b2", "infer fp32 b1", "infer bf16 b1"], result.stdout
+    assert paths == ["train fp32 b2", "train bf16 b2", "infer fp32 b1", "infer bf16 b1", "infer bf16-member b1"], \
+        result.stdout
     assert all("CPU runtime: OpenMP threads 2;" in line and float(line.split()[5]) > 0 for line in rows), rows

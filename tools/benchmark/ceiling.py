@@ -3,8 +3,9 @@
     python -m tools.benchmark.ceiling --kernels JSON --warmup 2 --repeat 5     (the child :func:`measure_ceiling` runs)
 
 Each kernel is one small graph of the kind MXNet runs at its precision: a convolution + ReLU (resnest50's
-convolutions at batch 8) or an inner product (a square GEMM), oneDNN-fused in fp32, converted by MXNet's AMP
-(``amp.convert_hybrid_block``) in bf16, quantized by ``quantize_net`` (naive calibration, unsigned input) in int8.
+convolutions at batch 8) or an inner product (a square GEMM), oneDNN-fused in fp32, converted by MXNet's AMP and
+oneDNN-fused in bf16 (:func:`gluon_resnest.deploy.export.to_bfloat16`), quantized by ``quantize_net`` (naive
+calibration, unsigned input) in int8.
 It is timed twice over the same ``repeat`` runs after ``warmup`` untimed ones: as a whole graph (``gflops``, the
 median; layout reorders, casts and quantization included) and by oneDNN's own time for its convolution or inner
 product (``kernel_gflops``, from ``DNNL_VERBOSE``, with ``implementations``, the kernels oneDNN ran, whose names
@@ -73,13 +74,12 @@ def _at_precision(block, x, precision):
     if precision == "bf16":
         from gluon_resnest.deploy.export import to_bfloat16
 
-        converted = to_bfloat16(block, cast_optional_params=False)
-    else:
-        from mxnet.contrib.quantization import quantize_net
+        return to_bfloat16(block, x, cast_optional_params=False)
+    from mxnet.contrib.quantization import quantize_net
 
-        calib = mx.io.NDArrayIter(x, batch_size=x.shape[0])
-        converted = quantize_net(block, quantized_dtype="auto", calib_data=calib, calib_mode="naive",
-                                 num_calib_examples=x.shape[0], ctx=mx.cpu())
+    calib = mx.io.NDArrayIter(x, batch_size=x.shape[0])
+    converted = quantize_net(block, quantized_dtype="auto", calib_data=calib, calib_mode="naive",
+                             num_calib_examples=x.shape[0], ctx=mx.cpu())
     converted.hybridize(static_alloc=True, static_shape=True)
     return converted
 

@@ -511,9 +511,9 @@ def bf16_net(net, batch, size):
     """``net``'s inference graph converted to bfloat16 by MXNet's AMP, as the export's bf16 member holds it."""
     from gluon_resnest.deploy.export import to_bfloat16
 
-    prepare_for_inference(net)
-    hybrid(net)(mx.nd.zeros((batch, 3, size, size)))
-    return hybrid(to_bfloat16(net))
+    data = mx.nd.zeros((batch, 3, size, size))
+    hybrid(prepare_for_inference(net))(data)
+    return to_bfloat16(net, data)
 
 
 def hybrid(net):
