@@ -6,7 +6,8 @@ Each round runs, in fresh processes (``amp.init`` changes MXNet for the whole pr
 AMP bf16 training step (``amp.init(target_dtype="bfloat16")`` before the network is built, ``amp.init_trainer``,
 ``amp.scale_loss``); fp32 inference, AMP bf16 inference (``amp.convert_hybrid_block(..., target_dtype="bfloat16")``
 on the graph as it is) and the export's bf16 member (:func:`gluon_resnest.deploy.export.to_bfloat16`: batch norms
-folded in float32, then AMP, then oneDNN fusion) at each inference batch, alternating. Training: NAG (momentum 0.9), softmax cross-entropy, random weights and labels.
+folded in float32, then AMP, then oneDNN fusion) at each inference batch, alternating. Training: NAG (momentum
+0.9), softmax cross-entropy, random weights and labels.
 Printed: each measurement (img/s over the timed window, and of its fastest batch, the one least disturbed by
 other jobs), the median and the fastest per path, the CPU runtime line of each process and the load averages.
 """

@@ -137,15 +137,15 @@ def load_exported(prefix, ctx=mx.cpu(), dtype="float32", input_name="data"):
                          % (sym_path, params_path, mxnet_reason(err))) from None
 
 
-def to_bfloat16(block, data, cast_optional_params=True, fuse=True):
+def to_bfloat16(block, data, cast_optional_params=True):
     """``block`` (a single-input ``HybridBlock`` in its inference graph that has run forward once; ``data`` a
     float32 input of the shape to serve) in bfloat16: a hybridized ``SymbolBlock`` with float32 input and output
     whose convolutions and dense layers run in bf16 between casts, run once on ``data``.
 
     The batch norms are folded into their convolutions in float32 first
     (:func:`~gluon_resnest.deploy.bn_fold.folded_block`), then MXNet's AMP converts the graph;
-    ``cast_optional_params`` stores the parameters that only bf16 operators read in bf16, and ``fuse`` partitions the
-    converted graph with oneDNN (convolution + ReLU + sum in bf16), which ``export()`` then writes.
+    ``cast_optional_params`` stores the parameters that only bf16 operators read in bf16. The converted graph is
+    partitioned by oneDNN (convolution + ReLU + sum fused in bf16), which ``export()`` then writes.
     """
     from mxnet.contrib import amp
 
@@ -156,10 +156,7 @@ def to_bfloat16(block, data, cast_optional_params=True, fuse=True):
         warnings.filterwarnings("ignore", message="Cannot decide type", category=UserWarning)
         converted = amp.convert_hybrid_block(folded, target_dtype="bfloat16", ctx=mx.cpu(),
                                              cast_optional_params=cast_optional_params)
-    if fuse:
-        converted.optimize_for(data, backend="MKLDNN", static_alloc=True, static_shape=True)
-    else:
-        converted.hybridize(static_alloc=True, static_shape=True)
+    converted.optimize_for(data, backend="MKLDNN", static_alloc=True, static_shape=True)
     converted(data).wait_to_read()
     return converted
 

@@ -20,8 +20,8 @@ def _ops(symbol):
 
 
 def _random_params(symbol, shape, rng):
-    """Random float64-exact float32 values for every argument and auxiliary state of ``symbol`` (variances
-    positive, away from eps)."""
+    """Random float32 values for every argument and auxiliary state of ``symbol`` (variances and gammas in
+    0.5..1.5, the rest in -1..1.5)."""
     arg_shapes, _, aux_shapes = symbol.infer_shape(data=shape)
     names = symbol.list_arguments() + symbol.list_auxiliary_states()
     params = {}
